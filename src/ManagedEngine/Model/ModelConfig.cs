@@ -1,0 +1,53 @@
+namespace MlPipelines.ManagedEngine.Model;
+
+/// <summary>
+/// The shape and numeric settings of a LLaMA-family decoder. Every engine and every checkpoint
+/// reader agrees on this one description, so it carries only what the forward pass needs.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Width of the residual stream (hidden size).</summary>
+    public required int Dim { get; init; }
+
+    /// <summary>Width of the SwiGLU feed-forward layer (intermediate size).</summary>
+    public required int HiddenDim { get; init; }
+
+    /// <summary>Number of transformer blocks.</summary>
+    public required int LayerCount { get; init; }
+
+    /// <summary>Number of query heads.</summary>
+    public required int HeadCount { get; init; }
+
+    /// <summary>Number of key/value heads (fewer than <see cref="HeadCount"/> for grouped-query attention).</summary>
+    public required int KvHeadCount { get; init; }
+
+    /// <summary>Number of tokens in the vocabulary (rows of the embedding and classifier).</summary>
+    public required int VocabSize { get; init; }
+
+    /// <summary>Maximum context length: positions 0 .. MaxSequenceLength-1 exist.</summary>
+    public required int MaxSequenceLength { get; init; }
+
+    /// <summary>True when the classifier reuses the token embedding matrix (tied weights).</summary>
+    public bool SharedClassifier { get; init; } = true;
+
+    /// <summary>RoPE base frequency (10000 for Llama 2 and llama2.c).</summary>
+    public float RopeTheta { get; init; } = 10000f;
+
+    /// <summary>Epsilon added inside RMSNorm (llama2.c uses 1e-5).</summary>
+    public float NormEpsilon { get; init; } = 1e-5f;
+
+    /// <summary>Beginning-of-sequence token id.</summary>
+    public int BosId { get; init; } = 1;
+
+    /// <summary>End-of-sequence token id.</summary>
+    public int EosId { get; init; } = 2;
+
+    /// <summary>Width of one attention head.</summary>
+    public int HeadDim => Dim / HeadCount;
+
+    /// <summary>Width of the key (and value) projection: <c>KvHeadCount * HeadDim</c>.</summary>
+    public int KvDim => KvHeadCount * HeadDim;
+
+    /// <summary>Number of query heads that share one key/value head.</summary>
+    public int KvGroupSize => HeadCount / KvHeadCount;
+}
