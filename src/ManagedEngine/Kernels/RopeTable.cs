@@ -1,0 +1,67 @@
+namespace MlPipelines.ManagedEngine.Kernels;
+
+/// <summary>
+/// Precomputed rotary position embedding (RoPE) factors for every position and pair of a head,
+/// in the llama2.c / Meta convention: adjacent pairs <c>(v[2i], v[2i+1])</c> are rotated by
+/// <c>pos * theta^(-2i/headDim)</c>. The angles are computed in single precision exactly as
+/// llama2.c does (powf, then pos * freq, then cosf/sinf), so tables and run.c agree bit for bit.
+/// </summary>
+public sealed class RopeTable
+{
+    private readonly float[] _cos;
+    private readonly float[] _sin;
+
+    /// <summary>Builds the table for <paramref name="maxPositions"/> positions.</summary>
+    public RopeTable(int headDim, int maxPositions, float theta)
+    {
+        if (headDim <= 0 || headDim % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"Head size must be positive and even for RoPE, got {headDim}.");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPositions);
+        HeadDim = headDim;
+        MaxPositions = maxPositions;
+        int pairs = headDim / 2;
+        _cos = new float[(long)maxPositions * pairs > Array.MaxLength ? throw new ArgumentOutOfRangeException(nameof(maxPositions)) : maxPositions * pairs];
+        _sin = new float[_cos.Length];
+        for (int pos = 0; pos < maxPositions; pos++)
+        {
+            for (int p = 0; p < pairs; p++)
+            {
+                float freq = 1.0f / MathF.Pow(theta, (2 * p) / (float)headDim);
+                float angle = pos * freq;
+                _cos[pos * pairs + p] = MathF.Cos(angle);
+                _sin[pos * pairs + p] = MathF.Sin(angle);
+            }
+        }
+    }
+
+    /// <summary>Width of one head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Number of positions in the table.</summary>
+    public int MaxPositions { get; }
+
+    /// <summary>
+    /// Rotates every head of <paramref name="vector"/> (a concatenation of heads of <see cref="HeadDim"/>)
+    /// in place for position <paramref name="position"/>.
+    /// </summary>
+    public void Rotate(Span<float> vector, int position)
+    {
+        if ((uint)position >= (uint)MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} is outside the RoPE table of {MaxPositions} positions.");
+        if (vector.Length % HeadDim != 0)
+            throw new ArgumentException($"Vector length {vector.Length} is not a multiple of the head size {HeadDim}.", nameof(vector));
+        int pairs = HeadDim / 2;
+        ReadOnlySpan<float> cos = _cos.AsSpan(position * pairs, pairs);
+        ReadOnlySpan<float> sin = _sin.AsSpan(position * pairs, pairs);
+        for (int head = 0; head < vector.Length; head += HeadDim)
+        {
+            Span<float> v = vector.Slice(head, HeadDim);
+            for (int p = 0; p < pairs; p++)
+            {
+                float v0 = v[2 * p], v1 = v[2 * p + 1];
+                v[2 * p] = v0 * cos[p] - v1 * sin[p];
+                v[2 * p + 1] = v0 * sin[p] + v1 * cos[p];
+            }
+        }
+    }
+}
