@@ -1,1 +1,50 @@
-Console.WriteLine("hi");
+using System.CommandLine;
+using MlPipelines.Cli.Commands;
+
+namespace MlPipelines.Cli;
+
+/// <summary>The <c>mlpipe</c> command line.</summary>
+public static class Program
+{
+    /// <summary>Process entry point.</summary>
+    public static int Main(string[] args)
+    {
+        using Stream stdout = Console.OpenStandardOutput();
+        return Run(args, stdout, Console.Error);
+    }
+
+    /// <summary>
+    /// Runs the command line against the given streams (tests call this in-process). Generated text is
+    /// written to <paramref name="stdout"/> as raw bytes, exactly as llama2.c prints them.
+    /// </summary>
+    public static int Run(string[] args, Stream stdout, TextWriter stderr)
+    {
+        var console = new CliConsole(stdout, stderr);
+        var root = new RootCommand("mlpipe — LLaMA-family language models in .NET data pipelines.")
+        {
+            GenerateCommand.Create(console),
+            TokenizeCommand.Create(console),
+            SynthCommand.Create(console),
+        };
+        var invocation = new InvocationConfiguration
+        {
+            Output = console.Out,
+            Error = stderr,
+            EnableDefaultExceptionHandler = false,
+        };
+        try
+        {
+            return root.Parse(args).Invoke(invocation);
+        }
+        catch (Exception e) when (CliConsole.IsUserError(e))
+        {
+            console.Out.Flush();
+            stderr.WriteLine($"mlpipe: error: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            console.Out.Flush();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Diagnostics;
+using MlPipelines.ManagedEngine.Generation;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Sampling;
+
+namespace MlPipelines.Cli.Commands;
+
+/// <summary>
+/// <c>mlpipe generate</c>: text generation that prints what llama2.c's <c>run</c> prints for the same
+/// arguments. run.c's short flags are accepted (<c>-z -i -n -t -p -s</c>), and the checkpoint may be
+/// given as the first positional argument as with <c>run model.bin</c>.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var checkpoint = new Argument<string?>("checkpoint") { Description = "Model path or name (same as --model).", Arity = ArgumentArity.ZeroOrOne };
+        var model = new Option<string?>("--model") { Description = $"Model file, directory or name (default: {ModelLocator.DefaultModelName}, looked up in $MLPIPE_MODELS, models/, ../shared/models/)." };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer file (.model or tokenizer.bin); default: the one beside the model." };
+        var prompt = new Option<string?>("--prompt", "-i") { Description = "Prompt text (default: empty, generation starts from BOS)." };
+        var steps = new Option<int>("--steps", "-n") { Description = "Positions to run, prompt included; 0 = the model's context.", DefaultValueFactory = _ => 256 };
+        // Parsed as double and narrowed, as run.c's atof does, so "0.9" becomes the same float.
+        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 1.0 };
+        var topP = new Option<double>("--top-p", "-p") { Description = "Nucleus sampling threshold in (0, 1); 0 or 1 disables it.", DefaultValueFactory = _ => 0.9 };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 disables it." };
+        var seed = new Option<long>("--seed", "-s") { Description = "Random seed (run.c's xorshift*); 0 = from the clock." };
+
+        var command = new Command("generate", "Generate text from a prompt (llama2.c run.c compatible).")
+        {
+            checkpoint, model, tokenizer, prompt, steps, temperature, topP, topK, seed,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            string? modelPath = parse.GetValue(model) ?? parse.GetValue(checkpoint);
+            var options = new GenerationOptions
+            {
+                MaxSteps = parse.GetValue(steps),
+                Sampling = new SamplingOptions
+                {
+                    Temperature = (float)parse.GetValue(temperature),
+                    TopP = (float)parse.GetValue(topP),
+                    TopK = parse.GetValue(topK),
+                    Seed = unchecked((ulong)parse.GetValue(seed)),   // run.c keeps the seed in an unsigned 64-bit
+                },
+            };
+            options.Validate();
+            return Task.FromResult(Run(console, modelPath, parse.GetValue(tokenizer), parse.GetValue(prompt) ?? "", options, cancellationToken));
+        });
+        return command;
+    }
+
+    private static int Run(CliConsole console, string? modelPath, string? tokenizerPath, string prompt, GenerationOptions options, CancellationToken ct)
+    {
+        using var model = ManagedModelLoader.LoadModel(modelPath);
+        var tokenizer = ManagedModelLoader.LoadTokenizer(tokenizerPath, modelPath);
+        if (tokenizer.VocabularySize > model.Config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {model.Config.VocabSize}: they do not belong together.");
+        int[] promptTokens = tokenizer.Encode(prompt, addBos: true, addEos: false);
+        using var session = model.CreateSession();
+
+        console.Out.Flush();
+        var clock = new Stopwatch();
+        int produced = 0;
+        foreach (GeneratedToken token in Generator.Generate(session, promptTokens, options, ct))
+        {
+            ReadOnlySpan<byte> piece = tokenizer.GetPieceBytes(token.Previous, token.Id);
+            if (IsPrintable(piece))
+            {
+                console.Raw.Write(piece);
+                console.Raw.Flush();
+            }
+            if (!clock.IsRunning) clock.Start();   // as run.c: timing starts after the first token
+            else produced++;
+        }
+        console.Raw.WriteByte((byte)'\n');
+        console.Raw.Flush();
+        if (produced > 0)
+            console.Error.WriteLine($"achieved tok/s: {produced / clock.Elapsed.TotalSeconds:F6}");
+        return 0;
+    }
+
+    /// <summary>
+    /// run.c's <c>safe_printf</c>: a single-byte piece is printed only if it is a printable ASCII
+    /// character or whitespace (so stray control bytes and lone UTF-8 fragments are dropped).
+    /// </summary>
+    internal static bool IsPrintable(ReadOnlySpan<byte> piece)
+    {
+        if (piece.IsEmpty) return false;
+        if (piece.Length > 1) return true;
+        byte b = piece[0];
+        return (b >= 0x20 && b <= 0x7E) || (b >= 0x09 && b <= 0x0D);
+    }
+}

@@ -1,0 +1,70 @@
+using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Tokenization;
+
+namespace MlPipelines.ManagedEngine.Loading;
+
+/// <summary>
+/// Loads models and their tokenizers for the managed engine from what a user names: a checkpoint
+/// file, a model directory, or a model name (see <see cref="ModelLocator"/>).
+/// </summary>
+public static class ManagedModelLoader
+{
+    /// <summary>Loads the checkpoint behind <paramref name="nameOrPath"/> (null: the default model).</summary>
+    /// <exception cref="FileNotFoundException">Nothing of that name exists.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed.</exception>
+    public static TransformerModel LoadModel(string? nameOrPath)
+    {
+        string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(nameOrPath));
+        return new TransformerModel(Llama2cCheckpoint.Load(checkpoint));
+    }
+
+    /// <summary>
+    /// Loads a tokenizer. <paramref name="tokenizerNameOrPath"/> may name a tokenizer file
+    /// (<c>.model</c> or llama2.c <c>tokenizer.bin</c>), or a model whose tokenizer lies beside it;
+    /// when it is null the tokenizer beside <paramref name="modelNameOrPath"/> is used.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No tokenizer could be found.</exception>
+    /// <exception cref="InvalidDataException">The tokenizer file is malformed.</exception>
+    public static PieceTokenizer LoadTokenizer(string? tokenizerNameOrPath, string? modelNameOrPath)
+    {
+        if (tokenizerNameOrPath is not null)
+        {
+            string resolved = ModelLocator.Resolve(tokenizerNameOrPath);
+            if (Directory.Exists(resolved) || IsCheckpoint(resolved, out _))
+                return LoadBeside(resolved);
+            return TokenizerLoader.Load(resolved);
+        }
+        return LoadBeside(ModelLocator.Resolve(modelNameOrPath));
+    }
+
+    /// <summary>The tokenizer that lies beside a model file or in a model directory.</summary>
+    private static PieceTokenizer LoadBeside(string modelPath)
+    {
+        string checkpoint = ModelLocator.CheckpointFile(modelPath);
+        if (!IsCheckpoint(checkpoint, out int vocabSize))
+            throw new InvalidDataException($"'{checkpoint}' is not a readable checkpoint, so its tokenizer cannot be located.");
+        string? tokenizer = TokenizerLoader.FindBeside(checkpoint, vocabSize)
+            ?? throw new FileNotFoundException(
+                $"No tokenizer beside '{checkpoint}': expected tokenizer.bin, tokenizer.model, tok{vocabSize}.bin or tok{vocabSize}.model " +
+                "in the same directory; name one with --tokenizer.", checkpoint);
+        return TokenizerLoader.Load(tokenizer, vocabSize);
+    }
+
+    // A checkpoint's header and size must agree exactly, so a tokenizer file is never mistaken for one.
+    private static bool IsCheckpoint(string path, out int vocabSize)
+    {
+        vocabSize = 0;
+        if (!File.Exists(path)) return false;
+        try
+        {
+            using var weights = Llama2cCheckpoint.Load(path);
+            vocabSize = weights.Config.VocabSize;
+            return true;
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            return false;
+        }
+    }
+}
