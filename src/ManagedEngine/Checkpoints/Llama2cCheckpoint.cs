@@ -80,7 +80,8 @@ public static unsafe class Llama2cCheckpoint
         long expected = layout.FileBytes;
         if (length != expected)
             throw Invalid(path, $"file length {length} bytes is {(length < expected ? "shorter" : "longer")} than the " +
-                $"{expected} bytes the header implies ({layout.Describe()}); the file is truncated or the header is wrong");
+                $"{expected} bytes the header implies ({layout.Describe()}); " +
+                (length < expected ? "the file is truncated or the header is wrong" : "the file has trailing data or the header is wrong"));
         return layout;
     }
 

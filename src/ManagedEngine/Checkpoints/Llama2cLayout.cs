@@ -159,7 +159,7 @@ internal sealed class Llama2cLayout
     {
         if (value >= 1 && value <= max)
             return null;
-        string head = $"header field {field} = {shownValue ?? value}";
+        string head = $"header field {field} = {shownValue ?? value}" + (shownValue < 0 ? $" (magnitude {value})" : "");
         if (value < 1)
             return $"{head} must be positive";
         return maxName is null
