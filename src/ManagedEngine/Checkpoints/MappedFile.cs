@@ -1,0 +1,62 @@
+using System.IO.MemoryMappedFiles;
+
+namespace MlPipelines.ManagedEngine.Checkpoints;
+
+/// <summary>
+/// A read-only memory mapping of a whole file with its pointer acquired once, so weight views can
+/// point straight into the page cache. Disposing releases the pointer, the view and the mapping.
+/// </summary>
+internal sealed unsafe class MappedFile : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private bool _disposed;
+
+    private MappedFile(MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length)
+    {
+        _map = map;
+        _view = view;
+        Pointer = pointer;
+        Length = length;
+    }
+
+    /// <summary>The first byte of the file.</summary>
+    public byte* Pointer { get; }
+
+    /// <summary>The file length in bytes.</summary>
+    public long Length { get; }
+
+    /// <summary>Maps <paramref name="file"/> (which must be non-empty); takes ownership of the stream.</summary>
+    public static MappedFile Open(FileStream file)
+    {
+        long length = file.Length;
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
+        try
+        {
+            map = MemoryMappedFile.CreateFromFile(file, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
+                HandleInheritability.None, leaveOpen: false);
+            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            byte* p = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            // The view may start below offset 0 on page-granular platforms; PointerOffset corrects for it.
+            return new MappedFile(map, view, p + view.PointerOffset, length);
+        }
+        catch
+        {
+            view?.Dispose();
+            if (map is null) file.Dispose(); else map.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}
