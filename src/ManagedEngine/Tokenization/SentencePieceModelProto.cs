@@ -57,7 +57,7 @@ internal sealed class SentencePieceModelProto
                 case 1:
                     reader.Expect(wire, ProtoWireReader.LengthDelimited, "ModelProto.pieces");
                     var pieceReader = reader.ReadMessage();
-                    model.ReadPiece(ref pieceReader, file);
+                    model.ReadPiece(ref pieceReader);
                     break;
                 case 2:
                     reader.Expect(wire, ProtoWireReader.LengthDelimited, "ModelProto.trainer_spec");
@@ -67,7 +67,7 @@ internal sealed class SentencePieceModelProto
                 case 3:
                     reader.Expect(wire, ProtoWireReader.LengthDelimited, "ModelProto.normalizer_spec");
                     var normalizer = reader.ReadMessage();
-                    model.ReadNormalizerSpec(ref normalizer, file);
+                    model.ReadNormalizerSpec(ref normalizer);
                     break;
                 default:
                     reader.Skip(wire);
@@ -78,7 +78,7 @@ internal sealed class SentencePieceModelProto
         return model;
     }
 
-    private void ReadPiece(ref ProtoWireReader reader, string file)
+    private void ReadPiece(ref ProtoWireReader reader)
     {
         int id = Pieces.Count;
         byte[]? piece = null;
@@ -143,7 +143,7 @@ internal sealed class SentencePieceModelProto
         }
     }
 
-    private void ReadNormalizerSpec(ref ProtoWireReader reader, string file)
+    private void ReadNormalizerSpec(ref ProtoWireReader reader)
     {
         while (reader.TryReadTag(out int field, out int wire))
         {

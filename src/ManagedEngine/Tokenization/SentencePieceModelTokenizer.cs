@@ -76,6 +76,8 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
             _byteValues[id] = -1;
             if (type == PieceType.Byte)
             {
+                // As sentencepiece: byte pieces only make sense with byte fallback.
+                if (!model.ByteFallback) throw Bad($"byte piece {id} '{_pieceText[id]}' is present although byte_fallback is off");
                 if (piece.Length != 6 || !RunCPieceTable.TryParseBytePiece(piece, out byte value) || piece[5] != '>')
                     throw Bad($"byte piece {id} '{_pieceText[id]}' is not of the form <0xXX>");
                 _byteValues[id] = value;
@@ -97,7 +99,7 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
                     throw Bad($"byte_fallback is on but byte piece <0x{b:X2}> is missing");
                 _byteIds[b] = id;
             }
-        _table = new RunCPieceTable(exported, 1);
+        _table = new RunCPieceTable(exported, model.BosId);
     }
 
     /// <summary>Loads a SentencePiece BPE <c>.model</c> file.</summary>

@@ -67,5 +67,13 @@ public class KindsAgreeTests
             Assert.Equal("Once upon a time", tok.Decode(tok.EncodeToIds("Once upon a time")));
         }
         Assert.Equal(kinds[0].EncodeToIds("Once upon a time"), kinds[1].EncodeToIds("Once upon a time"));
+        foreach (var tok in kinds)
+        {
+            // The base class's truncation helpers work on top of the offsets.
+            Assert.Equal(3, tok.EncodeToIds("Once upon a time", 3, out _, out int consumed).Count);
+            Assert.Equal(tok.EncodeToTokens("Once upon a time", out _)[2].Offset.End.Value, consumed);
+            int index = tok.GetIndexByTokenCount("Once upon a time", 3, out _, out int count);
+            Assert.Equal((consumed, 3), (index, count));
+        }
     }
 }
