@@ -37,6 +37,8 @@ internal static class SentencePieceVariants
             "tok512-no-dummy-prefix" => WithNormalizerFields(tok512, [0x18, 0x00]),
             "tok512-keep-whitespace" => WithNormalizerFields(tok512, [0x20, 0x00]),
             "tok512-no-escape" => WithNormalizerFields(tok512, [0x28, 0x00]),
+            "tok512-unused" => RetypePieces(tok512, ["he", "\u2581the", "in", "\u2581was"], 5),
+            "tok512-user-defined" => RetypePieces(tok512, ["ing", "\u2581Lily", "he"], 4),
             _ => throw new ArgumentException(name),
         };
     }
@@ -64,6 +66,46 @@ internal static class SentencePieceVariants
         byte[] spec = [0x1A, 0x0C, 0x0A, 0x08, .. "identity"u8, 0x12, 0x00];
         if (!data.AsSpan().EndsWith(spec)) throw new InvalidDataException("unexpected tok512.model ending");
         return [.. data[..^spec.Length], 0x1A, (byte)(0x0C + extra.Length), .. spec[2..], .. extra];
+    }
+
+    /// <summary>Re-emits the pieces named as (piece, score, type = <paramref name="type"/>); the rest verbatim.</summary>
+    public static byte[] RetypePieces(byte[] data, string[] pieces, int type)
+    {
+        var output = new ProtoBuilder();
+        int pos = 0;
+        while (pos < data.Length)
+        {
+            int start = pos;
+            ulong tag = ReadVarint(data, ref pos);
+            int length = (int)ReadVarint(data, ref pos);
+            var body = data.AsSpan(pos, length);
+            pos += length;
+            if (tag >> 3 == 1)
+            {
+                int p = 1;
+                int n = (int)ReadVarint(data.AsSpan(pos - length, length).ToArray(), ref p);
+                string piece = Encoding.UTF8.GetString(body.Slice(p, n));
+                if (pieces.Contains(piece))
+                {
+                    float score = BitConverter.ToSingle(body.Slice(p + n + 1, 4));
+                    output.Message(1, ProtoBuilder.Piece(piece, score, type));
+                    continue;
+                }
+            }
+            output.Raw(data[start..pos]);
+        }
+        return output.ToArray();
+    }
+
+    private static ulong ReadVarint(byte[] data, ref int pos)
+    {
+        ulong result = 0;
+        for (int shift = 0; ; shift += 7)
+        {
+            byte b = data[pos++];
+            result |= (ulong)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0) return result;
+        }
     }
 
     public static int IndexOf(byte[] data, byte[] pattern)

@@ -30,6 +30,45 @@ def patch_normalizer(data, extra):
     assert data.endswith(spec)
     return data[:-len(spec)] + bytes([0x1a, 0x0c + len(extra)]) + spec[2:] + extra
 
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | 0x80 if v else b)
+        if not v:
+            return bytes(out)
+
+def read_varint(data, pos):
+    result = shift = 0
+    while True:
+        b = data[pos]; pos += 1
+        result |= (b & 0x7F) << shift; shift += 7
+        if not b & 0x80:
+            return result, pos
+
+def retype_pieces(data, pieces, new_type):
+    # Re-emits ModelProto.pieces messages whose piece is in `pieces` as: piece, score, type=new_type.
+    out, pos = bytearray(), 0
+    while pos < len(data):
+        start = pos
+        tag, pos = read_varint(data, pos)
+        assert tag & 7 == 2
+        length, pos = read_varint(data, pos)
+        body = data[pos:pos + length]; pos += length
+        if tag >> 3 == 1:
+            assert body[0] == 0x0A
+            n, p = read_varint(body, 1)
+            piece = body[p:p + n].decode()
+            if piece in pieces:
+                assert body[p + n] == 0x15
+                score = body[p + n + 1:p + n + 5]
+                body = b"\x0a" + varint(n) + piece.encode() + b"\x15" + score + b"\x18" + varint(new_type)
+                out += b"\x0a" + varint(len(body)) + body
+                continue
+        out += data[start:pos]
+    return bytes(out)
+
 variants = {
     "tok512": tok512,
     "llama2": llama2,
@@ -37,6 +76,8 @@ variants = {
     "tok512-no-dummy-prefix": patch_normalizer(tok512, b"\x18\x00"),
     "tok512-keep-whitespace": patch_normalizer(tok512, b"\x20\x00"),
     "tok512-no-escape": patch_normalizer(tok512, b"\x28\x00"),
+    "tok512-unused": retype_pieces(tok512, {"he", "\u2581the", "in", "\u2581was"}, 5),
+    "tok512-user-defined": retype_pieces(tok512, {"ing", "\u2581Lily", "he"}, 4),
 }
 
 rng = random.Random(20240611)
@@ -44,7 +85,8 @@ alphabet = list("abcdefghijklmnopqrstuvwxyz      ETAOIN.,!?'\"-\n\t0123456789") 
 texts = [
     "", " ", "  ", "a", " a", "a ", "  a  b  ", "a  b", "Hello world", " Hello world", "Hello  world ",
     "!!!!!!", "!!!!!!!!!!!", "...", "3333333", "Once upon a time, there was a little girl named Lily.",
-    "She liked to play outside.\nOne day, she saw a big dog!", "\n\n\n", "\t\t", "tab\tand\nnewline",
+    "She liked to play outside.\nOne day, she saw a big dog!", "the theme, then he was singing in the inn",
+    "Lily and Lilyana were helping; she hid the ring", "thethethe hehehe inging", "\n\n\n", "\t\t", "tab\tand\nnewline",
     "naïve café — déjà vu", "日本語のテキスト", "emoji 😀🦙👍🏽 mix", "\u2581already\u2581escaped", "x" * 200,
     " ".join(["the"] * 50), "1,234.56 + 7/8 = ?", "<s> </s> <unk> <0x41>", "\u00a0nbsp\u3000ideographic space",
 ]
