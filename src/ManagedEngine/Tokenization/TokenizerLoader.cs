@@ -1,0 +1,63 @@
+namespace MlPipelines.ManagedEngine.Tokenization;
+
+/// <summary>Opens a tokenizer file of either kind, and finds the tokenizer that belongs to a model.</summary>
+public static class TokenizerLoader
+{
+    /// <summary>The names <see cref="FindBeside"/> tries, in order ({0} is the vocabulary size).</summary>
+    private static readonly string[] Candidates = ["tokenizer.bin", "tokenizer.model", "tok{0}.bin", "tok{0}.model"];
+
+    /// <summary>
+    /// Loads a llama2.c <c>tokenizer.bin</c> or a SentencePiece <c>.model</c>, telling them apart by
+    /// content: a tokenizer.bin is an int32 max_token_length followed by (score, length, bytes) records
+    /// that end exactly at the end of the file; a ModelProto starts with the tag of field 1 (0x0A).
+    /// If both readings are possible the extension decides (".model" → SentencePiece).
+    /// </summary>
+    /// <param name="path">The tokenizer file.</param>
+    /// <param name="expectedVocabSize">If given, the vocabulary size the file must have.</param>
+    /// <exception cref="InvalidDataException">The file is neither kind, or is a corrupt one.</exception>
+    /// <exception cref="NotSupportedException">A SentencePiece model this library cannot reproduce exactly.</exception>
+    public static PieceTokenizer Load(string path, int? expectedVocabSize = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] data = TokenizerFiles.ReadAll(path);
+        if (data.Length == 0) throw new InvalidDataException($"'{path}' is empty; expected a llama2.c tokenizer.bin or a SentencePiece .model.");
+
+        bool binShape = Llama2cTokenizer.HasTokenizerBinShape(data);
+        bool protoShape = data[0] == 0x0A;
+        bool modelHint = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase);
+        bool binHint = path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase);
+
+        bool asModel = (protoShape, binShape) switch
+        {
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => modelHint,
+            // Neither shape: let the reader the extension points at explain what is wrong.
+            _ => modelHint || !binHint && data[0] == 0x0A,
+        };
+        if (!protoShape && !binShape && !modelHint && !binHint)
+            throw new InvalidDataException($"'{path}' is neither a llama2.c tokenizer.bin (int32 max_token_length, then score/length/bytes records to the end of the file) nor a SentencePiece .model (protobuf ModelProto).");
+
+        return asModel
+            ? SentencePieceModelTokenizer.FromBytes(data, path, expectedVocabSize)
+            : Llama2cTokenizer.FromBytes(data, path, expectedVocabSize);
+    }
+
+    /// <summary>
+    /// Finds the tokenizer for a model: in the model file's directory (or in <paramref name="modelPath"/>
+    /// itself if it is a directory), the first of tokenizer.bin, tokenizer.model,
+    /// tok{vocabSize}.bin, tok{vocabSize}.model that exists; null if none does.
+    /// </summary>
+    public static string? FindBeside(string modelPath, int vocabSize)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        string? directory = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath));
+        if (directory is null) return null;
+        foreach (string pattern in Candidates)
+        {
+            string candidate = Path.Combine(directory, string.Format(System.Globalization.CultureInfo.InvariantCulture, pattern, vocabSize));
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+}
