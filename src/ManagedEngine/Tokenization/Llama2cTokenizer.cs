@@ -43,6 +43,7 @@ public sealed class Llama2cTokenizer : PieceTokenizer
 
     private Llama2cTokenizer(List<byte[]> pieces, List<float> scores, int maxTokenLength, string name,
         bool addBeginningOfSentence, bool addEndOfSentence)
+        : base(addBeginningOfSentence, addEndOfSentence)
     {
         _pieces = pieces.ToArray();
         _scores = scores.ToArray();
@@ -58,8 +59,6 @@ public sealed class Llama2cTokenizer : PieceTokenizer
         _dummyPrefixId = _index.TryGet(" ", out int space) ? space : ' ' + ByteFallbackOffset;
         MaxTokenLength = maxTokenLength;
         SourceName = name;
-        AddBeginningOfSentence = addBeginningOfSentence;
-        AddEndOfSentence = addEndOfSentence;
     }
 
     private const int BosTokenId = 1, EosTokenId = 2;
@@ -144,12 +143,6 @@ public sealed class Llama2cTokenizer : PieceTokenizer
     /// <summary>The max_token_length header of the file.</summary>
     public int MaxTokenLength { get; }
 
-    /// <summary>Whether the plain <see cref="Tokenizer"/> encoding API adds BOS (default true).</summary>
-    public bool AddBeginningOfSentence { get; }
-
-    /// <summary>Whether the plain <see cref="Tokenizer"/> encoding API adds EOS (default false).</summary>
-    public bool AddEndOfSentence { get; }
-
     /// <inheritdoc/>
     public override int VocabularySize => _pieces.Length;
 
@@ -166,19 +159,10 @@ public sealed class Llama2cTokenizer : PieceTokenizer
     public float GetScore(int id) => _scores[CheckId(id)];
 
     /// <inheritdoc/>
-    public override int[] Encode(string text, bool addBos, bool addEos)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>();
-        EncodeCore(text, addBos, addEos, ids, null);
-        return ids.ToArray();
-    }
-
-    /// <inheritdoc/>
     public override ReadOnlySpan<byte> GetPieceBytes(int previous, int token) => _table.Get(previous, token);
 
     /// <summary>run.c's <c>encode</c>, optionally also reporting each token's range in <paramref name="text"/>.</summary>
-    private void EncodeCore(ReadOnlySpan<char> text, bool addBos, bool addEos, List<int> ids, List<Range>? offsets)
+    protected override void EncodeCore(ReadOnlySpan<char> text, bool addBos, bool addEos, List<int> ids, List<Range>? offsets)
     {
         int capacity = text.Length * 4 + 2; // at most 4 byte tokens per char, plus BOS and the dummy prefix
         var starts = new int[capacity];
@@ -256,28 +240,7 @@ public sealed class Llama2cTokenizer : PieceTokenizer
     // ---- Microsoft.ML.Tokenizers.Tokenizer ----
 
     /// <inheritdoc/>
-    protected override EncodeResults<EncodedToken> EncodeToTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
-    {
-        ReadOnlySpan<char> input = text is null ? textSpan : text.AsSpan();
-        var ids = new List<int>();
-        var offsets = new List<Range>();
-        EncodeCore(input, AddBeginningOfSentence, AddEndOfSentence, ids, offsets);
-        return TokenizerResults.Tokens(ids, offsets, _pieceText, settings.MaxTokenCount, input.Length);
-    }
-
-    /// <inheritdoc/>
-    protected override EncodeResults<int> EncodeToIds(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
-    {
-        ReadOnlySpan<char> input = text is null ? textSpan : text.AsSpan();
-        var ids = new List<int>();
-        var offsets = new List<Range>();
-        EncodeCore(input, AddBeginningOfSentence, AddEndOfSentence, ids, offsets);
-        return TokenizerResults.Ids(ids, offsets, settings.MaxTokenCount, input.Length);
-    }
-
-    /// <inheritdoc/>
-    protected override int CountTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings) =>
-        EncodeToIds(text, textSpan, settings).Tokens.Count;
+    protected override string PieceText(int id) => _pieceText[id];
 
     /// <summary>
     /// Decodes ids as run.c prints them, joined: each token's <see cref="GetPieceBytes"/> (so the

@@ -39,11 +39,10 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     private readonly RunCPieceTable _table;
 
     private SentencePieceModelTokenizer(SentencePieceModelProto model, string name, bool addBos, bool addEos)
+        : base(addBos, addEos)
     {
         _model = model;
         SourceName = name;
-        AddBeginningOfSentence = addBos;
-        AddEndOfSentence = addEos;
         int n = model.Pieces.Count;
         InvalidDataException Bad(string what) => new($"'{name}' is not a valid SentencePiece model: {what}.");
 
@@ -134,12 +133,6 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     /// <summary>The file (or name) this model was read from.</summary>
     public string SourceName { get; }
 
-    /// <summary>Whether the plain <see cref="Tokenizer"/> encoding API adds BOS (default true).</summary>
-    public bool AddBeginningOfSentence { get; }
-
-    /// <summary>Whether the plain <see cref="Tokenizer"/> encoding API adds EOS (default false).</summary>
-    public bool AddEndOfSentence { get; }
-
     /// <summary>The normalizer's name in the file ("identity" for the supported models).</summary>
     public string NormalizerName => _model.NormalizerName;
 
@@ -174,18 +167,10 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     public float GetScore(int id) => _model.Scores[CheckId(id)];
 
     /// <inheritdoc/>
-    public override int[] Encode(string text, bool addBos, bool addEos)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>();
-        EncodeCore(text, addBos, addEos, ids, null);
-        return ids.ToArray();
-    }
-
-    /// <inheritdoc/>
     public override ReadOnlySpan<byte> GetPieceBytes(int previous, int token) => _table.Get(previous, token);
 
-    private void EncodeCore(ReadOnlySpan<char> text, bool addBos, bool addEos, List<int> ids, List<Range>? offsets)
+    /// <inheritdoc/>
+    protected override void EncodeCore(ReadOnlySpan<char> text, bool addBos, bool addEos, List<int> ids, List<Range>? offsets)
     {
         if (addBos && BosId >= 0)
         {
@@ -367,26 +352,5 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     // ---- Microsoft.ML.Tokenizers.Tokenizer ----
 
     /// <inheritdoc/>
-    protected override EncodeResults<EncodedToken> EncodeToTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
-    {
-        ReadOnlySpan<char> input = text is null ? textSpan : text.AsSpan();
-        var ids = new List<int>();
-        var offsets = new List<Range>();
-        EncodeCore(input, AddBeginningOfSentence, AddEndOfSentence, ids, offsets);
-        return TokenizerResults.Tokens(ids, offsets, _pieceText, settings.MaxTokenCount, input.Length);
-    }
-
-    /// <inheritdoc/>
-    protected override EncodeResults<int> EncodeToIds(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
-    {
-        ReadOnlySpan<char> input = text is null ? textSpan : text.AsSpan();
-        var ids = new List<int>();
-        var offsets = new List<Range>();
-        EncodeCore(input, AddBeginningOfSentence, AddEndOfSentence, ids, offsets);
-        return TokenizerResults.Ids(ids, offsets, settings.MaxTokenCount, input.Length);
-    }
-
-    /// <inheritdoc/>
-    protected override int CountTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings) =>
-        EncodeToIds(text, textSpan, settings).Tokens.Count;
+    protected override string PieceText(int id) => _pieceText[id];
 }

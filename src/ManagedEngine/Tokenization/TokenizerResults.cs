@@ -5,11 +5,11 @@ namespace MlPipelines.ManagedEngine.Tokenization;
 /// <summary>Builds <see cref="EncodeResults{T}"/> for the piece tokenizers, honouring MaxTokenCount.</summary>
 internal static class TokenizerResults
 {
-    public static EncodeResults<EncodedToken> Tokens(List<int> ids, List<Range> offsets, string[] pieceText, int maxTokenCount, int textLength)
+    public static EncodeResults<EncodedToken> Tokens(List<int> ids, List<Range> offsets, Func<int, string> pieceText, int maxTokenCount, int textLength)
     {
         int count = Kept(ids.Count, maxTokenCount);
         var tokens = new EncodedToken[count];
-        for (int i = 0; i < count; i++) tokens[i] = new EncodedToken(ids[i], pieceText[ids[i]], offsets[i]);
+        for (int i = 0; i < count; i++) tokens[i] = new EncodedToken(ids[i], pieceText(ids[i]), offsets[i]);
         return new EncodeResults<EncodedToken> { Tokens = tokens, NormalizedText = null, CharsConsumed = Consumed(offsets, count, textLength) };
     }
 
