@@ -29,5 +29,6 @@ internal sealed class CliConsole
     /// </summary>
     public static bool IsUserError(Exception e) =>
         e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
-            or NotSupportedException or IOException or UnauthorizedAccessException or FormatException;
+            or NotSupportedException or IOException or UnauthorizedAccessException or FormatException
+            or MlPipelines.Pipelines.Onnx.ExecutionProviderUnavailableException;
 }

@@ -25,6 +25,7 @@ public static class Program
             GenerateCommand.Create(console),
             TokenizeCommand.Create(console),
             SynthCommand.Create(console),
+            ExportCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {

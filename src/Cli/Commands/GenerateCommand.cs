@@ -3,6 +3,7 @@ using System.Diagnostics;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Sampling;
+using MlPipelines.Pipelines;
 
 namespace MlPipelines.Cli.Commands;
 
@@ -25,11 +26,13 @@ internal static class GenerateCommand
         var topP = new Option<double>("--top-p", "-p") { Description = "Nucleus sampling threshold in (0, 1); 0 or 1 disables it.", DefaultValueFactory = _ => 0.9 };
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 disables it." };
         var seed = new Option<long>("--seed", "-s") { Description = "Random seed (run.c's xorshift*); 0 = from the clock." };
+        var engine = new EngineOptions();
 
         var command = new Command("generate", "Generate text from a prompt (llama2.c run.c compatible).")
         {
             checkpoint, model, tokenizer, prompt, steps, temperature, topP, topK, seed,
         };
+        engine.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
             string? modelPath = parse.GetValue(model) ?? parse.GetValue(checkpoint);
@@ -45,19 +48,17 @@ internal static class GenerateCommand
                 },
             };
             options.Validate();
-            return Task.FromResult(Run(console, modelPath, parse.GetValue(tokenizer), parse.GetValue(prompt) ?? "", options, cancellationToken));
+            using LoadedModel loaded = engine.Open(parse, console, modelPath, parse.GetValue(tokenizer));
+            return Task.FromResult(Run(console, loaded, parse.GetValue(prompt) ?? "", options, cancellationToken));
         });
         return command;
     }
 
-    private static int Run(CliConsole console, string? modelPath, string? tokenizerPath, string prompt, GenerationOptions options, CancellationToken ct)
+    private static int Run(CliConsole console, LoadedModel loaded, string prompt, GenerationOptions options, CancellationToken ct)
     {
-        using var model = ManagedModelLoader.LoadModel(modelPath);
-        var tokenizer = ManagedModelLoader.LoadTokenizer(tokenizerPath, modelPath);
-        if (tokenizer.VocabularySize > model.Config.VocabSize)
-            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {model.Config.VocabSize}: they do not belong together.");
+        var tokenizer = loaded.Tokenizer;
         int[] promptTokens = tokenizer.Encode(prompt, addBos: true, addEos: false);
-        using var session = model.CreateSession();
+        using var session = loaded.Model.CreateSession();
 
         console.Out.Flush();
         var clock = new Stopwatch();

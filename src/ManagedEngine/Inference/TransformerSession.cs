@@ -64,22 +64,9 @@ public sealed class TransformerSession : IModelSession
     public void Forward(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = tokens.Length;
-        if (n == 0)
-            throw new ArgumentException("At least one token is required.", nameof(tokens));
-        if (position < 0 || position > Position)
-            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} must be between 0 and the cached length {Position}.");
-        if ((long)position + n > _c.MaxSequenceLength)
-            throw new ArgumentException($"Positions {position}..{position + n - 1} exceed the model's context of {_c.MaxSequenceLength} tokens.", nameof(tokens));
-        int vocab = _c.VocabSize;
-        bool allLogits = logits.Length == (long)n * vocab && n > 1;
-        if (!logits.IsEmpty && logits.Length != vocab && !allLogits)
-            throw new ArgumentException($"Logits buffer must be empty, {vocab} floats (last position) or {(long)n * vocab} (all positions); got {logits.Length}.", nameof(logits));
-        if (!hiddenStates.IsEmpty && hiddenStates.Length != (long)n * _c.Dim)
-            throw new ArgumentException($"Hidden-state buffer must be empty or {(long)n * _c.Dim} floats; got {hiddenStates.Length}.", nameof(hiddenStates));
-        foreach (int t in tokens)
-            if ((uint)t >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {t} is outside the vocabulary of {vocab}.");
+        int n = tokens.Length, vocab = _c.VocabSize;
+        ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
+        bool allLogits = n > 1 && logits.Length == (long)n * vocab;
 
         Position = position;   // writing at `position` discards anything cached after it
         for (int i = 0; i < n; i++)

@@ -28,27 +28,37 @@ public static class ManagedModelLoader
     /// <exception cref="InvalidDataException">The tokenizer file is malformed.</exception>
     public static PieceTokenizer LoadTokenizer(string? tokenizerNameOrPath, string? modelNameOrPath)
     {
+        string path = ResolveTokenizerFile(tokenizerNameOrPath, modelNameOrPath, out int? vocabSize);
+        return TokenizerLoader.Load(path, vocabSize);
+    }
+
+    /// <summary>
+    /// The tokenizer file <see cref="LoadTokenizer"/> would load; <paramref name="vocabSize"/> is the
+    /// model's vocabulary size when the file was found beside a model.
+    /// </summary>
+    public static string ResolveTokenizerFile(string? tokenizerNameOrPath, string? modelNameOrPath, out int? vocabSize)
+    {
+        vocabSize = null;
+        string modelPath;
         if (tokenizerNameOrPath is not null)
         {
             string resolved = ModelLocator.Resolve(tokenizerNameOrPath);
-            if (Directory.Exists(resolved) || IsCheckpoint(resolved, out _))
-                return LoadBeside(resolved);
-            return TokenizerLoader.Load(resolved);
+            if (!Directory.Exists(resolved) && !IsCheckpoint(resolved, out _))
+                return resolved;
+            modelPath = resolved;
         }
-        return LoadBeside(ModelLocator.Resolve(modelNameOrPath));
-    }
-
-    /// <summary>The tokenizer that lies beside a model file or in a model directory.</summary>
-    private static PieceTokenizer LoadBeside(string modelPath)
-    {
+        else
+        {
+            modelPath = ModelLocator.Resolve(modelNameOrPath);
+        }
         string checkpoint = ModelLocator.CheckpointFile(modelPath);
-        if (!IsCheckpoint(checkpoint, out int vocabSize))
+        if (!IsCheckpoint(checkpoint, out int vocab))
             throw new InvalidDataException($"'{checkpoint}' is not a readable checkpoint, so its tokenizer cannot be located.");
-        string? tokenizer = TokenizerLoader.FindBeside(checkpoint, vocabSize)
+        vocabSize = vocab;
+        return TokenizerLoader.FindBeside(checkpoint, vocab)
             ?? throw new FileNotFoundException(
-                $"No tokenizer beside '{checkpoint}': expected tokenizer.bin, tokenizer.model, tok{vocabSize}.bin or tok{vocabSize}.model " +
+                $"No tokenizer beside '{checkpoint}': expected tokenizer.bin, tokenizer.model, tok{vocab}.bin or tok{vocab}.model " +
                 "in the same directory; name one with --tokenizer.", checkpoint);
-        return TokenizerLoader.Load(tokenizer, vocabSize);
     }
 
     // A checkpoint's header and size must agree exactly, so a tokenizer file is never mistaken for one.

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using MlPipelines.Pipelines;
+using MlPipelines.Pipelines.Onnx;
+
+namespace MlPipelines.Cli.Commands;
+
+/// <summary>The options that choose and configure an engine, shared by the commands that run a model.</summary>
+internal sealed class EngineOptions
+{
+    private readonly Option<string> _engine = new("--engine")
+    {
+        Description = "managed (a checkpoint) or onnx (a directory written by `mlpipe export`).",
+        DefaultValueFactory = _ => "managed",
+    };
+    private readonly Option<string> _provider = new("--provider")
+    {
+        Description = "ONNX Runtime execution provider: cpu, cuda or dml.",
+        DefaultValueFactory = _ => "cpu",
+    };
+    private readonly Option<int> _device = new("--device") { Description = "GPU device id for cuda or dml." };
+    private readonly Option<bool> _fallback = new("--fallback-to-cpu") { Description = "Run on the CPU when the requested provider is unavailable." };
+    private readonly Option<int> _threads = new("--threads") { Description = "Threads inside an ONNX Runtime operator (0 = ONNX Runtime's default)." };
+
+    public EngineOptions()
+    {
+        _engine.AcceptOnlyFromAmong("managed", "onnx");
+        _provider.AcceptOnlyFromAmong("cpu", "cuda", "dml");
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Add(_engine);
+        command.Add(_provider);
+        command.Add(_device);
+        command.Add(_fallback);
+        command.Add(_threads);
+    }
+
+    public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer)
+    {
+        EngineKind engine = parse.GetValue(_engine) == "onnx" ? EngineKind.Onnx : EngineKind.Managed;
+        var onnx = new OnnxEngineOptions
+        {
+            Provider = parse.GetValue(_provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
+            DeviceId = parse.GetValue(_device),
+            FallbackToCpu = parse.GetValue(_fallback),
+            IntraOpThreads = parse.GetValue(_threads),
+        };
+        if (engine == EngineKind.Managed && onnx.Provider != ExecutionProvider.Cpu)
+            throw new ArgumentException("--provider applies to --engine onnx; the managed engine runs on the CPU.");
+        LoadedModel loaded = LanguageModels.Open(model, tokenizer, engine, onnx);
+        if (loaded.Model is OnnxLanguageModel { FallbackNotice: { } notice })
+            console.Error.WriteLine($"mlpipe: warning: {notice}");
+        return loaded;
+    }
+}
