@@ -30,6 +30,9 @@ public sealed record OnnxExportOptions
 
     /// <summary>The operator profile (default <see cref="OnnxExportProfile.Portable"/>).</summary>
     public OnnxExportProfile Profile { get; init; } = OnnxExportProfile.Portable;
+
+    // Above this many weight bytes, external data is used whatever was asked (lowered by tests).
+    internal long EmbeddedLimitBytes { get; init; } = Graph.OnnxModelWriter.EmbeddedLimitBytes;
 }
 
 /// <summary>What an export wrote.</summary>

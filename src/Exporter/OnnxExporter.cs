@@ -46,7 +46,7 @@ public static class OnnxExporter
 
         var clock = Stopwatch.StartNew();
         GraphBuilder graph = PortableLlamaGraph.Build(weights);
-        bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > OnnxModelWriter.EmbeddedLimitBytes;
+        bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
         string? tokenizerFile = options.TokenizerPath is null ? null : Path.GetFileName(options.TokenizerPath);
         var manifest = new ExportManifest
         {
