@@ -25,9 +25,6 @@ internal sealed partial class GraphBuilder
     /// <summary>The initializers: headers (name, type, dims) and where their bytes come from.</summary>
     public IReadOnlyList<(TensorProto Header, InitializerData Data)> Initializers => _initializers;
 
-    /// <summary>Every operator type used so far (for the opset check).</summary>
-    public IEnumerable<string> OperatorTypes => Graph.Node.Select(n => n.OpType).Distinct();
-
     /// <summary>A name not used before: <paramref name="hint"/> itself when free, else with a numeric suffix.</summary>
     public string Fresh(string hint)
     {
