@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using MlPipelines.Exporter.Graph;
+using MlPipelines.Exporter.Llama;
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.Exporter;
+
+/// <summary>
+/// Exports LLaMA weights as an ONNX model directory: <c>model.onnx</c> (plus <c>model.onnx.data</c>
+/// with external data), <c>mlpipe.json</c> (<see cref="ExportManifest"/>) and optionally the tokenizer.
+/// The graph's interface is described by <see cref="LlamaOnnxNames"/>.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>Exports <paramref name="weights"/> into <paramref name="outputDirectory"/>.</summary>
+    /// <param name="weights">The model; it must stay undisposed during the export (weights are read in place).</param>
+    /// <param name="outputDirectory">The directory to create (or to replace with <see cref="OnnxExportOptions.Force"/>).</param>
+    /// <param name="options">Export options (null: defaults).</param>
+    /// <param name="cancellationToken">Stops the export; nothing is left behind.</param>
+    /// <returns>The written paths, their sizes and the elapsed time.</returns>
+    /// <remarks>
+    /// Everything is written into a temporary directory beside the target and moved into place
+    /// when complete, so a failed or cancelled export never leaves a partial model behind and an
+    /// existing export is replaced only by a complete one.
+    /// </remarks>
+    /// <exception cref="IOException">The output directory is non-empty and Force is off, or writing failed.</exception>
+    /// <exception cref="FileNotFoundException">The tokenizer file does not exist.</exception>
+    /// <exception cref="NotSupportedException">The profile is not implemented yet.</exception>
+    /// <exception cref="ArgumentException">The model's shape cannot be exported.</exception>
+    public static OnnxExportResult Export(LlamaWeights weights, string outputDirectory, OnnxExportOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        ExportCore(weights, outputDirectory, options ?? new OnnxExportOptions(), cancellationToken, beforePublish: null);
+
+    /// <summary>The same, with a hook run after everything is written but before it is moved into place (tests inject failures there).</summary>
+    internal static OnnxExportResult ExportCore(LlamaWeights weights, string outputDirectory, OnnxExportOptions options,
+        CancellationToken cancellationToken, Action<string>? beforePublish)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Profile != OnnxExportProfile.Portable)
+            throw new NotSupportedException($"The '{options.Profile}' export profile is not implemented yet; use '{OnnxExportProfile.Portable}'.");
+        if (options.TokenizerPath is not null && !File.Exists(options.TokenizerPath))
+            throw new FileNotFoundException($"The tokenizer '{options.TokenizerPath}' does not exist.", options.TokenizerPath);
+
+        var clock = Stopwatch.StartNew();
+        GraphBuilder graph = PortableLlamaGraph.Build(weights);
+        bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
+        string? tokenizerFile = options.TokenizerPath is null ? null : Path.GetFileName(options.TokenizerPath);
+        var manifest = new ExportManifest
+        {
+            Config = weights.Config,
+            TokenizerFile = tokenizerFile,
+            Profile = "portable",
+            Opset = (int)OnnxModelWriter.Opset,
+            ExternalData = external,
+            Source = weights.Source,
+        };
+
+        long modelBytes = 0, dataBytes = 0;
+        AtomicDirectory.Write(outputDirectory, options.Force, temp =>
+        {
+            (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(weights.Config), cancellationToken);
+            if (options.TokenizerPath is not null)
+                File.Copy(options.TokenizerPath, Path.Combine(temp, tokenizerFile!));
+            File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
+            cancellationToken.ThrowIfCancellationRequested();
+            beforePublish?.Invoke(temp);
+        });
+
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
+        return new OnnxExportResult
+        {
+            OutputDirectory = full,
+            ModelPath = Path.Combine(full, ExportManifest.ModelFileName),
+            ExternalDataPath = external ? Path.Combine(full, ExportManifest.ExternalDataFileName) : null,
+            ManifestPath = Path.Combine(full, ExportManifest.FileName),
+            TokenizerPath = tokenizerFile is null ? null : Path.Combine(full, tokenizerFile),
+            ModelBytes = modelBytes,
+            ExternalDataBytes = dataBytes,
+            Elapsed = clock.Elapsed,
+            Manifest = manifest,
+        };
+    }
+
+    // Informational model metadata (the manifest is the authoritative description).
+    private static Dictionary<string, string> Metadata(ModelConfig c) => new()
+    {
+        ["mlpipe.profile"] = "portable",
+        ["mlpipe.rope"] = "adjacent-pairs",
+        ["mlpipe.rope_theta"] = c.RopeTheta.ToString("R", CultureInfo.InvariantCulture),
+        ["mlpipe.max_sequence_length"] = c.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
+    };
+}
