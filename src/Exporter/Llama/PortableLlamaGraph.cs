@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MlPipelines.Exporter.Graph;
+using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Model;
 using static MlPipelines.Exporter.Onnx.TensorProto.Types;
 using N = MlPipelines.Exporter.LlamaOnnxNames;
@@ -97,10 +98,11 @@ internal sealed class PortableLlamaGraph
         _shapeAttnOut = _g.Int64s(0, heads, -1, headDim);                          // [B,H,S,hd]
 
         // RoPE factors for each token's position: [B,S,hd/2] → [B,S,1,hd/2,1] (broadcast over heads).
-        var (cosTable, sinTable) = RopeFactors.Compute(headDim, _c.MaxSequenceLength, _c.RopeTheta);
+        // The managed engine's own table, so both engines rotate by bit-identical factors.
+        var rope = new RopeTable(headDim, _c.MaxSequenceLength, _c.RopeTheta);
         long[] tableDims = [_c.MaxSequenceLength, headDim / 2];
-        _cos = _g.Unsqueeze(_g.Gather(_g.Floats("rope.cos", cosTable, tableDims), positionIds, name: "cos_pos"), [2, 4], "cos");
-        _sin = _g.Unsqueeze(_g.Gather(_g.Floats("rope.sin", sinTable, tableDims), positionIds, name: "sin_pos"), [2, 4], "sin");
+        _cos = _g.Unsqueeze(_g.Gather(_g.Floats("rope.cos", rope.CosTable, tableDims), positionIds, name: "cos_pos"), [2, 4], "cos");
+        _sin = _g.Unsqueeze(_g.Gather(_g.Floats("rope.sin", rope.SinTable, tableDims), positionIds, name: "sin_pos"), [2, 4], "sin");
 
         // Which keys each query may see: slot-causal (key slot <= query slot, slots counting the
         // past) and not padding. Padding is excluded by the mask rather than by positions, so

@@ -40,6 +40,12 @@ public sealed class RopeTable
     /// <summary>Number of positions in the table.</summary>
     public int MaxPositions { get; }
 
+    /// <summary>The cosines, row-major <c>[MaxPositions, HeadDim / 2]</c> (the exporter writes these very floats).</summary>
+    public ReadOnlySpan<float> CosTable => _cos;
+
+    /// <summary>The sines, row-major <c>[MaxPositions, HeadDim / 2]</c>.</summary>
+    public ReadOnlySpan<float> SinTable => _sin;
+
     /// <summary>
     /// Rotates every head of <paramref name="vector"/> (a concatenation of heads of <see cref="HeadDim"/>)
     /// in place for position <paramref name="position"/>.

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using MlPipelines.ManagedEngine.Model;
-using static MlPipelines.Pipelines.Onnx.OnnxModelContract;
+using static MlPipelines.Exporter.LlamaOnnxNames;
 
 namespace MlPipelines.Pipelines.Onnx;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MlPipelines.ManagedEngine.Model;
+using static MlPipelines.Exporter.LlamaOnnxNames;
 
 namespace MlPipelines.Pipelines.Onnx;
 
@@ -11,17 +12,6 @@ namespace MlPipelines.Pipelines.Onnx;
 /// </summary>
 internal static class OnnxModelContract
 {
-    public const string InputIds = "input_ids";
-    public const string AttentionMask = "attention_mask";
-    public const string PositionIds = "position_ids";
-    public const string Logits = "logits";
-    public const string LastHiddenState = "last_hidden_state";
-
-    public static string PastKey(int layer) => $"past_key_values.{layer}.key";
-    public static string PastValue(int layer) => $"past_key_values.{layer}.value";
-    public static string PresentKey(int layer) => $"present.{layer}.key";
-    public static string PresentValue(int layer) => $"present.{layer}.value";
-
     public static void Check(InferenceSession session, ModelConfig config, string modelPath)
     {
         var inputs = session.InputMetadata;
