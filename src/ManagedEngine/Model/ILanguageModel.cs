@@ -14,6 +14,13 @@ public interface ILanguageModel : IDisposable
     /// different threads at the same time; a single session is not thread-safe.
     /// </summary>
     IModelSession CreateSession();
+
+    /// <summary>
+    /// Runs independent sequences from position 0 (no cache kept) and returns each one's outputs,
+    /// exactly as if it ran alone. Engines process the rows together as they can (ONNX Runtime: one
+    /// padded run with an attention mask; the managed engine: rows in parallel).
+    /// </summary>
+    BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs);
 }
 
 /// <summary>

@@ -11,23 +11,12 @@ namespace MlPipelines.Pipelines.Onnx;
 /// </summary>
 internal static class OnnxBatchRunner
 {
-    public static OnnxBatchResult Run(OnnxLanguageModel model, IReadOnlyList<int[]> sequences, OnnxBatchOutputs outputs, PaddingSide padding)
+    public static BatchForwardResult Run(OnnxLanguageModel model, IReadOnlyList<int[]> sequences, BatchOutputs outputs, PaddingSide padding)
     {
-        ArgumentNullException.ThrowIfNull(sequences);
         ModelConfig c = model.Config;
-        if (sequences.Count == 0)
-            throw new ArgumentException("The batch is empty.", nameof(sequences));
-        if ((outputs & (OnnxBatchOutputs.Logits | OnnxBatchOutputs.HiddenStates)) == 0)
-            throw new ArgumentException("Ask for logits, hidden states, or both.", nameof(outputs));
+        int[] lengths = BatchArguments.Check(c, sequences, outputs);
         int batch = sequences.Count;
-        int[] lengths = sequences.Select(s => s?.Length ?? throw new ArgumentNullException(nameof(sequences), "A sequence is null.")).ToArray();
         int length = lengths.Max();
-        for (int b = 0; b < batch; b++)
-        {
-            if (lengths[b] == 0)
-                throw new ArgumentException($"Sequence {b} is empty.", nameof(sequences));
-            ForwardArguments.Check(c, sequences[b], 0, 0, 0, 0);
-        }
 
         var ids = new long[batch * length];
         var mask = new long[batch * length];
@@ -58,7 +47,7 @@ internal static class OnnxBatchRunner
             binding.BindInput(PastKey(l), emptyPast);
             binding.BindInput(PastValue(l), emptyPast);
         }
-        bool wantLogits = outputs.HasFlag(OnnxBatchOutputs.Logits), wantHidden = outputs.HasFlag(OnnxBatchOutputs.HiddenStates);
+        bool wantLogits = outputs.HasFlag(BatchOutputs.Logits), wantHidden = outputs.HasFlag(BatchOutputs.HiddenStates);
         if (wantLogits) binding.BindOutputToDevice(Logits, OrtMemoryInfo.DefaultInstance);
         if (wantHidden) binding.BindOutputToDevice(LastHiddenState, OrtMemoryInfo.DefaultInstance);
         model.Session.RunWithBinding(runOptions, binding);
@@ -67,6 +56,6 @@ internal static class OnnxBatchRunner
         int index = 0;
         float[]? logits = wantLogits ? results[index++].GetTensorDataAsSpan<float>().ToArray() : null;
         float[]? hidden = wantHidden ? results[index++].GetTensorDataAsSpan<float>().ToArray() : null;
-        return new OnnxBatchResult(lengths, length, padding, c.VocabSize, c.Dim, logits, hidden);
+        return new BatchForwardResult(lengths, length, padding, c.VocabSize, c.Dim, logits, hidden);
     }
 }

@@ -94,8 +94,12 @@ public sealed class OnnxLanguageModel : ILanguageModel
     /// Runs a batch of sequences through the model in one call (no cache), padding them to the longest
     /// with an attention mask. Each row's results equal what the sequence alone would give.
     /// </summary>
-    public OnnxBatchResult ForwardBatch(IReadOnlyList<int[]> sequences, OnnxBatchOutputs outputs, PaddingSide padding = PaddingSide.Right) =>
+    public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs, PaddingSide padding) =>
         OnnxBatchRunner.Run(this, sequences, outputs, padding);
+
+    /// <inheritdoc />
+    public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs) =>
+        ForwardBatch(sequences, outputs, PaddingSide.Right);
 
     /// <inheritdoc />
     public void Dispose() => Session.Dispose();

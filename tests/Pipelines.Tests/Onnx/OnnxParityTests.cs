@@ -93,7 +93,7 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
     public void A_padded_batch_gives_each_row_the_logits_it_gets_alone(PaddingSide padding)
     {
         int[] shortPrompt = Prompt(5, 11), longPrompt = Prompt(13, 12);
-        var batch = f.Onnx.ForwardBatch([shortPrompt, longPrompt], OnnxBatchOutputs.Logits | OnnxBatchOutputs.HiddenStates, padding);
+        var batch = f.Onnx.ForwardBatch([shortPrompt, longPrompt], BatchOutputs.Logits | BatchOutputs.HiddenStates, padding);
         int vocab = f.Onnx.Config.VocabSize;
         foreach (var (row, prompt) in new[] { (0, shortPrompt), (1, longPrompt) })
         {

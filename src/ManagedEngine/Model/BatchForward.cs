@@ -1,4 +1,4 @@
-namespace MlPipelines.Pipelines.Onnx;
+namespace MlPipelines.ManagedEngine.Model;
 
 /// <summary>Which side of a shorter sequence the padding goes in a batch.</summary>
 public enum PaddingSide
@@ -12,7 +12,7 @@ public enum PaddingSide
 
 /// <summary>Which outputs a batch run should produce.</summary>
 [Flags]
-public enum OnnxBatchOutputs
+public enum BatchOutputs
 {
     /// <summary>Logits for every position.</summary>
     Logits = 1,
@@ -22,12 +22,13 @@ public enum OnnxBatchOutputs
 }
 
 /// <summary>
-/// The results of <see cref="OnnxLanguageModel.ForwardBatch"/>: padded <c>[batch, length, ...]</c> arrays,
+/// The results of <see cref="ILanguageModel.ForwardBatch"/>: padded <c>[batch, length, ...]</c> arrays,
 /// read per row and real-token position through the accessors, which hide the padding.
 /// </summary>
-public sealed class OnnxBatchResult
+public sealed class BatchForwardResult
 {
-    internal OnnxBatchResult(int[] lengths, int paddedLength, PaddingSide padding, int vocab, int dim, float[]? logits, float[]? hidden)
+    /// <summary>Wraps padded result arrays (<c>[batch, paddedLength, vocab]</c> and <c>[batch, paddedLength, dim]</c>).</summary>
+    public BatchForwardResult(int[] lengths, int paddedLength, PaddingSide padding, int vocab, int dim, float[]? logits, float[]? hidden)
     {
         Lengths = lengths;
         PaddedLength = paddedLength;
@@ -68,5 +69,29 @@ public sealed class OnnxBatchResult
         int slot = Padding == PaddingSide.Right ? position : PaddedLength - length + position;
         long start = ((long)row * PaddedLength + slot) * width;
         return data.AsSpan(checked((int)start), width);
+    }
+}
+
+/// <summary>Checks of <see cref="ILanguageModel.ForwardBatch"/>'s arguments, shared by the engines.</summary>
+public static class BatchArguments
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first problem; returns the row lengths.</summary>
+    public static int[] Check(ModelConfig config, IReadOnlyList<int[]> sequences, BatchOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (sequences.Count == 0)
+            throw new ArgumentException("The batch is empty.", nameof(sequences));
+        if ((outputs & (BatchOutputs.Logits | BatchOutputs.HiddenStates)) == 0)
+            throw new ArgumentException("Ask for logits, hidden states, or both.", nameof(outputs));
+        var lengths = new int[sequences.Count];
+        for (int b = 0; b < sequences.Count; b++)
+        {
+            int[] sequence = sequences[b] ?? throw new ArgumentNullException(nameof(sequences), $"Sequence {b} is null.");
+            if (sequence.Length == 0)
+                throw new ArgumentException($"Sequence {b} is empty.", nameof(sequences));
+            ForwardArguments.Check(config, sequence, 0, 0, 0, 0);
+            lengths[b] = sequence.Length;
+        }
+        return lengths;
     }
 }
