@@ -1,0 +1,86 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlPipelines.ManagedEngine.Embeddings;
+
+namespace MlPipelines.Pipelines.Transforms;
+
+/// <summary>Settings of the embedding transform.</summary>
+public sealed record LlamaEmbedOptions
+{
+    /// <summary>The text column to embed.</summary>
+    public required string InputColumn { get; init; }
+
+    /// <summary>The output column: a vector of Single of the model's hidden size.</summary>
+    public required string OutputColumn { get; init; }
+
+    /// <summary>Pooling, normalisation, truncation and batch size.</summary>
+    public EmbeddingOptions Embedding { get; init; } = new();
+}
+
+/// <summary>Estimator of <see cref="LlamaEmbedTransformer"/>.</summary>
+public sealed class LlamaEmbedEstimator : LlamaEstimatorBase<LlamaEmbedTransformer>
+{
+    private readonly LlamaModelReference _model;
+    private readonly LlamaEmbedOptions _options;
+
+    /// <summary>Creates the estimator.</summary>
+    public LlamaEmbedEstimator(LlamaModelReference model, LlamaEmbedOptions options)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Embedding.Validate();
+    }
+
+    private protected override LlamaEmbedTransformer Create() => new(_model, _options);
+}
+
+/// <summary>
+/// Text → a fixed-length embedding pooled from the model's final hidden states. Rows are embedded
+/// <see cref="EmbeddingOptions.BatchSize"/> at a time, the texts of a batch going through the engine together.
+/// </summary>
+public sealed class LlamaEmbedTransformer : LlamaTransformerBase
+{
+    private readonly Lazy<RowComputation> _computation;
+
+    /// <summary>Creates the transformer.</summary>
+    public LlamaEmbedTransformer(LlamaModelReference model, LlamaEmbedOptions options) : base(model, options.InputColumn)
+    {
+        Options = options;
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);
+        options.Embedding.Validate();
+        _computation = new Lazy<RowComputation>(() => new RowComputation(this));
+    }
+
+    /// <summary>The settings.</summary>
+    public LlamaEmbedOptions Options { get; }
+
+    internal override IRowComputation Computation => _computation.Value;
+
+    internal override StageSettings Settings => StageSettings.Of(this, Options);
+
+    private sealed class RowComputation : IRowComputation
+    {
+        private readonly Embedder _embedder;
+
+        public RowComputation(LlamaEmbedTransformer owner)
+        {
+            LoadedModel loaded = owner.Model.Open();
+            _embedder = new Embedder(loaded.Model, loaded.Tokenizer, owner.Options.Embedding);
+            InputColumn = owner.InputColumn;
+            OutputColumns = [new(owner.Options.OutputColumn, new VectorDataViewType(NumberDataViewType.Single, _embedder.Dimension))];
+        }
+
+        public string InputColumn { get; }
+
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; }
+
+        public int BatchSize => _embedder.Options.BatchSize;
+
+        public void Compute(IReadOnlyList<string> texts, IReadOnlyList<long> positions, object[][] results)
+        {
+            float[][] vectors = _embedder.EmbedTokens(texts.Select(_embedder.Tokenize).ToArray());
+            for (int i = 0; i < vectors.Length; i++)
+                results[0][i] = new VBuffer<float>(vectors[i].Length, vectors[i]);
+        }
+    }
+}

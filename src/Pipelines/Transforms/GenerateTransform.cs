@@ -1,0 +1,145 @@
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlPipelines.ManagedEngine.Generation;
+using MlPipelines.ManagedEngine.Sampling;
+
+namespace MlPipelines.Pipelines.Transforms;
+
+/// <summary>Settings of the generation transform.</summary>
+public sealed record LlamaGenerateOptions
+{
+    /// <summary>The prompt column.</summary>
+    public required string InputColumn { get; init; }
+
+    /// <summary>The output column: the completion text (without the prompt).</summary>
+    public required string OutputColumn { get; init; }
+
+    /// <summary>At most this many new tokens per row (default 64).</summary>
+    public int MaxNewTokens { get; init; } = 64;
+
+    /// <summary>Sampling temperature; 0 (the default) is greedy, so a pipeline is deterministic.</summary>
+    public float Temperature { get; init; }
+
+    /// <summary>Nucleus threshold (0 or 1 disables).</summary>
+    public float TopP { get; init; } = 0.9f;
+
+    /// <summary>Keep the k most likely tokens (0 disables).</summary>
+    public int TopK { get; init; }
+
+    /// <summary>
+    /// Base seed. Row <c>i</c> samples with seed <c>Seed + i</c>, so each row is reproducible on its own,
+    /// whatever other rows are read. Null: seeded from the clock.
+    /// </summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>Generation stops at the first of these strings; the string is not included.</summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (MaxNewTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "At least one new token is needed.");
+        new SamplingOptions { Temperature = Temperature, TopP = TopP, TopK = TopK }.Validate();
+        if (StopStrings.Any(string.IsNullOrEmpty))
+            throw new ArgumentException("Stop strings must not be empty.", nameof(StopStrings));
+    }
+}
+
+/// <summary>Estimator of <see cref="LlamaGenerateTransformer"/>.</summary>
+public sealed class LlamaGenerateEstimator : LlamaEstimatorBase<LlamaGenerateTransformer>
+{
+    private readonly LlamaModelReference _model;
+    private readonly LlamaGenerateOptions _options;
+
+    /// <summary>Creates the estimator.</summary>
+    public LlamaGenerateEstimator(LlamaModelReference model, LlamaGenerateOptions options)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+    }
+
+    private protected override LlamaGenerateTransformer Create() => new(_model, _options);
+}
+
+/// <summary>Prompt → completion text, generated row by row on the chosen engine.</summary>
+public sealed class LlamaGenerateTransformer : LlamaTransformerBase
+{
+    private readonly Lazy<RowComputation> _computation;
+
+    /// <summary>Creates the transformer.</summary>
+    public LlamaGenerateTransformer(LlamaModelReference model, LlamaGenerateOptions options) : base(model, options.InputColumn)
+    {
+        Options = options;
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);
+        options.Validate();
+        _computation = new Lazy<RowComputation>(() => new RowComputation(this));
+    }
+
+    /// <summary>The settings.</summary>
+    public LlamaGenerateOptions Options { get; }
+
+    internal override IRowComputation Computation => _computation.Value;
+
+    internal override StageSettings Settings => StageSettings.Of(this, Options);
+
+    private sealed class RowComputation(LlamaGenerateTransformer owner) : IRowComputation
+    {
+        private readonly LoadedModel _loaded = owner.Model.Open();
+
+        public string InputColumn => owner.InputColumn;
+
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = [new(owner.Options.OutputColumn, TextDataViewType.Instance)];
+
+        public int BatchSize => 1;
+
+        public void Compute(IReadOnlyList<string> texts, IReadOnlyList<long> positions, object[][] results)
+        {
+            using var session = _loaded.Model.CreateSession();
+            for (int i = 0; i < texts.Count; i++)
+                results[0][i] = Complete(session, texts[i], positions[i]).AsMemory();
+        }
+
+        private string Complete(MlPipelines.ManagedEngine.Model.IModelSession session, string prompt, long row)
+        {
+            LlamaGenerateOptions o = owner.Options;
+            int[] tokens = _loaded.Tokenizer.Encode(prompt, addBos: true, addEos: false);
+            var options = new GenerationOptions
+            {
+                MaxSteps = tokens.Length + o.MaxNewTokens - 1,   // steps count prompt positions too
+                Sampling = new SamplingOptions
+                {
+                    Temperature = o.Temperature,
+                    TopP = o.TopP,
+                    TopK = o.TopK,
+                    Seed = o.Seed is { } seed ? RowSeed(seed, row) : null,
+                },
+            };
+            var bytes = new List<byte>();
+            foreach (GeneratedToken token in Generator.Generate(session, tokens, options))
+            {
+                if (token.IsPrompt) continue;
+                bytes.AddRange(_loaded.Tokenizer.GetPieceBytes(token.Previous, token.Id));
+                if (o.StopStrings.Count > 0 && CutAtStop(Encoding.UTF8.GetString([.. bytes]), o.StopStrings) is { } cut)
+                    return cut;
+            }
+            return Encoding.UTF8.GetString([.. bytes]);
+        }
+
+        private static string? CutAtStop(string text, IReadOnlyList<string> stops)
+        {
+            int first = -1;
+            foreach (string stop in stops)
+            {
+                int at = text.IndexOf(stop, StringComparison.Ordinal);
+                if (at >= 0 && (first < 0 || at < first)) first = at;
+            }
+            return first < 0 ? null : text[..first];
+        }
+
+        // 0 would mean "seed from the clock" to the sampler; skip it.
+        private static ulong RowSeed(ulong seed, long row) => unchecked(seed + (ulong)row) is var s && s != 0 ? s : 1;
+    }
+}

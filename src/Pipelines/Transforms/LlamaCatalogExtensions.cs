@@ -1,0 +1,51 @@
+using Microsoft.ML;
+using MlPipelines.ManagedEngine.Embeddings;
+
+namespace MlPipelines.Pipelines.Transforms;
+
+/// <summary>
+/// The LLaMA transforms on ML.NET's text catalog: <c>mlContext.Transforms.Text.TokenizeWithLlama(...)</c>,
+/// <c>EmbedWithLlama(...)</c>, <c>GenerateWithLlama(...)</c>. Each takes the model through a
+/// <see cref="LlamaModelReference"/>, which selects the engine.
+/// </summary>
+public static class LlamaCatalogExtensions
+{
+    /// <summary>Text → token ids (a variable-length Int32 vector), optionally with a token count column.</summary>
+    public static LlamaTokenizeEstimator TokenizeWithLlama(this TransformsCatalog.TextTransforms catalog,
+        LlamaModelReference model, string outputColumnName, string? inputColumnName = null,
+        string? tokenCountColumnName = null, bool addBos = true, bool addEos = false)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new LlamaTokenizeEstimator(model, new LlamaTokenizeOptions
+        {
+            OutputColumn = outputColumnName,
+            InputColumn = inputColumnName ?? outputColumnName,
+            TokenCountColumn = tokenCountColumnName,
+            AddBos = addBos,
+            AddEos = addEos,
+        });
+    }
+
+    /// <summary>Text → a fixed-length embedding (a Single vector of the model's hidden size).</summary>
+    public static LlamaEmbedEstimator EmbedWithLlama(this TransformsCatalog.TextTransforms catalog,
+        LlamaModelReference model, string outputColumnName, string? inputColumnName = null, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new LlamaEmbedEstimator(model, new LlamaEmbedOptions
+        {
+            OutputColumn = outputColumnName,
+            InputColumn = inputColumnName ?? outputColumnName,
+            Embedding = options ?? new EmbeddingOptions(),
+        });
+    }
+
+    /// <summary>Prompt → completion text.</summary>
+    public static LlamaGenerateEstimator GenerateWithLlama(this TransformsCatalog.TextTransforms catalog,
+        LlamaModelReference model, string outputColumnName, string inputColumnName, LlamaGenerateOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        options = (options ?? new LlamaGenerateOptions { InputColumn = inputColumnName, OutputColumn = outputColumnName })
+            with { InputColumn = inputColumnName, OutputColumn = outputColumnName };
+        return new LlamaGenerateEstimator(model, options);
+    }
+}

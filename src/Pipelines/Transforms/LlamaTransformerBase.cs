@@ -1,0 +1,81 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlPipelines.Pipelines.Transforms;
+
+/// <summary>
+/// What the LLaMA transformers share: a lazy <see cref="IDataView"/> over the input with the computed
+/// columns added, and the checks of the input schema. Save them with <see cref="LlamaPipelineModel"/>:
+/// ML.NET's own <c>mlContext.Model.Save</c> cannot load transformer classes from outside ML.NET.
+/// </summary>
+public abstract class LlamaTransformerBase : ITransformer
+{
+    private protected LlamaTransformerBase(LlamaModelReference model, string inputColumn)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        ArgumentException.ThrowIfNullOrEmpty(inputColumn);
+        InputColumn = inputColumn;
+    }
+
+    /// <summary>The model the transform runs.</summary>
+    public LlamaModelReference Model { get; }
+
+    /// <summary>The text column read.</summary>
+    public string InputColumn { get; }
+
+    /// <summary>Always false: rows are computed in batches through a cursor, not one by one.</summary>
+    public bool IsRowToRowMapper => false;
+
+    internal abstract IRowComputation Computation { get; }
+
+    /// <summary>The transform's settings, for <see cref="LlamaPipelineModel"/> persistence.</summary>
+    internal abstract StageSettings Settings { get; }
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return LlamaDataView.BuildSchema(inputSchema, Computation);
+    }
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new LlamaDataView(input, Computation);
+    }
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        throw new NotSupportedException($"{GetType().Name} computes rows in batches through cursors; it is not a row-to-row mapper.");
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException(
+            $"{GetType().Name} cannot be saved with mlContext.Model.Save (ML.NET cannot load transformers defined outside it); " +
+            "save the pipeline with LlamaPipelineModel.Save instead.");
+}
+
+/// <summary>What an estimator of a LLaMA transform shares: schema checks at Fit and GetOutputSchema.</summary>
+public abstract class LlamaEstimatorBase<TTransformer> : IEstimator<TTransformer> where TTransformer : LlamaTransformerBase
+{
+    /// <summary>Creates the transformer (no data is needed to fit these transforms).</summary>
+    private protected abstract TTransformer Create();
+
+    /// <inheritdoc />
+    public TTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        TTransformer transformer = Create();
+        transformer.GetOutputSchema(input.Schema);   // checks the input column
+        return transformer;
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TTransformer transformer = Create();
+        SchemaChecks.RequireText(inputSchema, transformer.InputColumn);
+        return SchemaChecks.WithColumns(inputSchema, transformer.Computation.OutputColumns);
+    }
+}

@@ -1,0 +1,85 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlPipelines.Pipelines.Transforms;
+
+/// <summary>Settings of the tokenize transform.</summary>
+public sealed record LlamaTokenizeOptions
+{
+    /// <summary>The text column to tokenize.</summary>
+    public required string InputColumn { get; init; }
+
+    /// <summary>The output column of token ids (a variable-length vector of Int32).</summary>
+    public required string OutputColumn { get; init; }
+
+    /// <summary>An optional Int32 column with the number of tokens.</summary>
+    public string? TokenCountColumn { get; init; }
+
+    /// <summary>Put BOS first (default true).</summary>
+    public bool AddBos { get; init; } = true;
+
+    /// <summary>Put EOS last (default false).</summary>
+    public bool AddEos { get; init; }
+}
+
+/// <summary>Estimator of <see cref="LlamaTokenizeTransformer"/>.</summary>
+public sealed class LlamaTokenizeEstimator : LlamaEstimatorBase<LlamaTokenizeTransformer>
+{
+    private readonly LlamaModelReference _model;
+    private readonly LlamaTokenizeOptions _options;
+
+    /// <summary>Creates the estimator.</summary>
+    public LlamaTokenizeEstimator(LlamaModelReference model, LlamaTokenizeOptions options)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+    }
+
+    private protected override LlamaTokenizeTransformer Create() => new(_model, _options);
+}
+
+/// <summary>Text → LLaMA token ids (and optionally their count), with the model's own tokenizer.</summary>
+public sealed class LlamaTokenizeTransformer : LlamaTransformerBase
+{
+    private readonly Lazy<RowComputation> _computation;
+
+    /// <summary>Creates the transformer.</summary>
+    public LlamaTokenizeTransformer(LlamaModelReference model, LlamaTokenizeOptions options) : base(model, options.InputColumn)
+    {
+        Options = options;
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);
+        _computation = new Lazy<RowComputation>(() => new RowComputation(this));
+    }
+
+    /// <summary>The settings.</summary>
+    public LlamaTokenizeOptions Options { get; }
+
+    internal override IRowComputation Computation => _computation.Value;
+
+    internal override StageSettings Settings => StageSettings.Of(this, Options);
+
+    private sealed class RowComputation(LlamaTokenizeTransformer owner) : IRowComputation
+    {
+        private readonly MlPipelines.ManagedEngine.Tokenization.PieceTokenizer _tokenizer = owner.Model.Open().Tokenizer;
+
+        public string InputColumn => owner.InputColumn;
+
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = Columns(owner.Options);
+
+        public int BatchSize => 1;
+
+        public void Compute(IReadOnlyList<string> texts, IReadOnlyList<long> positions, object[][] results)
+        {
+            for (int i = 0; i < texts.Count; i++)
+            {
+                int[] ids = _tokenizer.Encode(texts[i], owner.Options.AddBos, owner.Options.AddEos);
+                results[0][i] = new VBuffer<int>(ids.Length, ids);
+                if (results.Length > 1) results[1][i] = ids.Length;
+            }
+        }
+
+        private static DataViewSchema.DetachedColumn[] Columns(LlamaTokenizeOptions o) => o.TokenCountColumn is { Length: > 0 } count
+            ? [new(o.OutputColumn, new VectorDataViewType(NumberDataViewType.Int32)), new(count, NumberDataViewType.Int32)]
+            : [new(o.OutputColumn, new VectorDataViewType(NumberDataViewType.Int32))];
+    }
+}
