@@ -184,7 +184,7 @@ public static class ParityHarness
     private static string Describe(ILanguageModel model) => model switch
     {
         OnnxLanguageModel onnx => $"onnx {onnx.Directory} ({onnx.ActiveProvider})",
-        TransformerModel managed => $"managed {managed.Weights.Source} ({(managed.Threads == 0 ? "default" : managed.Threads)} threads)",
+        TransformerModel managed => $"managed {managed.Weights.Source}",
         _ => model.GetType().Name,
     };
 }

@@ -69,6 +69,16 @@ public sealed record ParityReport
     /// <summary>The report as indented JSON (camelCase; computed figures and the verdict included).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
+    /// <summary>
+    /// Writes the report as a plain-text table: one row per prompt, an overall row, notes on diverged
+    /// continuations, the thresholds and the verdict with its reasons.
+    /// </summary>
+    public void WriteText(TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ParityTable.Write(this, writer);
+    }
+
     /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> through a temporary file, so no partial report is ever left.</summary>
     public void WriteJson(string path)
     {
