@@ -110,7 +110,7 @@ public static class ParityHarness
     /// Logits are compared only while every token so far agrees: after a divergence the two models
     /// condition on different text, so a difference in their logits says nothing about the engines.
     /// </summary>
-    private static ContinuationParity Continue(IModelSession sa, IModelSession sb, ReadOnlySpan<float> lastA, ReadOnlySpan<float> lastB,
+    internal static ContinuationParity Continue(IModelSession sa, IModelSession sb, ReadOnlySpan<float> lastA, ReadOnlySpan<float> lastB,
         int start, int length, ref LogitDiffAccumulator diff, CancellationToken ct)
     {
         var tokensA = new int[length];
