@@ -50,6 +50,8 @@ internal static class ParityCommand
             };
             CheckArguments(options);
             string[] texts = ReadPrompts(parse.GetValue(prompts)!);
+            string? jsonPath = parse.GetValue(json);
+            CheckOutputDirectory(jsonPath);
             var onnxOptions = new OnnxEngineOptions
             {
                 Provider = parse.GetValue(provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
@@ -64,7 +66,7 @@ internal static class ParityCommand
             using LoadedModel managed = LanguageModels.Open(parse.GetValue(model), parse.GetValue(tokenizer), EngineKind.Managed);
 
             ParityReport report = ParityHarness.Compare(managed.Model, onnxModel, managed.Tokenizer, texts, options, ct);
-            if (parse.GetValue(json) is { } jsonPath)
+            if (jsonPath is not null)
                 report.WriteJson(jsonPath);
             report.WriteText(console.Out);
             return Task.FromResult(report.Passed ? 0 : ThresholdExceeded);
@@ -81,6 +83,15 @@ internal static class ParityCommand
         if (prompts.Length == 0)
             throw new ArgumentException($"The prompts file '{path}' holds no prompts (one per line; blank lines are ignored).");
         return prompts;
+    }
+
+    // Before the comparison runs, so a typo in --json does not cost a whole run.
+    private static void CheckOutputDirectory(string? path)
+    {
+        if (path is null) return;
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Cannot write the report '{path}': the directory '{directory}' does not exist.");
     }
 
     // Checked here rather than by ParityOptions.Validate so each message names the flag and fits on one line.

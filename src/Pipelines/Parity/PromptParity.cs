@@ -71,7 +71,12 @@ public sealed record PromptParity
     }
 
     /// <summary>A sentence on how far the logits could be compared, for reports.</summary>
-    public string ComparisonNote => Continuation.FirstDivergence is int d
-        ? $"greedy continuations diverge at token {d}; logits were compared for the {ContinuationLogits.Positions} steps before it and not after (the models are then conditioned on different tokens)"
-        : $"greedy continuations identical over {Continuation.Length} tokens; logits compared at every step";
+    public string ComparisonNote => Continuation.FirstDivergence switch
+    {
+        null => $"greedy continuations identical over {Continuation.Length} tokens; logits compared at every step",
+        0 => "greedy continuations diverge at the first token (the last prompt position disagrees); only the prompt positions' logits were compared, " +
+            "since after it the models are conditioned on different tokens",
+        int d => $"greedy continuations diverge at token {d}; logits were compared for the {ContinuationLogits.Positions} steps up to it and not after, " +
+            "since the models are then conditioned on different tokens",
+    };
 }

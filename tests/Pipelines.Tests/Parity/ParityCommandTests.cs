@@ -103,6 +103,16 @@ public sealed class ParityCommandTests(ExportedStoriesFixture f, PerturbedStorie
         Assert.Single(result.Stderr.Trim().Split('\n'));
     }
 
+    [Fact]
+    public void A_json_path_in_a_missing_directory_is_an_error_before_anything_runs()
+    {
+        string json = Path.Combine(_dir.File("missing"), "report.json");
+        var result = CliRunner.Run(Args(f.ExportDirectory, PromptsFile("Once upon a time"), "--json", json));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("mlpipe: error: Cannot write the report", result.Stderr);
+        Assert.Empty(result.Stdout);
+    }
+
     [Theory]
     [InlineData("--steps", "-1", "--steps must be")]
     [InlineData("--max-abs-diff", "-0.5", "--max-abs-diff must be")]

@@ -87,7 +87,7 @@ public class ParityHarnessTests(ExportedStoriesFixture f, ITestOutputHelper outp
         Assert.Equal(divergence, p.ContinuationLogits.Positions);
         Assert.Equal(Math.Max(divergence - 1, 0), p.ContinuationLogits.Top1Matches);
         Assert.Equal(1000.0, p.MaxAbsLogitDiff, 1e-3);
-        Assert.Contains($"diverge at token {divergence}", p.ComparisonNote);
+        Assert.Contains(divergence == 0 ? "diverge at the first token" : $"diverge at token {divergence}", p.ComparisonNote);
     }
 
     [Fact]
@@ -134,10 +134,10 @@ public class ParityHarnessTests(ExportedStoriesFixture f, ITestOutputHelper outp
             ParityHarness.Continue(a, b, logits, logits, 1, steps, ref diff, CancellationToken.None);
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        Measure(420);   // warm up (JIT)
-        long shortRun = Measure(20), longRun = Measure(420);
-        double perStep = (longRun - shortRun) / 400.0;
-        output.WriteLine($"{shortRun} bytes for 20 steps, {longRun} for 420: {perStep:F1} bytes per step");
+        Measure(220);   // warm up (JIT, including on-stack replacement of the loop)
+        long shortRun = Measure(20), longRun = Measure(220);
+        double perStep = (longRun - shortRun) / 200.0;
+        output.WriteLine($"{shortRun} bytes for 20 steps, {longRun} for 220: {perStep:F1} bytes per step");
         // Only the two token-id arrays grow with the steps (2 x 4 bytes per step); the loop itself allocates nothing.
         Assert.InRange(perStep, 0, 8.5);
     }
