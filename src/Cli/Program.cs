@@ -27,6 +27,7 @@ public static class Program
             SynthCommand.Create(console),
             ExportCommand.Create(console),
             DemoCommand.Create(console),
+            ParityCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {
