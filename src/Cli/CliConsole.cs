@@ -1,4 +1,5 @@
 using System.Text;
+using Spectre.Console;
 
 namespace MlPipelines.Cli;
 
@@ -23,6 +24,18 @@ internal sealed class CliConsole
 
     /// <summary>Standard error.</summary>
     public TextWriter Error { get; }
+
+    /// <summary>True when standard output is a terminal (not redirected, and not a test's stream).</summary>
+    public bool IsTerminal => Raw is not MemoryStream && !Console.IsOutputRedirected;
+
+    /// <summary>A Spectre.Console writer on standard output: colours on a terminal, plain text otherwise.</summary>
+    public IAnsiConsole CreateAnsiConsole() => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(Out),
+        Ansi = IsTerminal ? AnsiSupport.Detect : AnsiSupport.No,
+        ColorSystem = IsTerminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        Interactive = IsTerminal ? InteractionSupport.Detect : InteractionSupport.No,
+    });
 
     /// <summary>
     /// Errors caused by what the user supplied (files, arguments): reported as one line, not a stack trace.

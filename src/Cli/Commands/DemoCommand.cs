@@ -36,7 +36,7 @@ internal static class DemoCommand
     private static int Run(CliConsole console, string? modelArg, string? cacheDir, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var ui = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(console.Out) });
+        var ui = console.CreateAnsiConsole();
         string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(modelArg));
         string tokenizer = ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
         string exportDir = OnnxExportCache.GetOrExport(checkpoint, tokenizer, cacheDir, out bool exported);

@@ -48,4 +48,16 @@ public static class LlamaCatalogExtensions
             with { InputColumn = inputColumnName, OutputColumn = outputColumnName };
         return new LlamaGenerateEstimator(model, options);
     }
+
+    /// <summary>
+    /// Prompt → parity figures between two models (e.g. the managed engine and its ONNX export):
+    /// logit differences, top-1 agreement, greedy agreement, embedding cosine and a verdict per row.
+    /// </summary>
+    public static LlamaParityEstimator CompareLlamaEngines(this TransformsCatalog.TextTransforms catalog,
+        LlamaModelReference reference, LlamaModelReference candidate, string inputColumnName, LlamaParityOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        options = (options ?? new LlamaParityOptions { InputColumn = inputColumnName }) with { InputColumn = inputColumnName };
+        return new LlamaParityEstimator(reference, candidate, options);
+    }
 }

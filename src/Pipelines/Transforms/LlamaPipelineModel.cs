@@ -50,12 +50,15 @@ public static class LlamaPipelineModel
                     if (stage is LlamaTransformerBase llama)
                     {
                         StageSettings settings = llama.Settings;
-                        stages.Add(new JsonObject
+                        var description = new JsonObject
                         {
                             ["kind"] = settings.Kind,
                             ["options"] = settings.Options.DeepClone(),
                             ["model"] = DescribeModel(settings.Model),
-                        });
+                        };
+                        if (settings.Candidate is { } candidate)
+                            description["candidate"] = DescribeModel(candidate);
+                        stages.Add(description);
                     }
                     else
                     {
@@ -111,7 +114,8 @@ public static class LlamaPipelineModel
                 else
                 {
                     LlamaModelReference model = VerifyModel(stage!["model"] ?? throw new InvalidDataException($"{path}: stage '{kind}' records no model."), path);
-                    stages.Add(StageSettings.Create(kind, stage["options"] ?? new JsonObject(), model));
+                    LlamaModelReference? candidate = stage["candidate"] is { } c ? VerifyModel(c, path) : null;
+                    stages.Add(StageSettings.Create(kind, stage["options"] ?? new JsonObject(), model, candidate));
                 }
             }
             return new TransformerChain<ITransformer>([.. stages]);
