@@ -26,6 +26,7 @@ public static class Program
             TokenizeCommand.Create(console),
             SynthCommand.Create(console),
             ExportCommand.Create(console),
+            EmbedCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {
