@@ -11,7 +11,7 @@ public class EmbedThroughputTests(StoriesModelFixture model, ITestOutputHelper o
     [Fact]
     public async Task Job_overhead_is_small_next_to_embedding()
     {
-        List<string> lines = EmbedTestData.Lines(4000);
+        List<string> lines = EmbedTestData.Lines(2000);
         Embedder embedder = model.Embedder();
         embedder.Embed(lines.Take(64).ToList());   // warm up
 
