@@ -28,6 +28,7 @@ public static class Program
             ExportCommand.Create(console),
             DemoCommand.Create(console),
             ParityCommand.Create(console),
+            EmbedCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {
