@@ -15,7 +15,7 @@ public sealed class TransformerModel : ILanguageModel
 
     /// <summary>Wraps loaded weights; the model owns them and disposes them with itself.</summary>
     /// <param name="weights">The weights.</param>
-    /// <param name="threads">Rows of a batch processed at once; 0 = one per processor.</param>
+    /// <param name="threads">Threads a session computes with, and rows of a batch processed at once; 0 = one per processor.</param>
     public TransformerModel(LlamaWeights weights, int threads = 0)
     {
         ArgumentNullException.ThrowIfNull(weights);
@@ -38,10 +38,10 @@ public sealed class TransformerModel : ILanguageModel
     internal RopeTable Rope { get; }
 
     /// <inheritdoc />
-    public IModelSession CreateSession() => new TransformerSession(this);
+    public IModelSession CreateSession() => new TransformerSession(this, Threads);
 
-    /// <summary>Creates a session with its concrete type (same as <see cref="CreateSession"/>).</summary>
-    public TransformerSession CreateTransformerSession() => new(this);
+    /// <summary>Creates a session computing with <paramref name="threads"/> threads (0: the model's <see cref="Threads"/>).</summary>
+    public TransformerSession CreateTransformerSession(int threads = 0) => new(this, threads == 0 ? Threads : threads);
 
     /// <inheritdoc />
     /// <remarks>
@@ -56,8 +56,9 @@ public sealed class TransformerModel : ILanguageModel
         float[]? hidden = outputs.HasFlag(BatchOutputs.HiddenStates) ? new float[checked(sequences.Count * padded * dim)] : null;
         Parallel.For(0, sequences.Count, new ParallelOptions { MaxDegreeOfParallelism = Threads }, row =>
         {
+            // Rows already run in parallel, so each row's session computes on one thread.
             if (!_batchSessions.TryTake(out TransformerSession? session))
-                session = new TransformerSession(this);
+                session = new TransformerSession(this, threads: 1);
             int n = lengths[row];
             session.Forward(sequences[row], 0,
                 logits is null ? default : logits.AsSpan(row * padded * vocab, n * vocab),
@@ -68,5 +69,10 @@ public sealed class TransformerModel : ILanguageModel
     }
 
     /// <inheritdoc />
-    public void Dispose() => Weights.Dispose();
+    public void Dispose()
+    {
+        while (_batchSessions.TryTake(out TransformerSession? session))
+            session.Dispose();
+        Weights.Dispose();
+    }
 }

@@ -4,44 +4,47 @@ using MlPipelines.ManagedEngine.Model;
 namespace MlPipelines.ManagedEngine.Inference;
 
 /// <summary>
-/// One sequence's decoder state on the managed engine: the KV cache and the activation buffers,
-/// allocated once here so that decoding allocates nothing per token. The forward pass follows
-/// llama2.c's <c>forward()</c> top to bottom.
+/// One sequence's decoder state on the managed engine: the KV cache, the activation buffers and a
+/// worker pool, all allocated once here so that decoding allocates nothing per token.
+/// <para>
+/// The forward pass follows llama2.c's order, but a chunk of tokens goes through each layer
+/// together: the projections are matrix products over the whole chunk (each weight row is loaded
+/// once per chunk rather than once per token), attention is causal within the chunk. Chunks longer
+/// than <see cref="ChunkCapacity"/> are processed in slices. Every dot product is computed the same
+/// way in a chunk and in a single-token step, so prefill and decode agree bit for bit.
+/// </para>
 /// </summary>
-public sealed class TransformerSession : IModelSession
+public sealed unsafe class TransformerSession : IModelSession
 {
+    /// <summary>Tokens that go through a layer together (bounds the activation buffers).</summary>
+    public const int MaxChunk = 64;
+
     private readonly TransformerModel _model;
     private readonly LlamaWeights _w;
     private readonly ModelConfig _c;
+    private readonly WorkerPool _pool;
+    private readonly ProjectionJob _projection = new();
+    private readonly AttentionJob _attention = new();
 
-    // Activations for the token being processed (names as in llama2.c).
-    private readonly float[] _x;      // residual stream [dim]
-    private readonly float[] _xb;     // normalised input / attention output [dim]
-    private readonly float[] _xb2;    // projection output [dim]
-    private readonly float[] _hb;     // FFN gate [hidden]
-    private readonly float[] _hb2;    // FFN up [hidden]
-    private readonly float[] _hbScratch; // SwiGLU scratch [hidden]
-    private readonly float[] _q;      // query [dim]
-    private readonly float[] _att;    // attention scores [seq]
-
-    // KV cache, [layer][position][kvDim] flattened per layer.
-    private readonly float[][] _keyCache;
-    private readonly float[][] _valueCache;
+    // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c).
+    // Allocated on the pinned heap so the kernels can hold raw pointers to them.
+    private readonly float[] _x, _xb, _xb2, _q, _hb, _hb2, _hbScratch;
+    private readonly float[][] _keyCache, _valueCache;   // [layer][position * kvDim]
     private bool _disposed;
 
-    internal TransformerSession(TransformerModel model)
+    internal TransformerSession(TransformerModel model, int threads)
     {
         _model = model;
         _w = model.Weights;
         _c = model.Config;
-        _x = new float[_c.Dim];
-        _xb = new float[_c.Dim];
-        _xb2 = new float[_c.Dim];
-        _hb = new float[_c.HiddenDim];
-        _hb2 = new float[_c.HiddenDim];
-        _hbScratch = new float[_c.HiddenDim];
-        _q = new float[_c.Dim];
-        _att = new float[_c.MaxSequenceLength];
+        ChunkCapacity = Math.Min(MaxChunk, _c.MaxSequenceLength);
+        _x = Pinned(ChunkCapacity * _c.Dim);
+        _xb = Pinned(ChunkCapacity * _c.Dim);
+        _xb2 = Pinned(ChunkCapacity * _c.Dim);
+        _q = Pinned(ChunkCapacity * _c.Dim);
+        _hb = Pinned(ChunkCapacity * _c.HiddenDim);
+        _hb2 = Pinned(ChunkCapacity * _c.HiddenDim);
+        _hbScratch = Pinned(ChunkCapacity * _c.HiddenDim);
         long cachePerLayer = (long)_c.MaxSequenceLength * _c.KvDim;
         if (cachePerLayer > Array.MaxLength)
             throw new ArgumentException($"A KV cache of {_c.MaxSequenceLength} positions x {_c.KvDim} is too large for one layer buffer.");
@@ -49,9 +52,18 @@ public sealed class TransformerSession : IModelSession
         _valueCache = new float[_c.LayerCount][];
         for (int l = 0; l < _c.LayerCount; l++)
         {
-            _keyCache[l] = new float[cachePerLayer];
-            _valueCache[l] = new float[cachePerLayer];
+            _keyCache[l] = Pinned((int)cachePerLayer);
+            _valueCache[l] = Pinned((int)cachePerLayer);
         }
+        _pool = new WorkerPool(threads);
+        _attention.Scores = Enumerable.Range(0, threads).Select(_ => new float[_c.MaxSequenceLength]).ToArray();
+        _attention.Q = _q;
+        _attention.Output = _xb;
+        _attention.Heads = _c.HeadCount;
+        _attention.HeadDim = _c.HeadDim;
+        _attention.KvDim = _c.KvDim;
+        _attention.GroupSize = _c.KvGroupSize;
+        _attention.Dim = _c.Dim;
     }
 
     /// <inheritdoc />
@@ -60,25 +72,33 @@ public sealed class TransformerSession : IModelSession
     /// <inheritdoc />
     public int Position { get; private set; }
 
+    /// <summary>Tokens processed through a layer together.</summary>
+    public int ChunkCapacity { get; }
+
+    /// <summary>Threads this session computes with.</summary>
+    public int Threads => _pool.Threads;
+
     /// <inheritdoc />
     public void Forward(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = tokens.Length, vocab = _c.VocabSize;
+        int n = tokens.Length, vocab = _c.VocabSize, dim = _c.Dim;
         ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
         bool allLogits = n > 1 && logits.Length == (long)n * vocab;
 
         Position = position;   // writing at `position` discards anything cached after it
-        for (int i = 0; i < n; i++)
+        for (int done = 0; done < n;)
         {
-            ForwardToken(tokens[i], position + i);
-            Position = position + i + 1;
+            int m = Math.Min(ChunkCapacity, n - done);
+            ForwardChunk(tokens.Slice(done, m), position + done);
+            Position = position + done + m;
             if (!hiddenStates.IsEmpty)
-                _x.AsSpan().CopyTo(hiddenStates.Slice(i * _c.Dim, _c.Dim));
+                _x.AsSpan(0, m * dim).CopyTo(hiddenStates.Slice(done * dim, m * dim));
             if (allLogits)
-                Classify(logits.Slice(i * vocab, vocab));
-            else if (!logits.IsEmpty && i == n - 1)
-                Classify(logits);
+                Classify(0, m, logits.Slice(done * vocab, m * vocab));
+            else if (!logits.IsEmpty && done + m == n)
+                Classify(m - 1, 1, logits);
+            done += m;
         }
     }
 
@@ -94,52 +114,85 @@ public sealed class TransformerSession : IModelSession
     public void Reset() => Position = 0;
 
     /// <inheritdoc />
-    public void Dispose() => _disposed = true;
-
-    /// <summary>One token through every layer; leaves the final-normed hidden state in <c>_x</c>.</summary>
-    private void ForwardToken(int token, int pos)
+    public void Dispose()
     {
-        int dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim, headDim = _c.HeadDim;
-        Span<float> x = _x, xb = _xb, xb2 = _xb2, hb = _hb, hb2 = _hb2, q = _q;
-
-        _w.TokenEmbedding.Span.Slice(token * dim, dim).CopyTo(x);
-
-        for (int l = 0; l < _c.LayerCount; l++)
-        {
-            LayerWeights layer = _w.Layers[l];
-            Span<float> keyRow = _keyCache[l].AsSpan(pos * kvDim, kvDim);
-            Span<float> valueRow = _valueCache[l].AsSpan(pos * kvDim, kvDim);
-
-            // Attention: RMSNorm, q/k/v projections (k and v straight into the cache), RoPE.
-            VectorOps.RmsNorm(xb, x, layer.RmsAttention.Span, _c.NormEpsilon);
-            VectorOps.MatMul(q, xb, layer.Wq.Span, dim, dim);
-            VectorOps.MatMul(keyRow, xb, layer.Wk.Span, kvDim, dim);
-            VectorOps.MatMul(valueRow, xb, layer.Wv.Span, kvDim, dim);
-            _model.Rope.Rotate(q, pos);
-            _model.Rope.Rotate(keyRow, pos);
-
-            // Grouped-query attention: query head h reads key/value head h / groupSize.
-            for (int h = 0; h < _c.HeadCount; h++)
-            {
-                int kvOffset = h / _c.KvGroupSize * headDim;
-                Attention.Head(xb.Slice(h * headDim, headDim), q.Slice(h * headDim, headDim),
-                    _keyCache[l], _valueCache[l], pos + 1, kvDim, kvOffset, _att);
-            }
-            VectorOps.MatMul(xb2, xb, layer.Wo.Span, dim, dim);
-            VectorOps.AddInPlace(x, xb2);
-
-            // Feed-forward: RMSNorm, SwiGLU(W1 x, W3 x), W2, residual.
-            VectorOps.RmsNorm(xb, x, layer.RmsFfn.Span, _c.NormEpsilon);
-            VectorOps.MatMul(hb, xb, layer.W1.Span, hidden, dim);
-            VectorOps.MatMul(hb2, xb, layer.W3.Span, hidden, dim);
-            VectorOps.SwiGlu(hb, hb2, _hbScratch);
-            VectorOps.MatMul(xb, hb, layer.W2.Span, dim, hidden);
-            VectorOps.AddInPlace(x, xb);
-        }
-
-        VectorOps.RmsNorm(x, x, _w.RmsFinal.Span, _c.NormEpsilon);
+        if (_disposed) return;
+        _disposed = true;
+        _pool.Dispose();
     }
 
-    private void Classify(Span<float> logits) =>
-        VectorOps.MatMul(logits, _x, _w.Classifier.Span, _c.VocabSize, _c.Dim);
+    /// <summary>A chunk of m tokens at positions pos..pos+m-1 through every layer; leaves the final-normed states in <c>_x</c>.</summary>
+    private void ForwardChunk(ReadOnlySpan<int> tokens, int pos)
+    {
+        int m = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
+        float eps = _c.NormEpsilon;
+        ReadOnlySpan<float> embedding = _w.TokenEmbedding.Span;
+        for (int t = 0; t < m; t++)
+            embedding.Slice(tokens[t] * dim, dim).CopyTo(_x.AsSpan(t * dim, dim));
+
+        fixed (float* x = _x, xb = _xb, xb2 = _xb2, q = _q, hb = _hb, hb2 = _hb2)
+        {
+            for (int l = 0; l < _c.LayerCount; l++)
+            {
+                LayerWeights layer = _w.Layers[l];
+                float[] keys = _keyCache[l], values = _valueCache[l];
+
+                // Attention: RMSNorm, q/k/v projections (k and v straight into the cache), RoPE.
+                for (int t = 0; t < m; t++)
+                    VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsAttention.Span, eps);
+                fixed (float* k = &keys[pos * kvDim], v = &values[pos * kvDim])
+                {
+                    Project(layer.Wq, xb, m, q, dim);
+                    Project(layer.Wk, xb, m, k, kvDim);
+                    Project(layer.Wv, xb, m, v, kvDim);
+                }
+                for (int t = 0; t < m; t++)
+                {
+                    _model.Rope.Rotate(_q.AsSpan(t * dim, dim), pos + t);
+                    _model.Rope.Rotate(keys.AsSpan((pos + t) * kvDim, kvDim), pos + t);
+                }
+
+                // Grouped-query attention: query head h reads key/value head h / groupSize.
+                _attention.Keys = keys;
+                _attention.Values = values;
+                _attention.Start = pos;
+                _pool.Run(_attention, m * _c.HeadCount);
+                Project(layer.Wo, xb, m, xb2, dim);
+                VectorOps.AddInPlace(_x.AsSpan(0, m * dim), _xb2.AsSpan(0, m * dim));
+
+                // Feed-forward: RMSNorm, SwiGLU(W1 x, W3 x), W2, residual.
+                for (int t = 0; t < m; t++)
+                    VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsFfn.Span, eps);
+                Project(layer.W1, xb, m, hb, hidden);
+                Project(layer.W3, xb, m, hb2, hidden);
+                VectorOps.SwiGlu(_hb.AsSpan(0, m * hidden), _hb2.AsSpan(0, m * hidden), _hbScratch);
+                Project(layer.W2, hb, m, xb, dim);
+                VectorOps.AddInPlace(_x.AsSpan(0, m * dim), _xb.AsSpan(0, m * dim));
+            }
+        }
+
+        for (int t = 0; t < m; t++)
+            VectorOps.RmsNorm(_x.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), _w.RmsFinal.Span, eps);
+    }
+
+    /// <summary><c>Y[t] = W X[t]</c> for the chunk's m tokens; W is <c>[rows, cols]</c>, Y rows are <c>rows</c> apart.</summary>
+    private void Project(WeightTensor weights, float* x, int m, float* y, int rows)
+    {
+        _projection.W = weights.Pointer;
+        _projection.Cols = weights.Length / rows;
+        _projection.X = x;
+        _projection.Tokens = m;
+        _projection.Y = y;
+        _projection.YStride = rows;
+        _pool.Run(_projection, rows);
+    }
+
+    /// <summary>Logits of chunk tokens first..first+count-1 into <paramref name="logits"/> (row-major).</summary>
+    private void Classify(int first, int count, Span<float> logits)
+    {
+        fixed (float* x = &_x[first * _c.Dim], y = logits)
+            Project(_w.Classifier, x, count, y, _c.VocabSize);
+    }
+
+    private static float[] Pinned(int length) => GC.AllocateUninitializedArray<float>(length, pinned: true);
 }

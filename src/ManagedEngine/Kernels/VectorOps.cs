@@ -10,16 +10,15 @@ public static class VectorOps
 {
     /// <summary>
     /// Matrix-vector product <c>y = W x</c> with <c>W</c> row-major <c>[rows, cols]</c>.
-    /// Each output element is one dot product reduced in a fixed order, so results never depend
-    /// on how rows are distributed over threads.
+    /// Each output element is one dot product reduced in a fixed order (the engine's
+    /// <see cref="MatMulKernel"/>), so results never depend on how rows are distributed over threads.
     /// </summary>
-    public static void MatMul(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int rows, int cols)
+    public static unsafe void MatMul(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int rows, int cols)
     {
         if (y.Length < rows || x.Length < cols || (long)w.Length < (long)rows * cols)
             throw new ArgumentException($"MatMul shapes do not fit: y {y.Length}, x {x.Length}, w {w.Length} for [{rows}, {cols}].");
-        x = x[..cols];
-        for (int i = 0; i < rows; i++)
-            y[i] = TensorPrimitives.Dot(w.Slice(i * cols, cols), x);
+        fixed (float* wp = w, xp = x, yp = y)
+            MatMulKernel.Multiply(wp, cols, xp, 1, yp, rows, 0, rows);
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ public readonly unsafe struct WeightTensor
     /// <summary>Number of floats in the tensor.</summary>
     public int Length { get; }
 
+    /// <summary>The first weight (the memory stays valid while the owner lives).</summary>
+    internal float* Pointer => _data;
+
     /// <summary>The weights as a span.</summary>
     public ReadOnlySpan<float> Span => new(_data, Length);
 

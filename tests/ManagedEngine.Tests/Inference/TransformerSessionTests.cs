@@ -129,3 +129,30 @@ public class TransformerSessionTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+public class ThreadCountTests
+{
+    [Fact]
+    public void One_and_two_threads_give_identical_logits_and_tokens()
+    {
+        using var model = MlPipelines.ManagedEngine.Loading.ManagedModelLoader.LoadModel(TestPaths.Stories260K);
+        int[] prompt = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315];
+        float[] Logits(int threads)
+        {
+            using var session = model.CreateTransformerSession(threads);
+            var logits = new float[prompt.Length * model.Config.VocabSize];
+            session.Forward(prompt, 0, logits);
+            return logits;
+        }
+        Assert.Equal(Logits(1), Logits(2));
+
+        int[] Story(int threads)
+        {
+            using var session = model.CreateTransformerSession(threads);
+            return MlPipelines.ManagedEngine.Generation.Generator.Generate(session, [1],
+                new MlPipelines.ManagedEngine.Generation.GenerationOptions { MaxSteps = 200, Sampling = new() { Seed = 42 } }).Select(t => t.Id).ToArray();
+        }
+        Assert.Equal(Story(1), Story(2));
+        Assert.Equal(Story(1), Story(3));
+    }
+}

@@ -1,0 +1,42 @@
+using MlPipelines.ManagedEngine.Kernels;
+
+namespace MlPipelines.ManagedEngine.Inference;
+
+/// <summary>One projection <c>Y = X Wᵀ</c> of a chunk of tokens, split over threads by weight rows.</summary>
+internal sealed unsafe class ProjectionJob : ParallelJob
+{
+    public float* W;
+    public int Cols;
+    public float* X;
+    public int Tokens;
+    public float* Y;
+    public int YStride;
+
+    public override void Execute(int start, int end, int thread) =>
+        MatMulKernel.Multiply(W, Cols, X, Tokens, Y, YStride, start, end);
+}
+
+/// <summary>
+/// Causal attention of a chunk, split over threads by (token, head) pairs; each thread has its own
+/// score buffer. Token t of the chunk sits at position <c>Start + t</c> and sees positions 0..Start+t.
+/// </summary>
+internal sealed class AttentionJob : ParallelJob
+{
+    public float[] Q = [];          // [tokens, dim]
+    public float[] Output = [];     // [tokens, dim]
+    public float[] Keys = [];       // the layer's key cache [seq, kvDim]
+    public float[] Values = [];
+    public float[][] Scores = [];   // per thread [seq]
+    public int Start, Heads, HeadDim, KvDim, GroupSize, Dim;
+
+    public override void Execute(int start, int end, int thread)
+    {
+        for (int unit = start; unit < end; unit++)
+        {
+            int t = unit / Heads, h = unit % Heads;
+            int offset = t * Dim + h * HeadDim;
+            Attention.Head(Output.AsSpan(offset, HeadDim), Q.AsSpan(offset, HeadDim), Keys, Values,
+                Start + t + 1, KvDim, h / GroupSize * HeadDim, Scores[thread]);
+        }
+    }
+}

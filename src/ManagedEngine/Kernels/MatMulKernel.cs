@@ -1,0 +1,138 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace MlPipelines.ManagedEngine.Kernels;
+
+/// <summary>
+/// <c>Y[t, r] = W[r, :] · X[t, :]</c> for a row range of a row-major weight matrix and a block of
+/// token vectors: the matrix-vector product of decoding (one token) and the GEMM of prefill (many).
+/// <para>
+/// Register tiles of 4 weight rows × 2 tokens share every load of <c>x</c> and of <c>w</c>; each
+/// (row, token) pair has its own 8-lane accumulator, reduced the same way in every tile shape, so a
+/// dot product gives bit-identical results whether it is computed alone, in a tile, in a prefill chunk
+/// or in a decode step, and whatever rows a thread is given.
+/// </para>
+/// </summary>
+internal static unsafe class MatMulKernel
+{
+    /// <summary>
+    /// Computes rows <c>[rowStart, rowEnd)</c> of <c>Y</c> for <paramref name="tokens"/> token vectors.
+    /// </summary>
+    /// <param name="w">Weights, row-major <c>[rows, cols]</c>.</param>
+    /// <param name="cols">Row length of the weights and of each token vector.</param>
+    /// <param name="x">Token vectors, row-major <c>[tokens, cols]</c>.</param>
+    /// <param name="tokens">Number of token vectors.</param>
+    /// <param name="y">Outputs, row-major <c>[tokens, yStride]</c>; element (t, r) at <c>y[t * yStride + r]</c>.</param>
+    /// <param name="yStride">Distance between consecutive tokens' outputs.</param>
+    /// <param name="rowStart">First weight row to compute.</param>
+    /// <param name="rowEnd">One past the last weight row to compute.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Multiply(float* w, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd)
+    {
+        if (!Fma.IsSupported)
+        {
+            MultiplyPortable(w, cols, x, tokens, y, yStride, rowStart, rowEnd);
+            return;
+        }
+        int r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4)
+        {
+            float* w0 = w + (long)r * cols;
+            int t = 0;
+            for (; t + 2 <= tokens; t += 2)
+                Tile4x2(w0, cols, x + (long)t * cols, y + (long)t * yStride + r, yStride);
+            for (; t < tokens; t++)
+                Tile4x1(w0, cols, x + (long)t * cols, y + (long)t * yStride + r);
+        }
+        for (; r < rowEnd; r++)
+        {
+            float* wr = w + (long)r * cols;
+            for (int t = 0; t < tokens; t++)
+                y[(long)t * yStride + r] = Dot1(wr, x + (long)t * cols, cols);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish(Vector256<float> acc, float* w, float* x, int k, int cols)
+    {
+        float sum = Vector256.Sum(acc);
+        for (; k < cols; k++) sum += w[k] * x[k];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x2(float* w0, int cols, float* x0, float* y, int yStride)
+    {
+        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols, x1 = x0 + cols;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+        {
+            Vector256<float> v0 = Avx.LoadVector256(x0 + k), v1 = Avx.LoadVector256(x1 + k);
+            Vector256<float> r0 = Avx.LoadVector256(w0 + k);
+            a00 = Fma.MultiplyAdd(r0, v0, a00);
+            a01 = Fma.MultiplyAdd(r0, v1, a01);
+            Vector256<float> r1 = Avx.LoadVector256(w1 + k);
+            a10 = Fma.MultiplyAdd(r1, v0, a10);
+            a11 = Fma.MultiplyAdd(r1, v1, a11);
+            Vector256<float> r2 = Avx.LoadVector256(w2 + k);
+            a20 = Fma.MultiplyAdd(r2, v0, a20);
+            a21 = Fma.MultiplyAdd(r2, v1, a21);
+            Vector256<float> r3 = Avx.LoadVector256(w3 + k);
+            a30 = Fma.MultiplyAdd(r3, v0, a30);
+            a31 = Fma.MultiplyAdd(r3, v1, a31);
+        }
+        y[0] = Finish(a00, w0, x0, k, cols);
+        y[1] = Finish(a10, w1, x0, k, cols);
+        y[2] = Finish(a20, w2, x0, k, cols);
+        y[3] = Finish(a30, w3, x0, k, cols);
+        float* y1 = y + yStride;
+        y1[0] = Finish(a01, w0, x1, k, cols);
+        y1[1] = Finish(a11, w1, x1, k, cols);
+        y1[2] = Finish(a21, w2, x1, k, cols);
+        y1[3] = Finish(a31, w3, x1, k, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x1(float* w0, int cols, float* x0, float* y)
+    {
+        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+        {
+            Vector256<float> v = Avx.LoadVector256(x0 + k);
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + k), v, a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + k), v, a3);
+        }
+        y[0] = Finish(a0, w0, x0, k, cols);
+        y[1] = Finish(a1, w1, x0, k, cols);
+        y[2] = Finish(a2, w2, x0, k, cols);
+        y[3] = Finish(a3, w3, x0, k, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Dot1(float* w, float* x, int cols)
+    {
+        Vector256<float> acc = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+            acc = Fma.MultiplyAdd(Avx.LoadVector256(w + k), Avx.LoadVector256(x + k), acc);
+        return Finish(acc, w, x, k, cols);
+    }
+
+    /// <summary>The same contract without FMA: sequential dot products (for CPUs lacking AVX2/FMA).</summary>
+    private static void MultiplyPortable(float* w, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd)
+    {
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            var row = new ReadOnlySpan<float>(w + (long)r * cols, cols);
+            for (int t = 0; t < tokens; t++)
+                y[(long)t * yStride + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + (long)t * cols, cols));
+        }
+    }
+}

@@ -1,0 +1,141 @@
+namespace MlPipelines.ManagedEngine.Kernels;
+
+/// <summary>A piece of work split into units that threads take in contiguous ranges.</summary>
+internal abstract class ParallelJob
+{
+    /// <summary>Processes units <c>[start, end)</c> on thread <paramref name="thread"/> (0 = the caller), for per-thread scratch.</summary>
+    public abstract void Execute(int start, int end, int thread);
+}
+
+/// <summary>
+/// A persistent fork/join pool: <c>threads - 1</c> workers plus the calling thread. A matmul of a
+/// 288-wide model lasts microseconds, too short for <c>Parallel.For</c> (task scheduling costs as much)
+/// or for waking blocked threads, so workers spin on a generation counter between jobs and only
+/// block after a while without work. Units are split into one contiguous range per thread; each
+/// output element is produced by exactly one thread, so results do not depend on the thread count.
+/// Not re-entrant: one job at a time (a pool belongs to one session).
+/// </summary>
+internal sealed class WorkerPool : IDisposable
+{
+    private const int SpinsBeforeSleep = 20_000;
+
+    private readonly Thread[] _workers;
+    private readonly SemaphoreSlim _wake = new(0);
+    private ParallelJob? _job;
+    private int _units;
+    private long _generation;
+    private int _pending;
+    private int _sleepers;
+    private volatile bool _stopping;
+    private Exception? _failure;
+
+    public WorkerPool(int threads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        Threads = threads;
+        _workers = new Thread[threads - 1];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            int index = i + 1;
+            _workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"mlpipe-worker-{index}" };
+            _workers[i].Start();
+        }
+    }
+
+    public int Threads { get; }
+
+    /// <summary>Runs <paramref name="job"/> over <paramref name="units"/> units on all threads and waits for it.</summary>
+    public void Run(ParallelJob job, int units)
+    {
+        if (Threads == 1 || units < 2)
+        {
+            job.Execute(0, units, 0);
+            return;
+        }
+        _job = job;
+        _units = units;
+        _failure = null;
+        Volatile.Write(ref _pending, _workers.Length);
+        Interlocked.Increment(ref _generation);
+        if (Volatile.Read(ref _sleepers) > 0)
+            _wake.Release(_workers.Length);
+
+        Exception? mine = null;
+        try
+        {
+            Execute(0);
+        }
+        catch (Exception e)
+        {
+            mine = e;
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) > 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+        _job = null;
+        if (mine is not null || _failure is not null)
+            throw mine ?? new AggregateException(_failure!);
+    }
+
+    private void Execute(int thread)
+    {
+        (int start, int end) = Partition(_units, Threads, thread);
+        if (start < end) _job!.Execute(start, end, thread);
+    }
+
+    /// <summary>Thread <paramref name="thread"/>'s contiguous share of <paramref name="units"/>.</summary>
+    public static (int Start, int End) Partition(int units, int threads, int thread) =>
+        ((int)((long)units * thread / threads), (int)((long)units * (thread + 1) / threads));
+
+    private void WorkerLoop(int index)
+    {
+        long seen = 0;
+        while (true)
+        {
+            long generation = WaitForWork(seen);
+            if (_stopping) return;
+            seen = generation;
+            try
+            {
+                Execute(index);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, e, null);
+            }
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    private long WaitForWork(long seen)
+    {
+        int spins = 0;
+        var spin = new SpinWait();
+        while (true)
+        {
+            long generation = Volatile.Read(ref _generation);
+            if (generation != seen || _stopping) return generation;
+            if (++spins < SpinsBeforeSleep)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+            // Announce sleeping, then look again: a job published in between is either seen here
+            // or its publisher sees the sleeper and releases the semaphore.
+            Interlocked.Increment(ref _sleepers);
+            if (Volatile.Read(ref _generation) == seen && !_stopping)
+                _wake.Wait();
+            Interlocked.Decrement(ref _sleepers);
+            spins = 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        if (_workers.Length > 0) _wake.Release(_workers.Length);
+        foreach (Thread worker in _workers) worker.Join();
+        _wake.Dispose();
+    }
+}
