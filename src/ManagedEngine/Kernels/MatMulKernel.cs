@@ -36,14 +36,23 @@ internal static unsafe class MatMulKernel
             return;
         }
         int r = rowStart;
+        int pairs = tokens & ~1;
         for (; r + 4 <= rowEnd; r += 4)
         {
             float* w0 = w + (long)r * cols;
-            int t = 0;
-            for (; t + 2 <= tokens; t += 2)
+            for (int t = 0; t < pairs; t += 2)
                 Tile4x2(w0, cols, x + (long)t * cols, y + (long)t * yStride + r, yStride);
-            for (; t < tokens; t++)
-                Tile4x1(w0, cols, x + (long)t * cols, y + (long)t * yStride + r);
+        }
+        // A lone token (decode, or the odd one of a chunk): 8 rows at a time, so 8 independent
+        // accumulator chains keep both FMA units busy.
+        if (pairs < tokens)
+        {
+            float* xl = x + (long)pairs * cols, yl = y + (long)pairs * yStride;
+            int rl = rowStart;
+            for (; rl + 8 <= r; rl += 8)
+                Tile8x1(w + (long)rl * cols, cols, xl, yl + rl);
+            for (; rl + 4 <= r; rl += 4)
+                Tile4x1(w + (long)rl * cols, cols, xl, yl + rl);
         }
         for (; r < rowEnd; r++)
         {
@@ -93,6 +102,34 @@ internal static unsafe class MatMulKernel
         y1[1] = Finish(a11, w1, x1, k, cols);
         y1[2] = Finish(a21, w2, x1, k, cols);
         y1[3] = Finish(a31, w3, x1, k, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x1(float* w0, int cols, float* x0, float* y)
+    {
+        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols, w4 = w3 + cols, w5 = w4 + cols, w6 = w5 + cols, w7 = w6 + cols;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+        {
+            Vector256<float> v = Avx.LoadVector256(x0 + k);
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + k), v, a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + k), v, a3);
+            a4 = Fma.MultiplyAdd(Avx.LoadVector256(w4 + k), v, a4);
+            a5 = Fma.MultiplyAdd(Avx.LoadVector256(w5 + k), v, a5);
+            a6 = Fma.MultiplyAdd(Avx.LoadVector256(w6 + k), v, a6);
+            a7 = Fma.MultiplyAdd(Avx.LoadVector256(w7 + k), v, a7);
+        }
+        y[0] = Finish(a0, w0, x0, k, cols);
+        y[1] = Finish(a1, w1, x0, k, cols);
+        y[2] = Finish(a2, w2, x0, k, cols);
+        y[3] = Finish(a3, w3, x0, k, cols);
+        y[4] = Finish(a4, w4, x0, k, cols);
+        y[5] = Finish(a5, w5, x0, k, cols);
+        y[6] = Finish(a6, w6, x0, k, cols);
+        y[7] = Finish(a7, w7, x0, k, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
