@@ -40,12 +40,25 @@ internal static unsafe class Q8Kernels
     public static int DotInt8(sbyte* w, sbyte* x, int n, bool simd)
     {
         int i = 0, sum = 0;
-        if (simd && Avx2.IsSupported && n >= 32)
+        if (simd && Avx2.IsSupported && n >= 8)
         {
+            // Runs of a straddling row have arbitrary lengths: 32 at a time, then 16, then 8 (the upper half of
+            // the 128-bit register zero, so it adds nothing), and fewer than 8 left for the scalar loop.
             Vector256<int> acc = Vector256<int>.Zero;
             for (; i <= n - 32; i += 32)
                 acc = Avx2.Add(acc, Dot32(Avx.LoadVector256(w + i), Avx.LoadVector256(x + i)));
-            sum = Vector256.Sum(acc);
+            Vector128<int> acc128 = Vector128<int>.Zero;
+            if (i <= n - 16)
+            {
+                acc128 = Dot16(Sse2.LoadVector128(w + i), Sse2.LoadVector128(x + i));
+                i += 16;
+            }
+            if (i <= n - 8)
+            {
+                acc128 = Sse2.Add(acc128, Dot16(Sse2.LoadScalarVector128((long*)(w + i)).AsSByte(), Sse2.LoadScalarVector128((long*)(x + i)).AsSByte()));
+                i += 8;
+            }
+            sum = Vector256.Sum(acc) + Vector128.Sum(acc128);
         }
         for (; i < n; i++)
             sum += w[i] * x[i];
@@ -62,6 +75,14 @@ internal static unsafe class Q8Kernels
             return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, absW, signedX);
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(absW, signedX);
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+    }
+
+    /// <summary>16 int8 products summed in fours into four int32 lanes (same idiom as <see cref="Dot32"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Dot16(Vector128<sbyte> w, Vector128<sbyte> x)
+    {
+        Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(x, w));
+        return Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)1));
     }
 
     /// <summary>
