@@ -15,6 +15,16 @@ public enum EngineKind
     Onnx,
 }
 
+/// <summary>How the managed engine runs a model.</summary>
+public sealed record ManagedEngineOptions
+{
+    /// <summary>Threads per session (0: one per processor). Results do not depend on it.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Quantise fp32 weights to int8 (Q8_0) on load. int8 checkpoints are int8 anyway.</summary>
+    public bool Quantize { get; init; }
+}
+
 /// <summary>A loaded model and its tokenizer. Disposing releases the model.</summary>
 public sealed record LoadedModel(ILanguageModel Model, PieceTokenizer Tokenizer) : IDisposable
 {
@@ -29,33 +39,39 @@ public static class LanguageModels
     /// Opens <paramref name="model"/> (null: the default model) on <paramref name="engine"/>, with the
     /// tokenizer named by <paramref name="tokenizer"/> or else the one that belongs to the model.
     /// </summary>
-    public static LoadedModel Open(string? model, string? tokenizer, EngineKind engine, OnnxEngineOptions? onnx = null)
+    /// <param name="model">Model path or name.</param>
+    /// <param name="tokenizer">Tokenizer path (null: the model's own).</param>
+    /// <param name="engine">The engine.</param>
+    /// <param name="onnx">ONNX Runtime settings (ONNX engine).</param>
+    /// <param name="managed">Threads and int8 quantisation (managed engine).</param>
+    public static LoadedModel Open(string? model, string? tokenizer, EngineKind engine, OnnxEngineOptions? onnx = null, ManagedEngineOptions? managed = null)
     {
         if (engine == EngineKind.Managed)
         {
-            var managed = ManagedModelLoader.LoadModel(model);
+            managed ??= new ManagedEngineOptions();
+            var loaded = ManagedModelLoader.LoadModel(model, managed.Threads, managed.Quantize);
             try
             {
-                return new LoadedModel(managed, Matching(ManagedModelLoader.LoadTokenizer(tokenizer, model), managed.Config));
+                return new LoadedModel(loaded, Matching(ManagedModelLoader.LoadTokenizer(tokenizer, model), loaded.Config));
             }
             catch
             {
-                managed.Dispose();
+                loaded.Dispose();
                 throw;
             }
         }
 
         if (model is null)
             throw new ArgumentException("The ONNX engine needs --model to name an export directory (write one with `mlpipe export`).", nameof(model));
-        var loaded = OnnxLanguageModel.Load(ModelLocator.Resolve(model), onnx);
+        var exported = OnnxLanguageModel.Load(ModelLocator.Resolve(model), onnx);
         try
         {
-            PieceTokenizer tok = tokenizer is null ? loaded.LoadTokenizer() : ManagedModelLoader.LoadTokenizer(tokenizer, null);
-            return new LoadedModel(loaded, Matching(tok, loaded.Config));
+            PieceTokenizer tok = tokenizer is null ? exported.LoadTokenizer() : ManagedModelLoader.LoadTokenizer(tokenizer, null);
+            return new LoadedModel(exported, Matching(tok, exported.Config));
         }
         catch
         {
-            loaded.Dispose();
+            exported.Dispose();
             throw;
         }
     }

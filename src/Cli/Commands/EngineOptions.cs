@@ -19,12 +19,14 @@ internal sealed class EngineOptions
     };
     private readonly Option<int> _device = new("--device") { Description = "GPU device id for cuda or dml." };
     private readonly Option<bool> _fallback = new("--fallback-to-cpu") { Description = "Run on the CPU when the requested provider is unavailable." };
-    private readonly Option<int> _threads = new("--threads") { Description = "Threads inside an ONNX Runtime operator (0 = ONNX Runtime's default)." };
+    private readonly Option<int> _threads = new("--threads") { Description = "Threads: per session on the managed engine (default: one per core), inside an operator on ONNX Runtime (0 = its default)." };
+    private readonly Option<string?> _quantize = new("--quantize") { Description = "Managed engine: quantise the weights on load (q8_0)." };
 
     public EngineOptions()
     {
         _engine.AcceptOnlyFromAmong("managed", "onnx");
         _provider.AcceptOnlyFromAmong("cpu", "cuda", "dml");
+        _quantize.AcceptOnlyFromAmong("q8_0", "none");
     }
 
     public void AddTo(Command command)
@@ -34,6 +36,7 @@ internal sealed class EngineOptions
         command.Add(_device);
         command.Add(_fallback);
         command.Add(_threads);
+        command.Add(_quantize);
     }
 
     public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer)
@@ -48,7 +51,11 @@ internal sealed class EngineOptions
         };
         if (engine == EngineKind.Managed && onnx.Provider != ExecutionProvider.Cpu)
             throw new ArgumentException("--provider applies to --engine onnx; the managed engine runs on the CPU.");
-        LoadedModel loaded = LanguageModels.Open(model, tokenizer, engine, onnx);
+        bool quantize = parse.GetValue(_quantize) == "q8_0";
+        if (engine == EngineKind.Onnx && quantize)
+            throw new ArgumentException("--quantize applies to the managed engine; export an int8 model for ONNX Runtime instead.");
+        var managed = new ManagedEngineOptions { Threads = parse.GetValue(_threads), Quantize = quantize };
+        LoadedModel loaded = LanguageModels.Open(model, tokenizer, engine, onnx, managed);
         if (loaded.Model is OnnxLanguageModel { FallbackNotice: { } notice })
             console.Error.WriteLine($"mlpipe: warning: {notice}");
         return loaded;

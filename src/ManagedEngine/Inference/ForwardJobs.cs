@@ -40,3 +40,22 @@ internal sealed class AttentionJob : ParallelJob
         }
     }
 }
+
+/// <summary>
+/// An int8 projection of a chunk: the tokens' activations are quantised beforehand (one
+/// <see cref="Quantization.QuantizedVector"/> each); threads split the weight rows.
+/// </summary>
+internal sealed unsafe class Q8ProjectionJob : ParallelJob
+{
+    public Quantization.Q8Matrix Matrix = null!;
+    public Quantization.QuantizedVector[] Inputs = [];
+    public int Tokens;
+    public float* Y;
+    public int YStride;
+
+    public override void Execute(int start, int end, int thread)
+    {
+        for (int t = 0; t < Tokens; t++)
+            Matrix.MatVec(new Span<float>(Y + (long)t * YStride, Matrix.Rows), Inputs[t], start, end);
+    }
+}

@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.Quantization;
 
 namespace MlPipelines.ManagedEngine.Inference;
 
 /// <summary>
-/// The managed engine's model: fp32 weights (memory-mapped, never copied) plus the tables every
-/// session shares. Create one per model and as many sessions as there are concurrent sequences.
+/// The managed engine's model: fp32 weights (memory-mapped, never copied) or int8 Q8_0 weights, plus
+/// the tables every session shares. Create one per model and as many sessions as there are
+/// concurrent sequences.
 /// </summary>
 public sealed class TransformerModel : ILanguageModel
 {
@@ -17,14 +19,59 @@ public sealed class TransformerModel : ILanguageModel
     /// <param name="weights">The weights.</param>
     /// <param name="threads">Threads a session computes with, and rows of a batch processed at once; 0 = one per processor.</param>
     public TransformerModel(LlamaWeights weights, int threads = 0)
+        : this(weights?.Config ?? throw new ArgumentNullException(nameof(weights)), threads, weights, null)
     {
-        ArgumentNullException.ThrowIfNull(weights);
+    }
+
+    /// <summary>Wraps int8 weights; the model owns them and disposes them with itself.</summary>
+    /// <param name="weights">The quantised weights.</param>
+    /// <param name="threads">Threads a session computes with, and rows of a batch processed at once; 0 = one per processor.</param>
+    public TransformerModel(QuantizedLlamaWeights weights, int threads = 0)
+        : this(weights?.Config ?? throw new ArgumentNullException(nameof(weights)), threads, null, weights)
+    {
+    }
+
+    private TransformerModel(ModelConfig config, int threads, LlamaWeights? f32, QuantizedLlamaWeights? q8)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
-        Weights = weights;
-        Config = weights.Config;
+        Config = config;
+        _f32 = f32;
+        QuantizedWeights = q8;
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         Rope = new RopeTable(Config.HeadDim, Config.MaxSequenceLength, Config.RopeTheta);
+        int dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim;
+        if (f32 is not null)
+        {
+            Blocks = f32.Layers.Select(l => new BlockWeights(l.RmsAttention,
+                Projection.Of(l.Wq, dim, dim), Projection.Of(l.Wk, kv, dim), Projection.Of(l.Wv, kv, dim), Projection.Of(l.Wo, dim, dim),
+                l.RmsFfn, Projection.Of(l.W1, hidden, dim), Projection.Of(l.W2, dim, hidden), Projection.Of(l.W3, hidden, dim))).ToArray();
+            TokenEmbedding = f32.TokenEmbedding;
+            RmsFinal = f32.RmsFinal;
+            Classifier = Projection.Of(f32.Classifier, config.VocabSize, dim);
+        }
+        else
+        {
+            Blocks = q8!.Layers.Select(l => new BlockWeights(l.RmsAttention,
+                Projection.Of(l.Wq), Projection.Of(l.Wk), Projection.Of(l.Wv), Projection.Of(l.Wo),
+                l.RmsFfn, Projection.Of(l.W1), Projection.Of(l.W2), Projection.Of(l.W3))).ToArray();
+            TokenEmbedding = q8.TokenEmbedding;
+            RmsFinal = q8.RmsFinal;
+            Classifier = Projection.Of(q8.Classifier);
+        }
     }
+
+    private readonly LlamaWeights? _f32;
+
+    /// <summary>True when the weights are int8 (Q8_0).</summary>
+    public bool IsQuantized => QuantizedWeights is not null;
+
+    /// <summary>The int8 weights, or null for an fp32 model.</summary>
+    public QuantizedLlamaWeights? QuantizedWeights { get; }
+
+    internal IReadOnlyList<BlockWeights> Blocks { get; }
+    internal WeightTensor TokenEmbedding { get; }
+    internal WeightTensor RmsFinal { get; }
+    internal Projection Classifier { get; }
 
     /// <summary>How many rows of a batch run at once.</summary>
     public int Threads { get; }
@@ -32,8 +79,9 @@ public sealed class TransformerModel : ILanguageModel
     /// <inheritdoc />
     public ModelConfig Config { get; }
 
-    /// <summary>The weights the forward pass reads.</summary>
-    public LlamaWeights Weights { get; }
+    /// <summary>The fp32 weights the forward pass reads.</summary>
+    /// <exception cref="InvalidOperationException">The model holds int8 weights (see <see cref="QuantizedWeights"/>).</exception>
+    public LlamaWeights Weights => _f32 ?? throw new InvalidOperationException("This model holds int8 weights; see QuantizedWeights.");
 
     internal RopeTable Rope { get; }
 
@@ -73,6 +121,7 @@ public sealed class TransformerModel : ILanguageModel
     {
         while (_batchSessions.TryTake(out TransformerSession? session))
             session.Dispose();
-        Weights.Dispose();
+        _f32?.Dispose();
+        QuantizedWeights?.Dispose();
     }
 }

@@ -20,10 +20,12 @@ public sealed unsafe class TransformerSession : IModelSession
     public const int MaxChunk = 64;
 
     private readonly TransformerModel _model;
-    private readonly LlamaWeights _w;
     private readonly ModelConfig _c;
     private readonly WorkerPool _pool;
     private readonly ProjectionJob _projection = new();
+    private readonly Q8ProjectionJob _q8Projection = new();
+    // Quantised activations of int8 models, one per chunk token, per (row length, group size).
+    private readonly Dictionary<(int Cols, int Group), Quantization.QuantizedVector[]> _q8Inputs = new();
     private readonly AttentionJob _attention = new();
 
     // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c).
@@ -35,7 +37,6 @@ public sealed unsafe class TransformerSession : IModelSession
     internal TransformerSession(TransformerModel model, int threads)
     {
         _model = model;
-        _w = model.Weights;
         _c = model.Config;
         ChunkCapacity = Math.Min(MaxChunk, _c.MaxSequenceLength);
         _x = Pinned(ChunkCapacity * _c.Dim);
@@ -126,7 +127,7 @@ public sealed unsafe class TransformerSession : IModelSession
     {
         int m = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
         float eps = _c.NormEpsilon;
-        ReadOnlySpan<float> embedding = _w.TokenEmbedding.Span;
+        ReadOnlySpan<float> embedding = _model.TokenEmbedding.Span;
         for (int t = 0; t < m; t++)
             embedding.Slice(tokens[t] * dim, dim).CopyTo(_x.AsSpan(t * dim, dim));
 
@@ -134,7 +135,7 @@ public sealed unsafe class TransformerSession : IModelSession
         {
             for (int l = 0; l < _c.LayerCount; l++)
             {
-                LayerWeights layer = _w.Layers[l];
+                BlockWeights layer = _model.Blocks[l];
                 float[] keys = _keyCache[l], values = _valueCache[l];
 
                 // Attention: RMSNorm, q/k/v projections (k and v straight into the cache), RoPE.
@@ -172,14 +173,19 @@ public sealed unsafe class TransformerSession : IModelSession
         }
 
         for (int t = 0; t < m; t++)
-            VectorOps.RmsNorm(_x.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), _w.RmsFinal.Span, eps);
+            VectorOps.RmsNorm(_x.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), _model.RmsFinal.Span, eps);
     }
 
     /// <summary><c>Y[t] = W X[t]</c> for the chunk's m tokens; W is <c>[rows, cols]</c>, Y rows are <c>rows</c> apart.</summary>
-    private void Project(WeightTensor weights, float* x, int m, float* y, int rows)
+    private void Project(Projection weights, float* x, int m, float* y, int rows)
     {
-        _projection.W = weights.Pointer;
-        _projection.Cols = weights.Length / rows;
+        if (weights.Q8 is { } q8)
+        {
+            ProjectQ8(q8, x, m, y, rows);
+            return;
+        }
+        _projection.W = weights.F32.Pointer;
+        _projection.Cols = weights.Cols;
         _projection.X = x;
         _projection.Tokens = m;
         _projection.Y = y;
@@ -187,11 +193,26 @@ public sealed unsafe class TransformerSession : IModelSession
         _pool.Run(_projection, rows);
     }
 
+    private void ProjectQ8(Quantization.Q8Matrix q8, float* x, int m, float* y, int rows)
+    {
+        var key = (q8.Cols, q8.GroupSize);
+        if (!_q8Inputs.TryGetValue(key, out var inputs))
+            _q8Inputs[key] = inputs = Enumerable.Range(0, ChunkCapacity).Select(_ => q8.CreateInputVector()).ToArray();
+        for (int t = 0; t < m; t++)
+            inputs[t].Quantize(new ReadOnlySpan<float>(x + (long)t * q8.Cols, q8.Cols));
+        _q8Projection.Matrix = q8;
+        _q8Projection.Inputs = inputs;
+        _q8Projection.Tokens = m;
+        _q8Projection.Y = y;
+        _q8Projection.YStride = rows;
+        _pool.Run(_q8Projection, rows);
+    }
+
     /// <summary>Logits of chunk tokens first..first+count-1 into <paramref name="logits"/> (row-major).</summary>
     private void Classify(int first, int count, Span<float> logits)
     {
         fixed (float* x = &_x[first * _c.Dim], y = logits)
-            Project(_w.Classifier, x, count, y, _c.VocabSize);
+            Project(_model.Classifier, x, count, y, _c.VocabSize);
     }
 
     private static float[] Pinned(int length) => GC.AllocateUninitializedArray<float>(length, pinned: true);

@@ -1,5 +1,6 @@
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Quantization;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Loading;
@@ -10,13 +11,34 @@ namespace MlPipelines.ManagedEngine.Loading;
 /// </summary>
 public static class ManagedModelLoader
 {
-    /// <summary>Loads the checkpoint behind <paramref name="nameOrPath"/> (null: the default model).</summary>
+    /// <summary>
+    /// Loads the checkpoint behind <paramref name="nameOrPath"/> (null: the default model): a llama2.c
+    /// version-0 fp32 file, or a version-2 int8 (Q8_0) file as runq.c reads.
+    /// </summary>
+    /// <param name="nameOrPath">A checkpoint file, a model directory or a model name.</param>
+    /// <param name="threads">Threads per session (0: one per processor).</param>
+    /// <param name="quantize">Quantise fp32 weights to int8 Q8_0 on load (ignored for int8 files).</param>
     /// <exception cref="FileNotFoundException">Nothing of that name exists.</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed.</exception>
-    public static TransformerModel LoadModel(string? nameOrPath)
+    public static TransformerModel LoadModel(string? nameOrPath, int threads = 0, bool quantize = false)
     {
         string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(nameOrPath));
-        return new TransformerModel(Llama2cCheckpoint.Load(checkpoint));
+        if (IsQ80(checkpoint))
+            return new TransformerModel(Llama2cQ80Checkpoint.Load(checkpoint), threads);
+        var weights = Llama2cCheckpoint.Load(checkpoint);
+        if (!quantize)
+            return new TransformerModel(weights, threads);
+        using (weights)
+            return new TransformerModel(QuantizedLlamaWeights.FromFp32(weights), threads);
+    }
+
+    // llama2.c's version-2 export starts with the magic "ak42" (0x616b3432, little-endian).
+    private static bool IsQ80(string path)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4
+            && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic) == 0x616b3432;
     }
 
     /// <summary>
@@ -68,6 +90,12 @@ public static class ManagedModelLoader
         if (!File.Exists(path)) return false;
         try
         {
+            if (IsQ80(path))
+            {
+                using var quantized = Llama2cQ80Checkpoint.Load(path);
+                vocabSize = quantized.Config.VocabSize;
+                return true;
+            }
             using var weights = Llama2cCheckpoint.Load(path);
             vocabSize = weights.Config.VocabSize;
             return true;
