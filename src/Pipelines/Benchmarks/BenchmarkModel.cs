@@ -40,6 +40,9 @@ public sealed class BenchmarkModel
     /// <summary>The checkpoint file; null when the model is an ONNX export directory.</summary>
     public string? Checkpoint { get; }
 
+    /// <summary>What is measured: the checkpoint, else the ONNX export directory it was named as.</summary>
+    public string Location => Checkpoint ?? _exportDirectory!;
+
     /// <summary>The model's configuration.</summary>
     public ModelConfig Config { get; }
 
