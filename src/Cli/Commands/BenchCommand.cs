@@ -22,7 +22,7 @@ internal static class BenchCommand
         var shape = new Option<string?>("--shape") { Description = $"Measure a random-weight checkpoint of a named shape instead: {string.Join(", ", ModelShapes.Names)}." };
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer for exporting a checkpoint to ONNX (speed does not depend on it)." };
         var engine = new Option<string>("--engine") { Description = "managed, onnx, or both as managed,onnx.", DefaultValueFactory = _ => "managed" };
-        var threads = new Option<string>("--threads") { Description = $"Comma-separated thread counts (default: {defaultThreads}).", DefaultValueFactory = _ => defaultThreads };
+        var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts: the managed engine's threads, ONNX Runtime's intra-op threads.", DefaultValueFactory = _ => defaultThreads };
         var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated one at a time per decode run.", DefaultValueFactory = _ => defaults.DecodeTokens };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt tokens forwarded (untimed) before decoding.", DefaultValueFactory = _ => defaults.PromptTokens };
         var prefill = new Option<string?>("--prefill") { Description = "Comma-separated prefill chunk lengths (default: those of 128,512 that fit the context)." };
