@@ -64,6 +64,8 @@ internal static class BenchCommand
             };
             CheckContext(options, config);
 
+            if (!BuildInfo.IsOptimized)
+                console.Error.WriteLine("mlpipe: warning: this is a Debug build; its numbers are not representative (use dotnet run -c Release).");
             BenchmarkModel subject;
             if (shapeArg is not null)
             {

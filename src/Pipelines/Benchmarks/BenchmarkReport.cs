@@ -36,6 +36,9 @@ public sealed record BenchmarkReport
     /// <summary>The model it ran.</summary>
     public required BenchmarkModelInfo Model { get; init; }
 
+    /// <summary>False when the engines ran a Debug build, whose numbers are not representative.</summary>
+    public bool OptimizedBuild { get; init; } = BuildInfo.IsOptimized;
+
     /// <summary>The weight quantization asked for (null: fp32).</summary>
     public string? Quantization { get; init; }
 

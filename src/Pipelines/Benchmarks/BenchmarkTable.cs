@@ -11,6 +11,8 @@ internal static class BenchmarkTable
         var c = r.Model.Config;
         var o = r.Options;
         w.WriteLine($"date:    {r.Date.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture)}");
+        if (!r.OptimizedBuild)
+            w.WriteLine("build:   Debug (JIT optimizer disabled): not representative; run a Release build (dotnet run -c Release)");
         w.WriteLine($"machine: {m.Cpu}, {m.LogicalCores} logical cores, SIMD {m.SimdWidth}-bit ({m.InstructionSets}), {m.DotNet}, {m.Os}");
         w.WriteLine($"model:   {r.Model.Name}{(r.Model.Synthetic ? " (random weights)" : "")}: dim {c.Dim}, hidden {c.HiddenDim}, " +
             $"{c.LayerCount} layers, {c.HeadCount} heads, {c.KvHeadCount} kv heads, vocab {c.VocabSize}, seq {c.MaxSequenceLength}; " +
