@@ -46,8 +46,9 @@ public static class EngineBenchmark
             foreach (var state in states)
             {
                 state.Warmup = WarmUp(state, ids, options, cancellationToken);
-                progress?.Invoke($"warm-up {Label(state.Target)}: {state.Warmup.Rounds} rounds, " +
-                    $"{state.Warmup.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s{(state.Warmup.Stable ? "" : " (not stable)")}");
+                progress?.Invoke(state.Warmup.Rounds == 0 ? $"warm-up {Label(state.Target)}: none"
+                    : $"warm-up {Label(state.Target)}: {state.Warmup.Rounds} rounds, " +
+                      $"{state.Warmup.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s{(state.Warmup.Stable ? "" : " (not stable)")}");
             }
             for (int run = 0; run < options.Runs; run++)
             {
