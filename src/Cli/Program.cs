@@ -29,6 +29,7 @@ public static class Program
             DemoCommand.Create(console),
             ParityCommand.Create(console),
             EmbedCommand.Create(console),
+            BenchCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {

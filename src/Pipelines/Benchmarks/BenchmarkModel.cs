@@ -1,0 +1,177 @@
+using MlPipelines.Exporter;
+using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Model;
+using MlPipelines.Pipelines.Onnx;
+
+namespace MlPipelines.Pipelines.Benchmarks;
+
+/// <summary>
+/// The model under test, opened on either engine at any thread count: a checkpoint (named, or synthesized
+/// with random weights for a named shape), or an existing ONNX export directory. A checkpoint is exported
+/// to ONNX, through <see cref="OnnxExportCache"/>, the first time the ONNX engine needs it.
+/// </summary>
+public sealed class BenchmarkModel
+{
+    /// <summary>The seed of synthesized checkpoints: fixed, so every machine measures the same file.</summary>
+    public const int SynthesisSeed = 1;
+
+    /// <summary>The quantizations <c>--quantize</c> names (none is implemented by an engine yet).</summary>
+    public static IReadOnlyList<string> KnownQuantizations { get; } = ["q8_0"];
+
+    private readonly string? _tokenizer;
+    private readonly string? _cacheDirectory;
+    private string? _exportDirectory;
+
+    private BenchmarkModel(string name, string? checkpoint, string? exportDirectory, ModelConfig config, string? tokenizer, string? cacheDirectory)
+    {
+        Name = name;
+        Checkpoint = checkpoint;
+        _exportDirectory = exportDirectory;
+        Config = config;
+        _tokenizer = tokenizer;
+        _cacheDirectory = cacheDirectory;
+    }
+
+    /// <summary>The model's name in reports: the shape name, or the checkpoint's or directory's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The checkpoint file; null when the model is an ONNX export directory.</summary>
+    public string? Checkpoint { get; }
+
+    /// <summary>What is measured: the checkpoint, else the ONNX export directory it was named as.</summary>
+    public string Location => Checkpoint ?? _exportDirectory!;
+
+    /// <summary>The model's configuration.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>
+    /// A random-weight checkpoint of a named shape (<see cref="ModelShapes"/>), synthesized once into
+    /// <c>{cache}/synth/{shape}.bin</c> with <see cref="SynthesisSeed"/> and reused afterwards.
+    /// </summary>
+    /// <param name="shape">A name from <see cref="ModelShapes.Names"/>.</param>
+    /// <param name="cacheDirectory">The cache root (default: <see cref="OnnxExportCache.DefaultDirectory"/>).</param>
+    /// <param name="synthesized">True when this call wrote the checkpoint.</param>
+    public static BenchmarkModel FromShape(string shape, string? cacheDirectory, out bool synthesized)
+    {
+        ModelConfig config = ModelShapes.Get(shape);
+        string name = shape.ToLowerInvariant();
+        string path = Path.Combine(cacheDirectory ?? OnnxExportCache.DefaultDirectory, "synth", name + ".bin");
+        synthesized = false;
+        if (!HasShape(path, config))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            try
+            {
+                Llama2cCheckpointWriter.WriteRandom(path, config, SynthesisSeed, overwrite: File.Exists(path));
+                synthesized = true;
+            }
+            catch (IOException) when (HasShape(path, config))
+            {
+                // Another process synthesized the same shape at the same time; its file is identical.
+            }
+        }
+        // Tokenizers do not affect speed; the LLaMA 2 one only serves an ONNX export, which wants one.
+        return new BenchmarkModel(name, path, null, config, tokenizer: null, cacheDirectory);
+    }
+
+    /// <summary>
+    /// A model named as the other commands take it: a checkpoint file, a directory holding one, an ONNX export
+    /// directory (<c>mlpipe export</c>), or a model name (see <see cref="ModelLocator"/>).
+    /// </summary>
+    /// <param name="nameOrPath">The model (null: the default model).</param>
+    /// <param name="tokenizer">Tokenizer for exporting a checkpoint to ONNX (default: the one beside it).</param>
+    /// <param name="cacheDirectory">Cache root for that export (default: <see cref="OnnxExportCache.DefaultDirectory"/>).</param>
+    public static BenchmarkModel FromPath(string? nameOrPath, string? tokenizer, string? cacheDirectory)
+    {
+        string resolved = ModelLocator.Resolve(nameOrPath);
+        string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(resolved));
+        if (Directory.Exists(resolved) && File.Exists(Path.Combine(resolved, ExportManifest.FileName)))
+            return new BenchmarkModel(name, null, resolved, ExportManifest.Read(resolved).Config, tokenizer, cacheDirectory);
+        string checkpoint = ModelLocator.CheckpointFile(resolved);
+        using var weights = Llama2cCheckpoint.Load(checkpoint);
+        return new BenchmarkModel(name, checkpoint, null, weights.Config, tokenizer, cacheDirectory);
+    }
+
+    /// <summary>Opens the model on <paramref name="engine"/> with <paramref name="threads"/> threads.</summary>
+    /// <param name="engine">The engine.</param>
+    /// <param name="threads">Managed engine: the model's thread count; ONNX Runtime: intra-op threads.</param>
+    /// <param name="quantization">Weight quantization (null: fp32); see <see cref="KnownQuantizations"/>.</param>
+    /// <exception cref="NotSupportedException">The engine cannot run the quantization (none can yet), or the
+    /// managed engine is asked to run an ONNX export.</exception>
+    public ILanguageModel Open(EngineKind engine, int threads, string? quantization = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        CheckQuantization(engine, quantization);
+        if (engine == EngineKind.Managed)
+        {
+            if (Checkpoint is null)
+                throw new NotSupportedException($"The managed engine runs checkpoints; '{_exportDirectory}' is an ONNX export. Name its checkpoint instead.");
+            return new TransformerModel(Llama2cCheckpoint.Load(Checkpoint), threads);
+        }
+        return OnnxLanguageModel.Load(ExportDirectory(), new OnnxEngineOptions { IntraOpThreads = threads });
+    }
+
+    /// <summary>Throws when <paramref name="quantization"/> is unknown, or known but not yet run by <paramref name="engine"/>.</summary>
+    public static void CheckQuantization(EngineKind engine, string? quantization)
+    {
+        if (quantization is null)
+            return;
+        if (!KnownQuantizations.Contains(quantization, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentException($"Unknown quantization '{quantization}'; known: {string.Join(", ", KnownQuantizations)}.", nameof(quantization));
+        throw new NotSupportedException(
+            $"Quantization {quantization.ToLowerInvariant()} is not supported by the {engine.ToString().ToLowerInvariant()} engine yet; it runs fp32 weights only.");
+    }
+
+    /// <summary>The size of the model's weights file(s) in bytes.</summary>
+    public long FileBytes()
+    {
+        if (Checkpoint is not null)
+            return new FileInfo(Checkpoint).Length;
+        return Directory.EnumerateFiles(ExportDirectory(), ExportManifest.ModelFileName + "*").Sum(f => new FileInfo(f).Length);
+    }
+
+    // The export directory, exporting the checkpoint into the cache the first time.
+    private string ExportDirectory()
+    {
+        if (_exportDirectory is not null)
+            return _exportDirectory;
+        string tokenizer = TokenizerForExport(Checkpoint!, Config);
+        return _exportDirectory = OnnxExportCache.GetOrExport(Checkpoint!, tokenizer, _cacheDirectory, out _);
+    }
+
+    // The named tokenizer, else the one beside the checkpoint, else (vocab 32000: a synthesized shape or a
+    // TinyStories model) the LLaMA 2 tokenizer from the model directories.
+    private string TokenizerForExport(string checkpoint, ModelConfig config)
+    {
+        if (_tokenizer is not null)
+            return ManagedModelLoader.ResolveTokenizerFile(_tokenizer, null, out _);
+        try
+        {
+            return ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
+        }
+        catch (FileNotFoundException) when (config.VocabSize == 32000)
+        {
+            return ModelLocator.Resolve(Path.Combine("llama2-tokenizer", "tokenizer.bin"));
+        }
+    }
+
+    private static bool HasShape(string path, ModelConfig shape)
+    {
+        if (!File.Exists(path))
+            return false;
+        try
+        {
+            using var weights = Llama2cCheckpoint.Load(path);
+            var c = weights.Config;
+            return c.Dim == shape.Dim && c.HiddenDim == shape.HiddenDim && c.LayerCount == shape.LayerCount
+                && c.HeadCount == shape.HeadCount && c.KvHeadCount == shape.KvHeadCount && c.VocabSize == shape.VocabSize
+                && c.MaxSequenceLength == shape.MaxSequenceLength && c.SharedClassifier == shape.SharedClassifier;
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
+        {
+            return false;
+        }
+    }
+}
