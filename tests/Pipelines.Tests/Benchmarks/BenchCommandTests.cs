@@ -79,7 +79,7 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
     [InlineData("--threads takes comma-separated whole numbers ≥ 1 (like 1,2); 'x' is not one", "--threads", "1,x")]
     [InlineData("--threads takes comma-separated whole numbers ≥ 1 (like 1,2); '0' is not one", "--threads", "0")]
     [InlineData("--engine takes managed, onnx or managed,onnx; 'gpu' is not an engine", "--engine", "gpu")]
-    [InlineData("Quantization q8_0 is not supported by the managed engine yet", "--quantize", "q8_0")]
+    [InlineData("Quantization q8_0 applies to the managed engine", "--engine", "onnx", "--quantize", "q8_0")]
     [InlineData("Unknown quantization 'q4'", "--quantize", "q4")]
     [InlineData("--warmup must be between 0 and 30 seconds", "--warmup", "-1")]
     public void Bad_arguments_are_one_line_errors(string expected, params string[] args)
