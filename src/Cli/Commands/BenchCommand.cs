@@ -52,7 +52,9 @@ internal static class BenchCommand
             CheckOutputDirectory(jsonPath);
 
             // The context is checked before a shape is synthesized or a model exported: both take a while.
-            ModelConfig config = shapeArg is not null ? ModelShapes.Get(shapeArg) : BenchmarkModel.FromPath(modelArg, null, null).Config;
+            ModelConfig config = shapeArg is not null
+                ? ModelShapes.Get(shapeArg) with { MaxSequenceLength = Math.Max(ModelShapes.Get(shapeArg).MaxSequenceLength, BenchmarkModel.MinBenchmarkContext) }
+                : BenchmarkModel.FromPath(modelArg, null, null).Config;
             var options = new BenchmarkOptions
             {
                 DecodeTokens = parse.GetValue(decode),

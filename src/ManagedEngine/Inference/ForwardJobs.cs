@@ -17,26 +17,25 @@ internal sealed unsafe class ProjectionJob : ParallelJob
 }
 
 /// <summary>
-/// Causal attention of a chunk, split over threads by (token, head) pairs; each thread has its own
-/// score buffer. Token t of the chunk sits at position <c>Start + t</c> and sees positions 0..Start+t.
+/// Causal attention of a chunk, split over threads by head; each thread has its own score buffer.
+/// Token t of the chunk sits at position <c>Start + t</c> and sees positions 0..Start+t.
 /// </summary>
-internal sealed class AttentionJob : ParallelJob
+internal sealed unsafe class AttentionJob : ParallelJob
 {
-    public float[] Q = [];          // [tokens, dim]
-    public float[] Output = [];     // [tokens, dim]
-    public float[] Keys = [];       // the layer's key cache [seq, kvDim]
-    public float[] Values = [];
-    public float[][] Scores = [];   // per thread [seq]
-    public int Start, Heads, HeadDim, KvDim, GroupSize, Dim;
+    public float* Q;                // [tokens, dim]
+    public float* Output;           // [tokens, dim]
+    public float* Keys;             // the layer's key cache [seq, kvDim]
+    public float* Values;
+    public float[][] Scores = [];   // per thread, pinned, [ChunkCapacity * seq]
+    public int Start, Tokens, HeadDim, KvDim, GroupSize, Dim;
 
     public override void Execute(int start, int end, int thread)
     {
-        for (int unit = start; unit < end; unit++)
+        fixed (float* scores = Scores[thread])
         {
-            int t = unit / Heads, h = unit % Heads;
-            int offset = t * Dim + h * HeadDim;
-            Attention.Head(Output.AsSpan(offset, HeadDim), Q.AsSpan(offset, HeadDim), Keys, Values,
-                Start + t + 1, KvDim, h / GroupSize * HeadDim, Scores[thread]);
+            for (int h = start; h < end; h++)
+                Attention.Chunk(Q + h * HeadDim, Dim, Tokens, Start, Keys, Values, KvDim, h / GroupSize * HeadDim, HeadDim,
+                    Output + h * HeadDim, Dim, scores);
         }
     }
 }

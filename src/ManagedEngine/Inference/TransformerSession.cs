@@ -57,10 +57,7 @@ public sealed unsafe class TransformerSession : IModelSession
             _valueCache[l] = Pinned((int)cachePerLayer);
         }
         _pool = new WorkerPool(threads);
-        _attention.Scores = Enumerable.Range(0, threads).Select(_ => new float[_c.MaxSequenceLength]).ToArray();
-        _attention.Q = _q;
-        _attention.Output = _xb;
-        _attention.Heads = _c.HeadCount;
+        _attention.Scores = Enumerable.Range(0, threads).Select(_ => Pinned(checked(ChunkCapacity * _c.MaxSequenceLength))).ToArray();
         _attention.HeadDim = _c.HeadDim;
         _attention.KvDim = _c.KvDim;
         _attention.GroupSize = _c.KvGroupSize;
@@ -154,10 +151,16 @@ public sealed unsafe class TransformerSession : IModelSession
                 }
 
                 // Grouped-query attention: query head h reads key/value head h / groupSize.
-                _attention.Keys = keys;
-                _attention.Values = values;
-                _attention.Start = pos;
-                _pool.Run(_attention, m * _c.HeadCount);
+                fixed (float* k = keys, v = values)
+                {
+                    _attention.Q = q;
+                    _attention.Output = xb;
+                    _attention.Keys = k;
+                    _attention.Values = v;
+                    _attention.Start = pos;
+                    _attention.Tokens = m;
+                    _pool.Run(_attention, _c.HeadCount);
+                }
                 Project(layer.Wo, xb, m, xb2, dim);
                 VectorOps.AddInPlace(_x.AsSpan(0, m * dim), _xb2.AsSpan(0, m * dim));
 

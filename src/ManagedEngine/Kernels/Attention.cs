@@ -11,7 +11,7 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// </summary>
 public static class Attention
 {
-    /// <summary>Computes one head's attention output.</summary>
+    /// <summary>Computes one head's attention output for one query (see <see cref="Chunk"/>).</summary>
     /// <param name="output">Receives <c>headDim</c> floats.</param>
     /// <param name="query">The head's query, <c>headDim</c> floats (already rotated).</param>
     /// <param name="keys">The layer's key cache, row-major <c>[positions, kvDim]</c> or longer.</param>
@@ -20,44 +20,60 @@ public static class Attention
     /// <param name="kvDim">Row stride of the caches.</param>
     /// <param name="kvOffset">Offset of this head's key/value head within a row.</param>
     /// <param name="scores">Scratch of at least <paramref name="positions"/> floats.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Head(Span<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+    public static unsafe void Head(Span<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         int positions, int kvDim, int kvOffset, Span<float> scores)
     {
         int headDim = query.Length;
         if (output.Length < headDim || scores.Length < positions || kvOffset + headDim > kvDim
             || (long)keys.Length < (long)positions * kvDim || (long)values.Length < (long)positions * kvDim)
             throw new ArgumentException("Attention shapes do not fit.");
-        float norm = MathF.Sqrt(headDim);   // divided, not multiplied by the inverse, as llama2.c does
-        for (int t = 0; t < positions; t++)
-            scores[t] = Dot(query, keys.Slice(t * kvDim + kvOffset, headDim)) / norm;
-        Span<float> p = scores[..positions];
-        // Softmax with the library's vectorised exp: attention runs O(positions²) per token, unlike the
-        // sampler's softmax, which keeps run.c's scalar arithmetic.
-        TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
-        TensorPrimitives.Exp(p, p);
-        TensorPrimitives.Divide(p, TensorPrimitives.Sum(p), p);
-        Span<float> o = output[..headDim];
-        o.Clear();
-        for (int t = 0; t < positions; t++)
-            AddScaled(o, values.Slice(t * kvDim + kvOffset, headDim), p[t]);
+        fixed (float* q = query, k = keys, v = values, o = output, s = scores)
+            Chunk(q, headDim, 1, positions - 1, k, v, kvDim, kvOffset, headDim, o, headDim, s);
     }
 
-    // Head sizes are small (8-128): inline vector loops beat a library call per key.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    /// <summary>
+    /// One head's attention for a chunk of <paramref name="tokens"/> queries at positions
+    /// <c>firstPosition .. firstPosition + tokens - 1</c>; query t attends to cache rows 0..firstPosition+t.
+    /// The scores of the whole chunk are one matrix product with the cache (the same kernel as the
+    /// projections, so a query gets the same bits alone or in a chunk).
+    /// </summary>
+    /// <param name="q">First query; query t at <c>q + t * qStride</c>.</param>
+    /// <param name="qStride">Distance between queries.</param>
+    /// <param name="tokens">Queries in the chunk.</param>
+    /// <param name="firstPosition">Position of the first query.</param>
+    /// <param name="keys">The layer's key cache <c>[positions, kvDim]</c>, filled up to the chunk's last position.</param>
+    /// <param name="values">The layer's value cache.</param>
+    /// <param name="kvDim">Row stride of the caches.</param>
+    /// <param name="kvOffset">Offset of this head's key/value head within a row.</param>
+    /// <param name="headDim">Width of a head.</param>
+    /// <param name="output">First output; output t at <c>output + t * outputStride</c>.</param>
+    /// <param name="outputStride">Distance between outputs.</param>
+    /// <param name="scores">Scratch of <c>tokens * (firstPosition + tokens)</c> floats.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Chunk(float* q, int qStride, int tokens, int firstPosition, float* keys, float* values,
+        int kvDim, int kvOffset, int headDim, float* output, int outputStride, float* scores)
     {
-        int n = a.Length, i = 0;
-        Vector256<float> acc = Vector256<float>.Zero;
-        ref float ra = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
-        ref float rb = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b);
-        for (; i + 8 <= n; i += 8)
-            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref ra, (nuint)i), Vector256.LoadUnsafe(ref rb, (nuint)i), acc);
-        float sum = Vector256.Sum(acc);
-        for (; i < n; i++) sum += a[i] * b[i];
-        return sum;
+        int total = firstPosition + tokens;
+        MatMulKernel.Multiply(keys + kvOffset, kvDim, headDim, q, qStride, tokens, scores, total, 0, total);
+        float norm = MathF.Sqrt(headDim);   // divided, not multiplied by the inverse, as llama2.c does
+        for (int t = 0; t < tokens; t++)
+        {
+            int visible = firstPosition + t + 1;
+            var p = new Span<float>(scores + (long)t * total, visible);
+            // Vectorised softmax: attention is O(positions²) per chunk, unlike the sampler's softmax,
+            // which keeps run.c's scalar arithmetic.
+            TensorPrimitives.Divide(p, norm, p);
+            TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
+            TensorPrimitives.Exp(p, p);
+            TensorPrimitives.Divide(p, TensorPrimitives.Sum(p), p);
+            var o = new Span<float>(output + (long)t * outputStride, headDim);
+            o.Clear();
+            for (int s = 0; s < visible; s++)
+                AddScaled(o, new ReadOnlySpan<float>(values + (long)s * kvDim + kvOffset, headDim), p[s]);
+        }
     }
 
+    // Head sizes are small (8-128): an inline vector loop beats a library call per key.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AddScaled(Span<float> o, ReadOnlySpan<float> v, float a)
     {

@@ -27,38 +27,45 @@ internal static unsafe class MatMulKernel
     /// <param name="yStride">Distance between consecutive tokens' outputs.</param>
     /// <param name="rowStart">First weight row to compute.</param>
     /// <param name="rowEnd">One past the last weight row to compute.</param>
+    public static void Multiply(float* w, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd) =>
+        Multiply(w, cols, cols, x, cols, tokens, y, yStride, rowStart, rowEnd);
+
+    /// <summary>
+    /// The same with explicit strides: weight row r starts at <c>w + r * wStride</c> and token t at
+    /// <c>x + t * xStride</c> (for example one attention head's keys inside a KV cache row).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(float* w, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd)
+    public static void Multiply(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd)
     {
         if (!Fma.IsSupported)
         {
-            MultiplyPortable(w, cols, x, tokens, y, yStride, rowStart, rowEnd);
+            MultiplyPortable(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd);
             return;
         }
         int r = rowStart;
         int pairs = tokens & ~1;
         for (; r + 4 <= rowEnd; r += 4)
         {
-            float* w0 = w + (long)r * cols;
+            float* w0 = w + (long)r * wStride;
             for (int t = 0; t < pairs; t += 2)
-                Tile4x2(w0, cols, x + (long)t * cols, y + (long)t * yStride + r, yStride);
+                Tile4x2(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride);
         }
         // A lone token (decode, or the odd one of a chunk): 8 rows at a time, so 8 independent
         // accumulator chains keep both FMA units busy.
         if (pairs < tokens)
         {
-            float* xl = x + (long)pairs * cols, yl = y + (long)pairs * yStride;
+            float* xl = x + (long)pairs * xStride, yl = y + (long)pairs * yStride;
             int rl = rowStart;
             for (; rl + 8 <= r; rl += 8)
-                Tile8x1(w + (long)rl * cols, cols, xl, yl + rl);
+                Tile8x1(w + (long)rl * wStride, wStride, cols, xl, yl + rl);
             for (; rl + 4 <= r; rl += 4)
-                Tile4x1(w + (long)rl * cols, cols, xl, yl + rl);
+                Tile4x1(w + (long)rl * wStride, wStride, cols, xl, yl + rl);
         }
         for (; r < rowEnd; r++)
         {
-            float* wr = w + (long)r * cols;
+            float* wr = w + (long)r * wStride;
             for (int t = 0; t < tokens; t++)
-                y[(long)t * yStride + r] = Dot1(wr, x + (long)t * cols, cols);
+                y[(long)t * yStride + r] = Dot1(wr, x + (long)t * xStride, cols);
         }
     }
 
@@ -71,9 +78,9 @@ internal static unsafe class MatMulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x2(float* w0, int cols, float* x0, float* y, int yStride)
+    private static void Tile4x2(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride)
     {
-        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols, x1 = x0 + cols;
+        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, x1 = x0 + xStride;
         Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
         Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
         int k = 0;
@@ -105,13 +112,22 @@ internal static unsafe class MatMulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x1(float* w0, int cols, float* x0, float* y)
+    private static void Tile8x1(float* w0, int wStride, int cols, float* x0, float* y)
     {
-        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols, w4 = w3 + cols, w5 = w4 + cols, w6 = w5 + cols, w7 = w6 + cols;
+        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, w4 = w3 + wStride, w5 = w4 + wStride, w6 = w5 + wStride, w7 = w6 + wStride;
+        // The next tile's 8 rows are the contiguous block after this one. Rows are short (a few KB),
+        // too short for the hardware prefetcher to lock on to 8 streams, so fetch the next block
+        // ahead explicitly: 4 cache lines per step covers it by the time this tile is done.
+        float* next = w0 + 8 * wStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
+            float* ahead = next + (wStride == cols ? 8 * k : k);
+            Sse.Prefetch0(ahead);
+            Sse.Prefetch0(ahead + 16);
+            Sse.Prefetch0(ahead + 32);
+            Sse.Prefetch0(ahead + 48);
             Vector256<float> v = Avx.LoadVector256(x0 + k);
             a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
             a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);
@@ -133,9 +149,9 @@ internal static unsafe class MatMulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x1(float* w0, int cols, float* x0, float* y)
+    private static void Tile4x1(float* w0, int wStride, int cols, float* x0, float* y)
     {
-        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
@@ -163,13 +179,13 @@ internal static unsafe class MatMulKernel
     }
 
     /// <summary>The same contract without FMA: sequential dot products (for CPUs lacking AVX2/FMA).</summary>
-    private static void MultiplyPortable(float* w, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd)
+    private static void MultiplyPortable(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd)
     {
         for (int r = rowStart; r < rowEnd; r++)
         {
-            var row = new ReadOnlySpan<float>(w + (long)r * cols, cols);
+            var row = new ReadOnlySpan<float>(w + (long)r * wStride, cols);
             for (int t = 0; t < tokens; t++)
-                y[(long)t * yStride + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + (long)t * cols, cols));
+                y[(long)t * yStride + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + (long)t * xStride, cols));
         }
     }
 }
