@@ -11,6 +11,7 @@ namespace MlPipelines.Benchmarks;
 /// engine spread a batch's rows over the cores.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn, MinColumn, MaxColumn]
 public class EmbeddingBatchBenchmarks
 {
     private LoadedModel _model = null!;
