@@ -25,36 +25,8 @@ public static unsafe class Llama2cCheckpoint
     /// <summary>Maps <paramref name="path"/> and returns its weights; dispose them to unmap the file.</summary>
     /// <exception cref="InvalidDataException">The file is not a well-formed version-0 checkpoint.</exception>
     /// <exception cref="NotSupportedException">The file is a llama2.c version-1 or version-2 checkpoint.</exception>
-    public static LlamaWeights Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        // Weights are mapped as-is, and the format is little-endian (llama2.c writes native x86/ARM order).
-        if (!BitConverter.IsLittleEndian)
-            throw new PlatformNotSupportedException("llama2.c checkpoints can only be mapped on little-endian machines.");
-
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
-        Llama2cLayout layout;
-        try
-        {
-            layout = ReadLayout(file, path);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-
-        var mapped = MappedFile.Open(file);
-        try
-        {
-            return CreateWeights(mapped, layout, path);
-        }
-        catch
-        {
-            mapped.Dispose();
-            throw;
-        }
-    }
+    public static LlamaWeights Load(string path) =>
+        MappedFile.LoadValidated<Llama2cLayout, LlamaWeights>(path, ReadLayout, CreateWeights);
 
     /// <summary>Reads and validates the header, and checks the file length against it.</summary>
     private static Llama2cLayout ReadLayout(FileStream file, string path)

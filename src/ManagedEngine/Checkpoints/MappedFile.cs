@@ -59,4 +59,40 @@ internal sealed unsafe class MappedFile : IDisposable
         _view.Dispose();
         _map.Dispose();
     }
+
+    /// <summary>
+    /// Opens a checkpoint, validates its header with <paramref name="readLayout"/> before anything is
+    /// mapped, maps it and builds the result with <paramref name="create"/>; whatever was opened is
+    /// released if a step fails. Checkpoints are little-endian and mapped as they are.
+    /// </summary>
+    internal static T LoadValidated<TLayout, T>(string path, Func<FileStream, string, TLayout> readLayout,
+        Func<MappedFile, TLayout, string, T> create)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("llama2.c checkpoints can only be mapped on little-endian machines.");
+
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        TLayout layout;
+        try
+        {
+            layout = readLayout(file, path);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
+        var mapped = Open(file);
+        try
+        {
+            return create(mapped, layout, path);
+        }
+        catch
+        {
+            mapped.Dispose();
+            throw;
+        }
+    }
 }

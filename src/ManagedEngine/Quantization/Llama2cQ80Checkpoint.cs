@@ -24,35 +24,8 @@ public static unsafe class Llama2cQ80Checkpoint
     /// <summary>Maps <paramref name="path"/> and returns its weights; dispose them to unmap the file.</summary>
     /// <exception cref="InvalidDataException">The file is not a well-formed version-2 checkpoint (the message names the file and field).</exception>
     /// <exception cref="NotSupportedException">The file is a llama2.c version-1 (fp32) checkpoint.</exception>
-    public static QuantizedLlamaWeights Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!BitConverter.IsLittleEndian)
-            throw new PlatformNotSupportedException("llama2.c checkpoints can only be mapped on little-endian machines.");
-
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
-        Llama2cQ80Layout layout;
-        try
-        {
-            layout = ReadLayout(file, path);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-
-        var mapped = MappedFile.Open(file);
-        try
-        {
-            return CreateWeights(mapped, layout, path);
-        }
-        catch
-        {
-            mapped.Dispose();
-            throw;
-        }
-    }
+    public static QuantizedLlamaWeights Load(string path) =>
+        MappedFile.LoadValidated<Llama2cQ80Layout, QuantizedLlamaWeights>(path, ReadLayout, CreateWeights);
 
     private static Llama2cQ80Layout ReadLayout(FileStream file, string path)
     {
