@@ -4,8 +4,10 @@ namespace MlPipelines.ManagedEngine.Checkpoints;
 /// Writes a file through a temporary file in the same directory and moves it into place only once
 /// it is complete, so a failure or cancellation never leaves a half-written output behind.
 /// </summary>
-internal static class AtomicFileWriter
+public static class AtomicFileWriter
 {
+    /// <summary>Writes <paramref name="path"/> with <paramref name="write"/>, all or nothing.</summary>
+    /// <exception cref="IOException">The file exists and <paramref name="overwrite"/> is false.</exception>
     public static void Write(string path, bool overwrite, Action<Stream> write)
     {
         string fullPath = Path.GetFullPath(path);
@@ -30,5 +32,19 @@ internal static class AtomicFileWriter
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/>, replacing it, all or nothing.</summary>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    public static void WriteAllText(string path, string text)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Cannot write '{path}': the directory '{directory}' does not exist.");
+        Write(path, overwrite: true, stream =>
+        {
+            using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
+            writer.Write(text);
+        });
     }
 }

@@ -65,21 +65,7 @@ public sealed record BenchmarkReport
     public void WriteJson(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = System.IO.Path.GetFullPath(path);
-        string directory = System.IO.Path.GetDirectoryName(full) ?? ".";
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Cannot write the report '{path}': the directory '{directory}' does not exist.");
-        string temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, ToJson());
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        MlPipelines.ManagedEngine.Checkpoints.AtomicFileWriter.WriteAllText(path, ToJson());
     }
 
     /// <summary>

@@ -83,21 +83,6 @@ public sealed record ParityReport
     public void WriteJson(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? ".";
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Cannot write the report '{path}': the directory '{directory}' does not exist.");
-        // Same directory as the target so the final move is a rename.
-        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, ToJson());
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        MlPipelines.ManagedEngine.Checkpoints.AtomicFileWriter.WriteAllText(path, ToJson());
     }
 }

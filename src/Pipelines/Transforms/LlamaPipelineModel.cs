@@ -35,10 +35,9 @@ public static class LlamaPipelineModel
         ArgumentNullException.ThrowIfNull(inputSchema);
         ArgumentException.ThrowIfNullOrEmpty(path);
 
-        string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
+        ManagedEngine.Checkpoints.AtomicFileWriter.Write(path, overwrite: true, stream =>
         {
-            using (var zip = new ZipArchive(File.Create(temp), ZipArchiveMode.Create))
+            using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
             {
                 var stages = new JsonArray();
                 DataViewSchema schema = inputSchema;
@@ -73,12 +72,7 @@ public static class LlamaPipelineModel
                 var manifest = new JsonObject { ["formatVersion"] = FormatVersion, ["stages"] = stages };
                 WriteEntry(zip, ManifestEntry, s => JsonSerializer.Serialize(s, manifest, StageSettings.Json));
             }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        });
     }
 
     /// <summary>Loads a pipeline saved by <see cref="Save"/>.</summary>
