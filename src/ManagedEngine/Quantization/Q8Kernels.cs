@@ -138,54 +138,6 @@ internal static unsafe class Q8Kernels
     }
 
     /// <summary>
-    /// Four consecutive rows at once: each group of <c>x</c> is loaded once for the four rows, and the
-    /// four rows' accumulators form independent chains. Every row's arithmetic is exactly
-    /// <see cref="RowAvx2"/>'s, so results do not depend on which rows are computed together.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows4Avx2(sbyte* w, float* ws, sbyte* xq, float* xs, int cols, int groupSize, float* y)
-    {
-        int groups = cols / groupSize;
-        sbyte* w0 = w, w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
-        float* s0 = ws, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
-        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        for (int g = 0; g < groups; g++)
-        {
-            int o = g * groupSize;
-            Vector256<sbyte> x = Avx.LoadVector256(xq + o);
-            Vector256<int> i0 = Dot32(Avx.LoadVector256(w0 + o), x);
-            Vector256<int> i1 = Dot32(Avx.LoadVector256(w1 + o), x);
-            Vector256<int> i2 = Dot32(Avx.LoadVector256(w2 + o), x);
-            Vector256<int> i3 = Dot32(Avx.LoadVector256(w3 + o), x);
-            for (int k = 32; k < groupSize; k += 32)
-            {
-                Vector256<sbyte> xk = Avx.LoadVector256(xq + o + k);
-                i0 = Avx2.Add(i0, Dot32(Avx.LoadVector256(w0 + o + k), xk));
-                i1 = Avx2.Add(i1, Dot32(Avx.LoadVector256(w1 + o + k), xk));
-                i2 = Avx2.Add(i2, Dot32(Avx.LoadVector256(w2 + o + k), xk));
-                i3 = Avx2.Add(i3, Dot32(Avx.LoadVector256(w3 + o + k), xk));
-            }
-            float xScale = xs[g];
-            a0 = Accumulate(a0, i0, s0[g] * xScale);
-            a1 = Accumulate(a1, i1, s1[g] * xScale);
-            a2 = Accumulate(a2, i2, s2[g] * xScale);
-            a3 = Accumulate(a3, i3, s3[g] * xScale);
-        }
-        y[0] = Vector256.Sum(a0);
-        y[1] = Vector256.Sum(a1);
-        y[2] = Vector256.Sum(a2);
-        y[3] = Vector256.Sum(a3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate(Vector256<float> acc, Vector256<int> isum, float scale)
-    {
-        Vector256<float> d = Vector256.Create(scale);
-        Vector256<float> f = Avx.ConvertToVector256Single(isum);
-        return Fma.IsSupported ? Fma.MultiplyAdd(f, d, acc) : Avx.Add(Avx.Multiply(f, d), acc);
-    }
-
-    /// <summary>
     /// As <see cref="RowAvx2"/> with 512-bit vectors, for group sizes that are multiples of 64. Written with the
     /// portable <see cref="Vector512"/> API (AVX-512BW multiply-add when present), so it also runs, slowly, in
     /// software on machines without AVX-512, which is how the tests check it there.

@@ -218,13 +218,7 @@ public sealed unsafe class Q8Matrix
         }
         else if (rowAligned && kernel != Q8Kernel.Scalar && g % 32 == 0)
         {
-            int r = rowStart;
-            fixed (float* yp = y)
-            {
-                for (; r + 4 <= rowEnd; r += 4)
-                    Q8Kernels.Rows4Avx2(_values + (long)r * cols, _scales + (long)r * (cols / g), xv, xs, cols, g, yp + r);
-            }
-            for (; r < rowEnd; r++)
+            for (int r = rowStart; r < rowEnd; r++)
                 y[r] = Q8Kernels.RowAvx2(_values + (long)r * cols, _scales + (long)r * (cols / g), xv, xs, cols, g);
         }
         else
