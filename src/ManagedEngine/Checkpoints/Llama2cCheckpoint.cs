@@ -49,11 +49,7 @@ public static unsafe class Llama2cCheckpoint
         var layout = Llama2cLayout.TryCreate(h[0], h[1], h[2], h[3], h[4], h[5], h[6], out string error)
             ?? throw Invalid(path, error);
 
-        long expected = layout.FileBytes;
-        if (length != expected)
-            throw Invalid(path, $"file length {length} bytes is {(length < expected ? "shorter" : "longer")} than the " +
-                $"{expected} bytes the header implies ({layout.Describe()}); " +
-                (length < expected ? "the file is truncated or the header is wrong" : "the file has trailing data or the header is wrong"));
+        MappedFile.CheckLength(path, length, layout.FileBytes, layout.Describe());
         return layout;
     }
 

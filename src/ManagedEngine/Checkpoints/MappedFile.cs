@@ -95,4 +95,16 @@ internal sealed unsafe class MappedFile : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Throws an <see cref="InvalidDataException"/> naming the file when its length is not exactly what
+    /// the header (described by <paramref name="header"/>) implies.
+    /// </summary>
+    internal static void CheckLength(string path, long length, long expected, string header)
+    {
+        if (length != expected)
+            throw new InvalidDataException($"{path}: file length {length} bytes is {(length < expected ? "shorter" : "longer")} than the " +
+                $"{expected} bytes the header implies ({header}); " +
+                (length < expected ? "the file is truncated or the header is wrong" : "the file has trailing data or the header is wrong"));
+    }
 }

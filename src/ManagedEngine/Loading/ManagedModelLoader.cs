@@ -32,13 +32,13 @@ public static class ManagedModelLoader
             return new TransformerModel(QuantizedLlamaWeights.FromFp32(weights), threads);
     }
 
-    // llama2.c's version-2 export starts with the magic "ak42" (0x616b3432, little-endian).
+    // llama2.c's version-2 export starts with the magic "ak42" (little-endian).
     private static bool IsQ80(string path)
     {
         using var stream = File.OpenRead(path);
         Span<byte> magic = stackalloc byte[4];
         return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4
-            && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic) == 0x616b3432;
+            && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic) == Llama2cCheckpoint.VersionedMagic;
     }
 
     /// <summary>

@@ -55,11 +55,7 @@ public static unsafe class Llama2cQ80Checkpoint
         int groupSize = BinaryPrimitives.ReadInt32LittleEndian(header[37..]); // packed right after the flag, unaligned
         var layout = Llama2cQ80Layout.TryCreate(config, shared, groupSize, out string error) ?? throw Invalid(path, error);
 
-        long expected = layout.FileBytes;
-        if (length != expected)
-            throw Invalid(path, $"file length {length} bytes is {(length < expected ? "shorter" : "longer")} than the " +
-                $"{expected} bytes the header implies ({layout.Describe()}); " +
-                (length < expected ? "the file is truncated or the header is wrong" : "the file has trailing data or the header is wrong"));
+        MappedFile.CheckLength(path, length, layout.FileBytes, layout.Describe());
         return layout;
     }
 
