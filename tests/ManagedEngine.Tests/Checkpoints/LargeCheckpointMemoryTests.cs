@@ -5,6 +5,11 @@ using MlPipelines.ManagedEngine.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints;
 
+/// <summary>Resident memory is process-wide, so this runs alone, not beside other test classes.</summary>
+[CollectionDefinition(nameof(LargeCheckpointMemoryTests), DisableParallelization = true)]
+public sealed class LargeCheckpointMemoryCollection;
+
+[Collection(nameof(LargeCheckpointMemoryTests))]
 public class LargeCheckpointMemoryTests
 {
     [Fact]
