@@ -100,7 +100,11 @@ internal static class BenchCommand
         {
             foreach (var kind in engines)
                 foreach (int count in threadCounts)
-                    targets.Add(new BenchmarkTarget(Name(kind), count, subject.Open(kind, count, quantization)));
+                {
+                    long opened = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var model = subject.Open(kind, count, quantization);
+                    targets.Add(new BenchmarkTarget(Name(kind), count, model, System.Diagnostics.Stopwatch.GetElapsedTime(opened).TotalSeconds));
+                }
             var rows = EngineBenchmark.Run(targets, options, line => console.Error.WriteLine("bench: " + line), ct);
             return new BenchmarkReport
             {

@@ -21,11 +21,15 @@ internal static class BenchmarkTable
             $"prefill one chunk from position 0");
         w.WriteLine();
 
-        var header = new List<string> { "engine", "threads", "decode tok/s" };
+        var header = new List<string> { "engine", "threads", "load ms", "decode tok/s" };
         header.AddRange(o.PrefillLengths.Select(length => $"prefill-{length} tok/s"));
         var rows = r.Rows.Select(row =>
         {
-            var cells = new List<string> { row.Engine, row.Threads.ToString(CultureInfo.InvariantCulture), Cell(row.DecodeTokensPerSecond) };
+            var cells = new List<string>
+            {
+                row.Engine, row.Threads.ToString(CultureInfo.InvariantCulture),
+                row.LoadSeconds is double s ? Number(s * 1000) : "–", Cell(row.DecodeTokensPerSecond),
+            };
             cells.AddRange(row.Prefill.Select(p => Cell(p.TokensPerSecond)));
             return cells;
         }).ToList();

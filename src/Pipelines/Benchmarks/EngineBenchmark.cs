@@ -8,7 +8,8 @@ namespace MlPipelines.Pipelines.Benchmarks;
 /// <param name="Engine">The engine's name as reported (<c>managed</c>, <c>onnx</c>).</param>
 /// <param name="Threads">The thread count the model was opened with.</param>
 /// <param name="Model">The model, opened with that thread count; the caller disposes it.</param>
-public sealed record BenchmarkTarget(string Engine, int Threads, ILanguageModel Model);
+/// <param name="LoadSeconds">How long opening the model took (null: not timed). Reported beside the speeds.</param>
+public sealed record BenchmarkTarget(string Engine, int Threads, ILanguageModel Model, double? LoadSeconds = null);
 
 /// <summary>
 /// Measures decode and prefill speed of one or more engines/thread counts on the same model. Each target
@@ -145,7 +146,10 @@ public static class EngineBenchmark
             SessionTimings.Prefill(_session, ids.AsSpan(0, length), _logits);
 
         public BenchmarkRow ToRow(BenchmarkOptions o) => new(Target.Engine, Target.Threads, Measurement.Of(Decode),
-            o.PrefillLengths.Select((length, i) => new PrefillMeasurement(length, Measurement.Of(Prefill[i]))).ToArray(), Warmup);
+            o.PrefillLengths.Select((length, i) => new PrefillMeasurement(length, Measurement.Of(Prefill[i]))).ToArray(), Warmup)
+        {
+            LoadSeconds = Target.LoadSeconds,
+        };
 
         public void Dispose() => _session.Dispose();
     }

@@ -38,4 +38,11 @@ public sealed record WarmupSummary(int Rounds, double Seconds, bool Stable);
 /// <param name="Prefill">Prefill speed per chunk length.</param>
 /// <param name="Warmup">The warm-up before the measured runs.</param>
 public sealed record BenchmarkRow(string Engine, int Threads, Measurement DecodeTokensPerSecond,
-    IReadOnlyList<PrefillMeasurement> Prefill, WarmupSummary Warmup);
+    IReadOnlyList<PrefillMeasurement> Prefill, WarmupSummary Warmup)
+{
+    /// <summary>
+    /// How long opening the model took, in seconds (null: not timed): for the managed engine mapping the
+    /// checkpoint (plus quantising it when asked), for ONNX Runtime creating the session.
+    /// </summary>
+    public double? LoadSeconds { get; init; }
+}

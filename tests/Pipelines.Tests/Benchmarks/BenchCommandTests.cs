@@ -27,11 +27,12 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.Contains(lines, l => l.StartsWith("model:   stories260K: dim 64", StringComparison.Ordinal));
         string[] table = lines.Where(l => l.StartsWith('|')).ToArray();
         Assert.Equal(4, table.Length); // header, rule, two rows
+        Assert.Contains("load ms", table[0]);
         Assert.Contains("decode tok/s", table[0]);
         Assert.Contains("prefill-16 tok/s", table[0]);
         Assert.Contains("prefill-32 tok/s", table[0]);
-        Assert.Matches(@"^\| managed \| 1 +\| +[0-9.]+ \(", table[2]);
-        Assert.Matches(@"^\| managed \| 2 +\| +[0-9.]+ \(", table[3]);
+        Assert.Matches(@"^\| managed \| 1 +\| +[0-9.]+ \| +[0-9.]+ \(", table[2]);
+        Assert.Matches(@"^\| managed \| 2 +\| +[0-9.]+ \| +[0-9.]+ \(", table[3]);
         Assert.Contains("run 2/2 managed ×2", result.Stderr);
         Assert.Empty(Directory.GetFiles(_dir.Path, "*.tmp"));
 
@@ -55,6 +56,7 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
             foreach (var p in prefill.EnumerateArray())
                 AssertPositive(p.GetProperty("tokensPerSecond"), runs: 2);
             Assert.True(row.GetProperty("warmup").GetProperty("rounds").GetInt32() >= 1);
+            Assert.True(row.GetProperty("loadSeconds").GetDouble() > 0);
         }
         Assert.Equal([1, 2], rows.EnumerateArray().Select(r => r.GetProperty("threads").GetInt32()));
     }
@@ -67,7 +69,7 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         string[] rows = result.Stdout.Split('\n').Where(l => l.StartsWith("| onnx", StringComparison.Ordinal)).ToArray();
         Assert.Single(rows);
-        Assert.Matches(@"^\| onnx +\| 1 +\| +[0-9.]+ \(", rows[0]);
+        Assert.Matches(@"^\| onnx +\| 1 +\| +[0-9.]+ \| +[0-9.]+ \(", rows[0]);
     }
 
     [Theory]
