@@ -8,7 +8,8 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// <c>Y[t, r] = W[r, :] · X[t, :]</c> for a row range of a row-major weight matrix and a block of
 /// token vectors: the matrix-vector product of decoding (one token) and the GEMM of prefill (many).
 /// <para>
-/// Register tiles of 4 weight rows × 2 tokens share every load of <c>x</c> and of <c>w</c>; each
+/// Register tiles (4 weight rows × 3, 2 or 1 tokens in prefill, 8 rows × 1 token in decode) share every
+/// load of <c>x</c> and of <c>w</c>; each
 /// (row, token) pair has its own 8-lane accumulator, reduced the same way in every tile shape, so a
 /// dot product gives bit-identical results whether it is computed alone, in a tile, in a prefill chunk
 /// or in a decode step, and whatever rows a thread is given.
@@ -16,6 +17,7 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// </summary>
 internal static unsafe class MatMulKernel
 {
+
     /// <summary>
     /// Computes rows <c>[rowStart, rowEnd)</c> of <c>Y</c> for <paramref name="tokens"/> token vectors.
     /// </summary>
@@ -43,24 +45,30 @@ internal static unsafe class MatMulKernel
             return;
         }
         int r = rowStart;
-        int pairs = tokens & ~1;
+        if (tokens == 1)
+        {
+            // Decode: 8 rows at a time, so 8 independent accumulator chains keep both FMA units busy.
+            for (; r + 8 <= rowEnd; r += 8)
+                Tile8x1(w + (long)r * wStride, wStride, cols, x, y + r);
+        }
+        else
+        {
+            // Prefill: tokens in threes (4 × 3 tiles: 12 accumulators, 7 loads per 12 FMAs), then the one
+            // or two left over while the same 4 weight rows are still in cache.
+            int triples = tokens - tokens % 3;
+            for (; r + 4 <= rowEnd; r += 4)
+            {
+                float* w0 = w + (long)r * wStride;
+                for (int t = 0; t < triples; t += 3)
+                    Tile4x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride);
+                if (tokens - triples == 2)
+                    Tile4x2(w0, wStride, cols, x + (long)triples * xStride, xStride, y + (long)triples * yStride + r, yStride);
+                else if (tokens - triples == 1)
+                    Tile4x1(w0, wStride, cols, x + (long)triples * xStride, y + (long)triples * yStride + r);
+            }
+        }
         for (; r + 4 <= rowEnd; r += 4)
-        {
-            float* w0 = w + (long)r * wStride;
-            for (int t = 0; t < pairs; t += 2)
-                Tile4x2(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride);
-        }
-        // A lone token (decode, or the odd one of a chunk): 8 rows at a time, so 8 independent
-        // accumulator chains keep both FMA units busy.
-        if (pairs < tokens)
-        {
-            float* xl = x + (long)pairs * xStride, yl = y + (long)pairs * yStride;
-            int rl = rowStart;
-            for (; rl + 8 <= r; rl += 8)
-                Tile8x1(w + (long)rl * wStride, wStride, cols, xl, yl + rl);
-            for (; rl + 4 <= r; rl += 4)
-                Tile4x1(w + (long)rl * wStride, wStride, cols, xl, yl + rl);
-        }
+            Tile4x1(w + (long)r * wStride, wStride, cols, x, y + r);
         for (; r < rowEnd; r++)
         {
             float* wr = w + (long)r * wStride;
@@ -75,6 +83,50 @@ internal static unsafe class MatMulKernel
         float sum = Vector256.Sum(acc);
         for (; k < cols; k++) sum += w[k] * x[k];
         return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x3(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride)
+    {
+        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, x1 = x0 + xStride, x2 = x1 + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        Vector256<float> a02 = default, a12 = default, a22 = default, a32 = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+        {
+            Vector256<float> v0 = Avx.LoadVector256(x0 + k), v1 = Avx.LoadVector256(x1 + k), v2 = Avx.LoadVector256(x2 + k);
+            Vector256<float> r0 = Avx.LoadVector256(w0 + k);
+            a00 = Fma.MultiplyAdd(r0, v0, a00);
+            a01 = Fma.MultiplyAdd(r0, v1, a01);
+            a02 = Fma.MultiplyAdd(r0, v2, a02);
+            Vector256<float> r1 = Avx.LoadVector256(w1 + k);
+            a10 = Fma.MultiplyAdd(r1, v0, a10);
+            a11 = Fma.MultiplyAdd(r1, v1, a11);
+            a12 = Fma.MultiplyAdd(r1, v2, a12);
+            Vector256<float> r2 = Avx.LoadVector256(w2 + k);
+            a20 = Fma.MultiplyAdd(r2, v0, a20);
+            a21 = Fma.MultiplyAdd(r2, v1, a21);
+            a22 = Fma.MultiplyAdd(r2, v2, a22);
+            Vector256<float> r3 = Avx.LoadVector256(w3 + k);
+            a30 = Fma.MultiplyAdd(r3, v0, a30);
+            a31 = Fma.MultiplyAdd(r3, v1, a31);
+            a32 = Fma.MultiplyAdd(r3, v2, a32);
+        }
+        y[0] = Finish(a00, w0, x0, k, cols);
+        y[1] = Finish(a10, w1, x0, k, cols);
+        y[2] = Finish(a20, w2, x0, k, cols);
+        y[3] = Finish(a30, w3, x0, k, cols);
+        float* y1 = y + yStride;
+        y1[0] = Finish(a01, w0, x1, k, cols);
+        y1[1] = Finish(a11, w1, x1, k, cols);
+        y1[2] = Finish(a21, w2, x1, k, cols);
+        y1[3] = Finish(a31, w3, x1, k, cols);
+        float* y2 = y1 + yStride;
+        y2[0] = Finish(a02, w0, x2, k, cols);
+        y2[1] = Finish(a12, w1, x2, k, cols);
+        y2[2] = Finish(a22, w2, x2, k, cols);
+        y2[3] = Finish(a32, w3, x2, k, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -18,6 +18,7 @@ public unsafe class MatMulKernelTests
     [InlineData(64, 64, 7)]
     [InlineData(172, 64, 3)]
     [InlineData(13, 300, 2)]
+    [InlineData(20, 24, 64)]    // a whole prefill chunk: 21 triples and one token left over
     public void Gemm_matches_naive_and_every_tile_shape_agrees_bit_for_bit(int rows, int cols, int tokens)
     {
         var rng = new Random(rows + cols + tokens);

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using MlPipelines.ManagedEngine.Kernels;
+using Xunit.Abstractions;
+
+namespace MlPipelines.ManagedEngine.Tests.Kernels;
+
+/// <summary>
+/// A micro-measure, not a test: single-threaded GFLOP/s of the prefill GEMM (a 64-token chunk) on the
+/// projection shapes of stories110M. Runs only with MLPIPE_PERF=1 and prints its numbers.
+/// </summary>
+public unsafe class GemmThroughput(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(768, 768)]
+    [InlineData(2048, 768)]
+    [InlineData(768, 2048)]
+    public void Measure(int rows, int cols)
+    {
+        if (Environment.GetEnvironmentVariable("MLPIPE_PERF") != "1")
+            return;
+        const int tokens = 64;
+        var rng = new Random(1);
+        float[] w = new float[rows * cols], x = new float[tokens * cols], y = new float[tokens * rows];
+        for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+        fixed (float* wp = w, xp = x, yp = y)
+        {
+            float* pw = wp, px = xp, py = yp;
+            foreach (int count in new[] { tokens, tokens - 1, 1 })
+            {
+                double best = Best(() => MatMulKernel.Multiply(pw, cols, px, count, py, rows, 0, rows));
+                output.WriteLine($"[{rows}x{cols}] x {count} tokens: {best,8:F1} µs  {2.0 * rows * cols * count / (best * 1e3),6:F1} GFLOP/s");
+            }
+        }
+    }
+
+    private static double Best(Action run)
+    {
+        var warm = Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 300) run();
+        double best = double.MaxValue;
+        for (int batch = 0; batch < 7; batch++)
+        {
+            int iterations = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.ElapsedMilliseconds < 100) { run(); iterations++; }
+            best = Math.Min(best, sw.Elapsed.TotalMicroseconds / iterations);
+        }
+        return best;
+    }
+}
