@@ -14,7 +14,8 @@ namespace MlPipelines.ManagedEngine.Checkpoints.Gguf;
 /// <c>bos_token_id</c> (1), <c>eos_token_id</c> (2) and <c>padding_token_id</c> (none), and the flags
 /// <c>tokenizer.ggml.add_bos_token</c> (true), <c>add_eos_token</c> (false) and
 /// <c>add_space_prefix</c> (true). GGUF stores no normalizer, so llama.cpp's is assumed: spaces
-/// escaped, whitespace kept as is, and byte fallback when the vocabulary has byte pieces.
+/// escaped, whitespace kept as is, and byte fallback when the vocabulary has byte pieces. The piece
+/// at the unknown id counts as sentencepiece's unknown piece even when the file types it control.
 /// </remarks>
 public static class GgufTokenizer
 {
@@ -50,6 +51,14 @@ public static class GgufTokenizer
         int eos = f.GetInt32("tokenizer.ggml.eos_token_id", -1, last) ?? 2;
         int pad = f.GetInt32("tokenizer.ggml.padding_token_id", -1, last) ?? -1;
         bool byteFallback = types.Contains((int)PieceType.Byte);
+        if (types[unk] == (int)PieceType.Control)
+        {
+            // llama.cpp's Hugging Face converter types every special added token CONTROL, <unk> included
+            // (Phi-3's vocabulary, for one); sentencepiece's own model has it UNKNOWN, which is what encoding
+            // and decoding need.
+            types = (int[])types.Clone();
+            types[unk] = (int)PieceType.Unknown;
+        }
 
         var proto = SentencePieceModelProto.FromVocabulary(f.Path, tokens, scores, types, unk, bos, eos, pad,
             addDummyPrefix: f.GetBool("tokenizer.ggml.add_space_prefix") ?? true, byteFallback);
