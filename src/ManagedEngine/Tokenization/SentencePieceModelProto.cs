@@ -164,4 +164,33 @@ internal sealed class SentencePieceModelProto
             }
         }
     }
+
+    /// <summary>
+    /// A BPE model from a vocabulary kept outside a ModelProto (GGUF's <c>tokenizer.ggml.*</c> arrays),
+    /// with the normalizer sentencepiece's Llama models use: identity rule, spaces escaped as '▁',
+    /// extra whitespace kept, and a dummy prefix as <paramref name="addDummyPrefix"/> says. Pieces are
+    /// validated as <see cref="Parse"/> validates them; <paramref name="source"/> names them in errors.
+    /// </summary>
+    internal static SentencePieceModelProto FromVocabulary(string source, IReadOnlyList<string> pieces, IReadOnlyList<float> scores,
+        IReadOnlyList<int> types, int unkId, int bosId, int eosId, int padId, bool addDummyPrefix, bool byteFallback)
+    {
+        if (pieces.Count == 0) throw new InvalidDataException($"{source}: the vocabulary has no pieces.");
+        if (scores.Count != pieces.Count || types.Count != pieces.Count)
+            throw new InvalidDataException($"{source}: {pieces.Count} pieces but {scores.Count} scores and {types.Count} types; they must be equal.");
+        var model = new SentencePieceModelProto
+        {
+            ModelType = ModelTypeBpe, ByteFallback = byteFallback, UnkId = unkId, BosId = bosId, EosId = eosId, PadId = padId,
+            NormalizerName = "identity", AddDummyPrefix = addDummyPrefix, RemoveExtraWhitespaces = false, EscapeWhitespaces = true,
+        };
+        for (int id = 0; id < pieces.Count; id++)
+        {
+            if (pieces[id].Length == 0) throw new InvalidDataException($"{source}: piece {id} is empty.");
+            if (!Enum.IsDefined((PieceType)types[id])) throw new InvalidDataException($"{source}: piece {id} '{pieces[id]}' has unknown type {types[id]}; expected 1 to 6.");
+            if (float.IsNaN(scores[id])) throw new InvalidDataException($"{source}: piece {id} '{pieces[id]}' has a NaN score.");
+            model.Pieces.Add(Encoding.UTF8.GetBytes(pieces[id]));
+            model.Scores.Add(scores[id]);
+            model.Types.Add((PieceType)types[id]);
+        }
+        return model;
+    }
 }

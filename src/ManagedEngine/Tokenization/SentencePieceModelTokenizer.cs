@@ -125,6 +125,11 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
         return new SentencePieceModelTokenizer(model, name, addBeginningOfSentence, addEndOfSentence);
     }
 
+    /// <summary>Wraps a model built elsewhere (see <see cref="SentencePieceModelProto.FromVocabulary"/>); <paramref name="name"/> names it in errors.</summary>
+    internal static SentencePieceModelTokenizer FromModel(SentencePieceModelProto model, string name,
+        bool addBeginningOfSentence = true, bool addEndOfSentence = false) =>
+        new(model, name, addBeginningOfSentence, addEndOfSentence);
+
     private static string ModelTypeName(int type) => type switch
     {
         1 => "UNIGRAM", 2 => "BPE", 3 => "WORD", 4 => "CHAR", _ => type.ToString(System.Globalization.CultureInfo.InvariantCulture),
