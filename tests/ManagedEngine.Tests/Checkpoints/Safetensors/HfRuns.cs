@@ -13,7 +13,7 @@ internal static class HfRuns
 {
     private static readonly Lazy<PieceTokenizer> Tokenizer = new(() => TokenizerLoader.Load(TestPaths.Tok512Model, 512));
 
-    /// <summary>A prompt of 24 tokens (BOS first), long enough to exercise attention over many positions.</summary>
+    /// <summary>A prompt of 26 tokens (BOS first), long enough to exercise attention over many positions.</summary>
     public static int[] Prompt { get; } =
         Tokenizer.Value.Encode("Once upon a time, there was a little girl named Lily. She loved to play with her ball.", addBos: true, addEos: false);
 
