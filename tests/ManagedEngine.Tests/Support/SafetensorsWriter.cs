@@ -25,7 +25,8 @@ internal sealed class SafetensorsWriter
     public SafetensorsWriter AddF32(string name, long[] shape, float[] values) =>
         Add(name, "F32", shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
-    public byte[] ToBytes()
+    /// <param name="extraHeaderSpaces">Spaces added after the 8-byte padding, to misalign the data section on purpose.</param>
+    public byte[] ToBytes(int extraHeaderSpaces = 0)
     {
         using var json = new MemoryStream();
         using (var w = new Utf8JsonWriter(json))
@@ -52,13 +53,13 @@ internal sealed class SafetensorsWriter
             w.WriteEndObject();
         }
         byte[] header = json.ToArray();
-        int padded = (header.Length + 7) / 8 * 8;
+        int padded = (header.Length + 7) / 8 * 8 + extraHeaderSpaces;
         var header8 = Enumerable.Repeat((byte)' ', padded).ToArray();
         header.CopyTo(header8, 0);
         return Raw(header8, _tensors.SelectMany(t => t.Data).ToArray());
     }
 
-    public void Write(string path) => File.WriteAllBytes(path, ToBytes());
+    public void Write(string path, int extraHeaderSpaces = 0) => File.WriteAllBytes(path, ToBytes(extraHeaderSpaces));
 
     /// <summary>A file from a literal header (for malformed cases); <paramref name="headerLength"/> overrides the stated length.</summary>
     public static byte[] Raw(string header, byte[] data, ulong? headerLength = null) =>

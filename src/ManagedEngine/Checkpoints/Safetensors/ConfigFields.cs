@@ -14,8 +14,8 @@ internal readonly struct ConfigFields(JsonElement root, string path)
     /// <summary>True when the field is present and not null.</summary>
     public bool Has(string name) => root.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null;
 
-    /// <summary>The field's JSON text, for messages.</summary>
-    public string Raw(string name) => root.GetProperty(name).GetRawText();
+    /// <summary>The field's JSON text, shortened for messages.</summary>
+    public string Raw(string name) => Shown(root.GetProperty(name));
 
     /// <summary>A required integer field.</summary>
     public int Int(string name) => OptionalInt(name)
@@ -32,9 +32,11 @@ internal readonly struct ConfigFields(JsonElement root, string path)
     {
         if (Get(name) is not JsonElement v)
             return fallback;
-        if (v.ValueKind != JsonValueKind.Number)
-            throw WrongType(name, v, "a number");
-        return (float)v.GetDouble();
+        // Numbers beyond double's range parse as infinity; ones that only overflow float are left to
+        // the caller's range checks.
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d) || !double.IsFinite(d))
+            throw WrongType(name, v, "a finite number");
+        return (float)d;
     }
 
     /// <summary>A boolean field with a default.</summary>
@@ -94,8 +96,16 @@ internal readonly struct ConfigFields(JsonElement root, string path)
 
     private InvalidDataException WrongType(string name, JsonElement v, string expected)
     {
-        string shown = v.GetRawText();
-        if (shown.Length > 80) shown = shown[..80] + "...";
-        return new InvalidDataException($"{path}: field {name} = {shown}; expected {expected}");
+        return new InvalidDataException($"{path}: field {name} = {Shown(v)}; expected {expected}");
+    }
+
+    /// <summary>The value as one line of compact JSON, at most 80 characters, for messages.</summary>
+    private static string Shown(JsonElement value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+            value.WriteTo(writer);
+        string json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return json.Length > 80 ? json[..80] + "..." : json;
     }
 }

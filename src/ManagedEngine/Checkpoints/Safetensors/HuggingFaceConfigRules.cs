@@ -25,6 +25,7 @@ internal static class HuggingFaceConfigRules
             ?? Range("max_position_embeddings", c.MaxPositionEmbeddings, Llama2cLayout.MaxSeqLen)
             // WeightTensor is int-sized, so every single tensor must hold at most int.MaxValue floats.
             ?? TensorSize("vocab_size", c.VocabSize, "hidden_size", hidden, "model.embed_tokens.weight")
+            ?? TensorSize("hidden_size", hidden, "hidden_size", hidden, "self_attn.q_proj.weight")
             ?? TensorSize("intermediate_size", c.IntermediateSize, "hidden_size", hidden, "mlp.gate_proj.weight")
             ?? Positive("rms_norm_eps", c.RmsNormEps)
             ?? Positive("rope_theta", c.RopeTheta)

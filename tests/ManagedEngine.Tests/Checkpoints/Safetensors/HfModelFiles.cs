@@ -62,12 +62,16 @@ internal static class HfModelFiles
     }
 
     /// <summary>Writes config.json and a single model.safetensors into <paramref name="directory"/>.</summary>
-    public static string WriteModel(string directory, IEnumerable<HfTensor> tensors, string? config = null)
+    public static string WriteModel(string directory, IEnumerable<HfTensor> tensors, string? config = null, int extraHeaderSpaces = 0)
     {
         File.WriteAllText(Path.Combine(directory, "config.json"), config ?? Config());
-        Shard(tensors).Write(Path.Combine(directory, "model.safetensors"));
+        Shard(tensors).Write(Path.Combine(directory, "model.safetensors"), extraHeaderSpaces);
         return directory;
     }
+
+    /// <summary>stories260K-hf's tensors with <paramref name="edit"/> applied to each (null drops the tensor).</summary>
+    public static IReadOnlyList<HfTensor> Edited(Func<HfTensor, HfTensor?> edit) =>
+        ReadStories260K().Select(edit).OfType<HfTensor>().ToList();
 
     /// <summary>Writes config.json, two shards (the first <paramref name="firstShardCount"/> tensors, then the rest) and their index.</summary>
     public static string WriteSharded(string directory, IReadOnlyList<HfTensor> tensors, int firstShardCount)
