@@ -27,7 +27,7 @@ public class EmbeddingBatchBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(null));
+        string checkpoint = ModelSource.Locate(null).Path;
         string tokenizer = ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
         string model = Engine == EngineKind.Onnx
             ? OnnxExportCache.GetOrExport(checkpoint, tokenizer, Path.Combine(Path.GetTempPath(), "mlpipe-bench-cache"), out _)

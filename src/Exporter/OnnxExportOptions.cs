@@ -25,7 +25,10 @@ public sealed record OnnxExportOptions
     /// <summary>Replace an existing non-empty output directory (only once the new export is complete).</summary>
     public bool Force { get; init; }
 
-    /// <summary>A tokenizer file to copy into the export directory and name in the manifest (null: none).</summary>
+    /// <summary>
+    /// A tokenizer file to copy into the export directory and name in the manifest (null: none). For a GGUF
+    /// file only its tokenizer is written, as a SentencePiece <c>tokenizer.model</c>.
+    /// </summary>
     public string? TokenizerPath { get; init; }
 
     /// <summary>The operator profile (default <see cref="OnnxExportProfile.Portable"/>).</summary>

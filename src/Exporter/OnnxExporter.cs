@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using MlPipelines.Exporter.Graph;
 using MlPipelines.Exporter.Llama;
+using MlPipelines.ManagedEngine.Checkpoints.Gguf;
 using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.Exporter;
 
@@ -33,6 +35,9 @@ public static class OnnxExporter
         ExportCore(weights, outputDirectory, options ?? new OnnxExportOptions(), cancellationToken, beforePublish: null);
 
     /// <summary>The same, with a hook run after everything is written but before it is moved into place (tests inject failures there).</summary>
+    /// <summary>The file name a tokenizer taken out of a GGUF file gets in an export.</summary>
+    public const string EmbeddedTokenizerFileName = "tokenizer.model";
+
     internal static OnnxExportResult ExportCore(LlamaWeights weights, string outputDirectory, OnnxExportOptions options,
         CancellationToken cancellationToken, Action<string>? beforePublish)
     {
@@ -47,7 +52,14 @@ public static class OnnxExporter
         var clock = Stopwatch.StartNew();
         GraphBuilder graph = PortableLlamaGraph.Build(weights);
         bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
-        string? tokenizerFile = options.TokenizerPath is null ? null : Path.GetFileName(options.TokenizerPath);
+        // A GGUF file carries its tokenizer inside; the export gets it as a standard SentencePiece
+        // tokenizer.model rather than a copy of the whole (weights-sized) GGUF file.
+        byte[]? embeddedTokenizer = options.TokenizerPath is not null && GgufFile.HasMagic(options.TokenizerPath)
+            ? GgufTokenizer.Load(options.TokenizerPath) is SentencePieceModelTokenizer sp ? sp.ToModelBytes()
+                : throw new NotSupportedException($"The tokenizer in '{options.TokenizerPath}' cannot be written as a SentencePiece model.")
+            : null;
+        string? tokenizerFile = options.TokenizerPath is null ? null
+            : embeddedTokenizer is not null ? EmbeddedTokenizerFileName : Path.GetFileName(options.TokenizerPath);
         var manifest = new ExportManifest
         {
             Config = weights.Config,
@@ -62,7 +74,9 @@ public static class OnnxExporter
         AtomicDirectory.Write(outputDirectory, options.Force, temp =>
         {
             (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(weights.Config), cancellationToken);
-            if (options.TokenizerPath is not null)
+            if (embeddedTokenizer is not null)
+                File.WriteAllBytes(Path.Combine(temp, tokenizerFile!), embeddedTokenizer);
+            else if (options.TokenizerPath is not null)
                 File.Copy(options.TokenizerPath, Path.Combine(temp, tokenizerFile!));
             File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
             cancellationToken.ThrowIfCancellationRequested();

@@ -1,3 +1,4 @@
+using MlPipelines.Exporter;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
@@ -44,7 +45,10 @@ public static class LanguageModels
     /// <param name="engine">The engine.</param>
     /// <param name="onnx">ONNX Runtime settings (ONNX engine).</param>
     /// <param name="managed">Threads and int8 quantisation (managed engine).</param>
-    public static LoadedModel Open(string? model, string? tokenizer, EngineKind engine, OnnxEngineOptions? onnx = null, ManagedEngineOptions? managed = null)
+    /// <param name="exportCacheDirectory">ONNX engine given a model rather than an export directory: where the export
+    /// is cached (default: <see cref="OnnxExportCache.DefaultDirectory"/>).</param>
+    public static LoadedModel Open(string? model, string? tokenizer, EngineKind engine, OnnxEngineOptions? onnx = null,
+        ManagedEngineOptions? managed = null, string? exportCacheDirectory = null)
     {
         if (engine == EngineKind.Managed)
         {
@@ -61,9 +65,16 @@ public static class LanguageModels
             }
         }
 
-        if (model is null)
-            throw new ArgumentException("The ONNX engine needs --model to name an export directory (write one with `mlpipe export`).", nameof(model));
-        var exported = OnnxLanguageModel.Load(ModelLocator.Resolve(model), onnx);
+        // The ONNX engine runs an export directory; any other model (llama2.c, Hugging Face, GGUF) is exported
+        // once into the export cache (keyed by the model's and tokenizer's content) and run from there.
+        string resolved = ModelLocator.Resolve(model);
+        if (!File.Exists(Path.Combine(resolved, ExportManifest.FileName)))
+        {
+            string sourcePath = ModelSource.Detect(resolved).Path;
+            string tokenizerFile = ManagedModelLoader.ResolveTokenizerFile(tokenizer, sourcePath, out _);
+            resolved = OnnxExportCache.GetOrExport(sourcePath, tokenizerFile, exportCacheDirectory, out _);
+        }
+        var exported = OnnxLanguageModel.Load(resolved, onnx);
         try
         {
             PieceTokenizer tok = tokenizer is null ? exported.LoadTokenizer() : ManagedModelLoader.LoadTokenizer(tokenizer, null);

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.Pipelines;
 
@@ -22,20 +22,21 @@ public static class OnnxExportCache
     /// <summary>
     /// The export directory for a checkpoint and tokenizer, exporting it first when the cache lacks it.
     /// </summary>
-    /// <param name="checkpoint">A llama2.c checkpoint file.</param>
-    /// <param name="tokenizer">Its tokenizer file (copied into the export).</param>
+    /// <param name="checkpoint">A model file or directory in any format <see cref="ModelSource"/> detects.</param>
+    /// <param name="tokenizer">Its tokenizer file (copied into the export; from a GGUF file, its tokenizer only).</param>
     /// <param name="cacheDirectory">The cache root (default: <see cref="DefaultDirectory"/>).</param>
     /// <param name="exported">True when this call exported; false when the cache already had it.</param>
     public static string GetOrExport(string checkpoint, string tokenizer, string? cacheDirectory, out bool exported)
     {
-        string key = Hash(checkpoint)[..16] + "-" + Hash(tokenizer)[..8];
-        string name = Path.GetFileNameWithoutExtension(checkpoint);
+        var source = ModelSource.Detect(checkpoint);
+        string key = Hash(source.Files())[..16] + "-" + Hash([tokenizer])[..8];
+        string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(source.Path));
         string dir = Path.Combine(cacheDirectory ?? DefaultDirectory, "onnx", $"{name}-{key}".ToLowerInvariant());
         exported = false;
         if (IsComplete(dir))
             return dir;
         Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
-        using (var weights = Llama2cCheckpoint.Load(checkpoint))
+        using (var weights = source.LoadWeights())
         {
             try
             {
@@ -53,9 +54,14 @@ public static class OnnxExportCache
     private static bool IsComplete(string dir) =>
         File.Exists(Path.Combine(dir, ExportManifest.FileName)) && File.Exists(Path.Combine(dir, ExportManifest.ModelFileName));
 
-    private static string Hash(string file)
+    // One file hashes as its SHA-256 (so existing cache entries stay valid); several, as the SHA-256 of their hashes in order.
+    private static string Hash(IReadOnlyList<string> files)
     {
-        using var stream = File.OpenRead(file);
-        return Convert.ToHexString(SHA256.HashData(stream));
+        var hashes = files.Select(file =>
+        {
+            using var stream = File.OpenRead(file);
+            return SHA256.HashData(stream);
+        }).ToList();
+        return Convert.ToHexString(hashes.Count == 1 ? hashes[0] : SHA256.HashData(hashes.SelectMany(h => h).ToArray()));
     }
 }

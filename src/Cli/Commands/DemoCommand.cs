@@ -37,7 +37,7 @@ internal static class DemoCommand
     {
         var clock = Stopwatch.StartNew();
         var ui = console.CreateAnsiConsole();
-        string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(modelArg));
+        string checkpoint = ModelSource.Locate(modelArg).Path;
         string tokenizer = ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
         string exportDir = OnnxExportCache.GetOrExport(checkpoint, tokenizer, cacheDir, out bool exported);
         ui.MarkupLine($"[bold]mlpipe demo[/] — {Markup.Escape(Path.GetFileName(checkpoint))} on the managed engine and on ONNX Runtime");

@@ -22,9 +22,10 @@ internal static class ExportCommand
         command.SetAction((parse, ct) =>
         {
             string? modelArg = parse.GetValue(model);
-            string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(modelArg));
-            string tokenizerFile = ManagedModelLoader.ResolveTokenizerFile(parse.GetValue(tokenizer), modelArg ?? checkpoint, out _);
-            using var weights = Llama2cCheckpoint.Load(checkpoint);
+            var source = ModelSource.Locate(modelArg);
+            string checkpoint = source.Path;
+            string tokenizerFile = ManagedModelLoader.ResolveTokenizerFile(parse.GetValue(tokenizer), checkpoint, out _);
+            using var weights = source.LoadWeights();
             var result = OnnxExporter.Export(weights, parse.GetValue(output)!, new OnnxExportOptions
             {
                 ExternalData = parse.GetValue(external),

@@ -12,33 +12,26 @@ namespace MlPipelines.ManagedEngine.Loading;
 public static class ManagedModelLoader
 {
     /// <summary>
-    /// Loads the checkpoint behind <paramref name="nameOrPath"/> (null: the default model): a llama2.c
-    /// version-0 fp32 file, or a version-2 int8 (Q8_0) file as runq.c reads.
+    /// Loads the model behind <paramref name="nameOrPath"/> (null: the default model) in any format
+    /// <see cref="ModelSource"/> detects: a llama2.c fp32 or int8 (Q8_0) checkpoint, a Hugging Face
+    /// directory, or a GGUF file.
     /// </summary>
-    /// <param name="nameOrPath">A checkpoint file, a model directory or a model name.</param>
+    /// <param name="nameOrPath">A model file, a model directory or a model name.</param>
     /// <param name="threads">Threads per session (0: one per processor).</param>
     /// <param name="quantize">Quantise fp32 weights to int8 Q8_0 on load (ignored for int8 files).</param>
     /// <exception cref="FileNotFoundException">Nothing of that name exists.</exception>
-    /// <exception cref="InvalidDataException">The checkpoint is malformed.</exception>
+    /// <exception cref="InvalidDataException">The model is malformed.</exception>
+    /// <exception cref="NotSupportedException">A format variant the engine does not implement.</exception>
     public static TransformerModel LoadModel(string? nameOrPath, int threads = 0, bool quantize = false)
     {
-        string checkpoint = ModelLocator.CheckpointFile(ModelLocator.Resolve(nameOrPath));
-        if (IsQ80(checkpoint))
-            return new TransformerModel(Llama2cQ80Checkpoint.Load(checkpoint), threads);
-        var weights = Llama2cCheckpoint.Load(checkpoint);
+        ModelSource source = ModelSource.Locate(nameOrPath);
+        if (source.Format == ModelFormat.Llama2cInt8)
+            return new TransformerModel(Llama2cQ80Checkpoint.Load(source.Path), threads);
+        var weights = source.LoadWeights();
         if (!quantize)
             return new TransformerModel(weights, threads);
         using (weights)
             return new TransformerModel(QuantizedLlamaWeights.FromFp32(weights), threads);
-    }
-
-    // llama2.c's version-2 export starts with the magic "ak42" (little-endian).
-    private static bool IsQ80(string path)
-    {
-        using var stream = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[4];
-        return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4
-            && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic) == Llama2cCheckpoint.VersionedMagic;
     }
 
     /// <summary>
@@ -56,48 +49,51 @@ public static class ManagedModelLoader
 
     /// <summary>
     /// The tokenizer file <see cref="LoadTokenizer"/> would load; <paramref name="vocabSize"/> is the
-    /// model's vocabulary size when the file was found beside a model.
+    /// model's vocabulary size when the file was found from a model. A GGUF model is its own tokenizer file.
     /// </summary>
     public static string ResolveTokenizerFile(string? tokenizerNameOrPath, string? modelNameOrPath, out int? vocabSize)
     {
         vocabSize = null;
-        string modelPath;
+        ModelSource model;
         if (tokenizerNameOrPath is not null)
         {
             string resolved = ModelLocator.Resolve(tokenizerNameOrPath);
-            if (!Directory.Exists(resolved) && !IsCheckpoint(resolved, out _))
+            if (!Directory.Exists(resolved) && !IsModelFile(resolved))
                 return resolved;
-            modelPath = resolved;
+            model = ModelSource.Detect(resolved);
         }
         else
         {
-            modelPath = ModelLocator.Resolve(modelNameOrPath);
+            model = ModelSource.Locate(modelNameOrPath);
         }
-        string checkpoint = ModelLocator.CheckpointFile(modelPath);
-        if (!IsCheckpoint(checkpoint, out int vocab))
-            throw new InvalidDataException($"'{checkpoint}' is not a readable checkpoint, so its tokenizer cannot be located.");
+        if (model.HasEmbeddedTokenizer)
+            return model.Path;
+        int vocab;
+        try
+        {
+            vocab = model.ReadConfig().VocabSize;
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            throw new InvalidDataException($"'{model.Path}' is not a readable model ({e.Message}), so its tokenizer cannot be located.", e);
+        }
         vocabSize = vocab;
-        return TokenizerLoader.FindBeside(checkpoint, vocab)
+        return TokenizerLoader.FindBeside(model.Path, vocab)
             ?? throw new FileNotFoundException(
-                $"No tokenizer beside '{checkpoint}': expected tokenizer.bin, tokenizer.model, tok{vocab}.bin or tok{vocab}.model " +
-                "in the same directory; name one with --tokenizer.", checkpoint);
+                $"No tokenizer beside '{model.Path}': expected tokenizer.bin, tokenizer.model, tok{vocab}.bin or tok{vocab}.model " +
+                $"in {(Directory.Exists(model.Path) ? "that directory" : "the same directory")}; name one with --tokenizer.", model.Path);
     }
 
-    // A checkpoint's header and size must agree exactly, so a tokenizer file is never mistaken for one.
-    private static bool IsCheckpoint(string path, out int vocabSize)
+    // A model file rather than a tokenizer file: GGUF (which holds both; read as a model so its own tokenizer is used),
+    // or a llama2.c checkpoint, whose header and size must agree exactly, so a tokenizer file is never mistaken for one.
+    private static bool IsModelFile(string path)
     {
-        vocabSize = 0;
         if (!File.Exists(path)) return false;
         try
         {
-            if (IsQ80(path))
-            {
-                using var quantized = Llama2cQ80Checkpoint.Load(path);
-                vocabSize = quantized.Config.VocabSize;
-                return true;
-            }
-            using var weights = Llama2cCheckpoint.Load(path);
-            vocabSize = weights.Config.VocabSize;
+            var source = ModelSource.Detect(path);
+            if (source.Format is ModelFormat.Gguf or ModelFormat.HuggingFace) return true;
+            source.ReadConfig();
             return true;
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException)

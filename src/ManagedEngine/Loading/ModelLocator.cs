@@ -51,26 +51,6 @@ public static class ModelLocator
             $"Model '{name}' not found: it is not an existing path, nor a name under any of: {string.Join(", ", SearchDirectories())}.", name);
     }
 
-    /// <summary>
-    /// The checkpoint file for a resolved path: the file itself, or in a directory
-    /// <c>{directory name}.bin</c> or <c>model.bin</c>.
-    /// </summary>
-    /// <exception cref="FileNotFoundException">A directory holds neither file.</exception>
-    public static string CheckpointFile(string resolvedPath)
-    {
-        if (File.Exists(resolvedPath))
-            return resolvedPath;
-        string dirName = Path.GetFileName(Path.TrimEndingDirectorySeparator(resolvedPath));
-        foreach (string candidate in new[] { dirName + ".bin", "model.bin" })
-        {
-            string file = Path.Combine(resolvedPath, candidate);
-            if (File.Exists(file))
-                return file;
-        }
-        throw new FileNotFoundException(
-            $"Directory '{resolvedPath}' holds no checkpoint: expected '{dirName}.bin' or 'model.bin'.", resolvedPath);
-    }
-
     // The working directory first, then the repository this build came from (found by walking up
     // from the program's directory to MlPipelines.sln), so `mlpipe` works from anywhere in a checkout.
     private static IEnumerable<string> CandidateRoots()

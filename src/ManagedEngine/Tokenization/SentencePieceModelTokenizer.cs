@@ -153,6 +153,14 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     /// <summary>trainer_spec.byte_fallback: unknown characters become their UTF-8 byte pieces.</summary>
     public bool ByteFallback => _model.ByteFallback;
 
+    /// <summary>
+    /// This tokenizer as a SentencePiece <c>.model</c> file (ModelProto bytes) that loads back to the same
+    /// encoder and decoder — for vocabularies that came from elsewhere, such as a GGUF file, to be shipped
+    /// in the standard form (an ONNX export does this).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model used a precompiled normalization charsmap.</exception>
+    public byte[] ToModelBytes() => SentencePieceModelWriter.Write(_model);
+
     /// <summary>The unknown piece's id.</summary>
     public int UnknownId => _model.UnkId;
 

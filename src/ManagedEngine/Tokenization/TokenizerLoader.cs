@@ -7,7 +7,8 @@ public static class TokenizerLoader
     private static readonly string[] Candidates = ["tokenizer.bin", "tokenizer.model", "tok{0}.bin", "tok{0}.model"];
 
     /// <summary>
-    /// Loads a llama2.c <c>tokenizer.bin</c> or a SentencePiece <c>.model</c>, telling them apart by
+    /// Loads a llama2.c <c>tokenizer.bin</c>, a SentencePiece <c>.model</c> or the tokenizer inside a GGUF file
+    /// (see <see cref="Checkpoints.Gguf.GgufTokenizer"/>), telling them apart by
     /// content: a tokenizer.bin is an int32 max_token_length followed by (score, length, bytes) records
     /// that end exactly at the end of the file; a ModelProto starts with the tag of field 1 (0x0A).
     /// If both readings are possible the extension decides (".model" → SentencePiece).
@@ -19,6 +20,14 @@ public static class TokenizerLoader
     public static PieceTokenizer Load(string path, int? expectedVocabSize = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Checkpoints.Gguf.GgufFile.HasMagic(path))
+        {
+            // A GGUF model (or vocabulary-only file) carries its tokenizer; read it without loading the file whole.
+            PieceTokenizer embedded = Checkpoints.Gguf.GgufTokenizer.Load(path);
+            if (expectedVocabSize is int expected && embedded.VocabularySize != expected)
+                throw new InvalidDataException($"'{path}': its tokenizer has {embedded.VocabularySize} tokens; the model expects {expected}.");
+            return embedded;
+        }
         byte[] data = TokenizerFiles.ReadAll(path);
         if (data.Length == 0) throw new InvalidDataException($"'{path}' is empty; expected a llama2.c tokenizer.bin or a SentencePiece .model.");
 

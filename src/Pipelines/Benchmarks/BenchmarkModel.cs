@@ -95,9 +95,8 @@ public sealed class BenchmarkModel
         string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(resolved));
         if (Directory.Exists(resolved) && File.Exists(Path.Combine(resolved, ExportManifest.FileName)))
             return new BenchmarkModel(name, null, resolved, ExportManifest.Read(resolved).Config, tokenizer, cacheDirectory);
-        string checkpoint = ModelLocator.CheckpointFile(resolved);
-        using var weights = Llama2cCheckpoint.Load(checkpoint);
-        return new BenchmarkModel(name, checkpoint, null, weights.Config, tokenizer, cacheDirectory);
+        var source = ModelSource.Detect(resolved);
+        return new BenchmarkModel(name, source.Path, null, source.ReadConfig(), tokenizer, cacheDirectory);
     }
 
     /// <summary>Opens the model on <paramref name="engine"/> with <paramref name="threads"/> threads.</summary>

@@ -204,9 +204,9 @@ public static class LlamaPipelineModel
         string resolved = ModelLocator.Resolve(model.ModelPath);
         if (model.Engine == EngineKind.Managed)
         {
-            string checkpoint = Path.GetFullPath(ModelLocator.CheckpointFile(resolved));
-            string tokenizer = Path.GetFullPath(ManagedModelLoader.ResolveTokenizerFile(model.TokenizerPath, checkpoint, out _));
-            return (checkpoint, tokenizer, [checkpoint, tokenizer]);
+            var source = ModelSource.Detect(resolved);
+            string tokenizer = Path.GetFullPath(ManagedModelLoader.ResolveTokenizerFile(model.TokenizerPath, source.Path, out _));
+            return (source.Path, tokenizer, source.Files().Append(tokenizer).Distinct(StringComparer.Ordinal).ToList());
         }
         string dir = Path.GetFullPath(resolved);
         var files = new List<string> { Path.Combine(dir, ExportManifest.ModelFileName), Path.Combine(dir, ExportManifest.FileName) };

@@ -14,6 +14,8 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
     [InlineData(768, 768)]
     [InlineData(2048, 768)]
     [InlineData(768, 2048)]
+    [InlineData(32000, 288)]
+    [InlineData(288, 288)]
     public void Measure(int rows, int cols)
     {
         if (Environment.GetEnvironmentVariable("MLPIPE_PERF") != "1")

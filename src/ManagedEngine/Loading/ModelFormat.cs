@@ -1,0 +1,17 @@
+namespace MlPipelines.ManagedEngine.Loading;
+
+/// <summary>The on-disk formats a model can be read from.</summary>
+public enum ModelFormat
+{
+    /// <summary>A llama2.c legacy (version 0) fp32 checkpoint (<c>.bin</c>), as Karpathy's tinyllamas.</summary>
+    Llama2c,
+
+    /// <summary>A llama2.c version-2 checkpoint with int8 Q8_0 weights (as runq.c reads).</summary>
+    Llama2cInt8,
+
+    /// <summary>A Hugging Face model directory: <c>config.json</c> plus <c>model.safetensors</c> (or sharded with an index).</summary>
+    HuggingFace,
+
+    /// <summary>A GGUF file (llama.cpp), which also carries its tokenizer.</summary>
+    Gguf,
+}
