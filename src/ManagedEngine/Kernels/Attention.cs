@@ -66,23 +66,114 @@ public static class Attention
             TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
             TensorPrimitives.Exp(p, p);
             TensorPrimitives.Divide(p, TensorPrimitives.Sum(p), p);
-            var o = new Span<float>(output + (long)t * outputStride, headDim);
-            o.Clear();
-            for (int s = 0; s < visible; s++)
-                AddScaled(o, new ReadOnlySpan<float>(values + (long)s * kvDim + kvOffset, headDim), p[s]);
+            WeightedSum(output + (long)t * outputStride, scores + (long)t * total, values + kvOffset, kvDim, visible, headDim);
         }
     }
 
-    // Head sizes are small (8-128): an inline vector loop beats a library call per key.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddScaled(Span<float> o, ReadOnlySpan<float> v, float a)
+    /// <summary>
+    /// <c>o = Σ_s p[s] · v_s</c> over <paramref name="count"/> value rows. Each output element is one fused
+    /// multiply-add chain in position order (the tail beyond a multiple of 8 unfused), however the head is
+    /// blocked. Each chain is as long as the context, so the speed is the FMA latency per position: the
+    /// head is cut into as few passes as possible (8, 6, 4, 2 or 1 vectors, all in registers), and never
+    /// accumulated in memory, which would chain every update through a store and a reload.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WeightedSum(float* o, float* p, float* v, int stride, int count, int headDim)
     {
-        int n = o.Length, i = 0;
-        ref float ro = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-        ref float rv = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
-        var va = Vector256.Create(a);
-        for (; i + 8 <= n; i += 8)
-            Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref rv, (nuint)i), va, Vector256.LoadUnsafe(ref ro, (nuint)i)).StoreUnsafe(ref ro, (nuint)i);
-        for (; i < n; i++) o[i] += a * v[i];
+        int i = 0;
+        for (; i + 64 <= headDim; i += 64)
+            Block8(o + i, p, v + i, stride, count);
+        if (i + 48 <= headDim)
+        {
+            Block6(o + i, p, v + i, stride, count);
+            i += 48;
+        }
+        for (; i + 32 <= headDim; i += 32)
+            Block4(o + i, p, v + i, stride, count);
+        for (; i + 16 <= headDim; i += 16)
+            Block2(o + i, p, v + i, stride, count);
+        for (; i + 8 <= headDim; i += 8)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (int s = 0; s < count; s++)
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)s * stride + i), Vector256.Create(p[s]), acc);
+            acc.Store(o + i);
+        }
+        for (; i < headDim; i++)
+        {
+            float sum = 0f;
+            for (int s = 0; s < count; s++)
+                sum += p[s] * v[(long)s * stride + i];
+            o[i] = sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block8(float* o, float* p, float* v, int stride, int count)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int s = 0; s < count; s++)
+        {
+            float* row = v + (long)s * stride;
+            Vector256<float> w = Vector256.Create(p[s]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), w, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), w, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), w, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), w, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 32), w, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 40), w, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 48), w, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 56), w, a7);
+        }
+        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+        a4.Store(o + 32); a5.Store(o + 40); a6.Store(o + 48); a7.Store(o + 56);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block6(float* o, float* p, float* v, int stride, int count)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+        for (int s = 0; s < count; s++)
+        {
+            float* row = v + (long)s * stride;
+            Vector256<float> w = Vector256.Create(p[s]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), w, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), w, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), w, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), w, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 32), w, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 40), w, a5);
+        }
+        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24); a4.Store(o + 32); a5.Store(o + 40);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block4(float* o, float* p, float* v, int stride, int count)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int s = 0; s < count; s++)
+        {
+            float* row = v + (long)s * stride;
+            Vector256<float> w = Vector256.Create(p[s]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), w, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), w, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), w, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), w, a3);
+        }
+        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block2(float* o, float* p, float* v, int stride, int count)
+    {
+        Vector256<float> a0 = default, a1 = default;
+        for (int s = 0; s < count; s++)
+        {
+            float* row = v + (long)s * stride;
+            Vector256<float> w = Vector256.Create(p[s]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), w, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), w, a1);
+        }
+        a0.Store(o); a1.Store(o + 8);
     }
 }

@@ -123,6 +123,10 @@ public class KernelTests
     [InlineData(8, 1, 32, 0)]
     [InlineData(8, 17, 32, 24)]
     [InlineData(64, 300, 256, 128)]
+    [InlineData(48, 200, 96, 48)]       // head blocks of 6 vectors (stories15M)
+    [InlineData(128, 70, 256, 128)]     // two blocks of 8
+    [InlineData(100, 33, 200, 100)]     // 8 + 4 vectors and a scalar tail
+    [InlineData(26, 9, 52, 0)]          // 2 + 1 vectors and a tail
     public void Attention_matches_naive(int headDim, int positions, int kvDim, int kvOffset)
     {
         var rng = new Random(headDim * positions);
