@@ -179,23 +179,31 @@ internal static unsafe class MatMulKernel
         Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride);
     }
 
+    private const int ShortRowCols = 512;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile8x1(float* w0, int wStride, int cols, float* x0, float* y)
     {
         float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, w4 = w3 + wStride, w5 = w4 + wStride, w6 = w5 + wStride, w7 = w6 + wStride;
-        // The next tile's 8 rows are the contiguous block after this one. Rows are short (a few KB),
-        // too short for the hardware prefetcher to lock on to 8 streams, so fetch the next block
-        // ahead explicitly: 4 cache lines per step covers it by the time this tile is done.
+        // The next tile's 8 rows are the contiguous block after this one. Rows up to 2 KB are too short
+        // for the hardware prefetcher to lock on to 8 streams, so the next block is fetched ahead
+        // explicitly (4 cache lines per step cover it by the time this tile is done). Longer rows it
+        // tracks by itself, and fetching a whole block ahead into L1 would only evict the rows in use
+        // (measured: the 110m shape decodes 34 → 40 tok/s without it, 15m keeps its gain).
         float* next = w0 + 8 * wStride;
+        bool prefetch = cols <= ShortRowCols;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
-            float* ahead = next + (wStride == cols ? 8 * k : k);
-            Sse.Prefetch0(ahead);
-            Sse.Prefetch0(ahead + 16);
-            Sse.Prefetch0(ahead + 32);
-            Sse.Prefetch0(ahead + 48);
+            if (prefetch)
+            {
+                float* ahead = next + (wStride == cols ? 8 * k : k);
+                Sse.Prefetch0(ahead);
+                Sse.Prefetch0(ahead + 16);
+                Sse.Prefetch0(ahead + 32);
+                Sse.Prefetch0(ahead + 48);
+            }
             Vector256<float> v = Avx.LoadVector256(x0 + k);
             a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
             a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);

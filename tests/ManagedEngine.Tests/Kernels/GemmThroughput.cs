@@ -16,6 +16,7 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
     [InlineData(768, 2048)]
     [InlineData(32000, 288)]
     [InlineData(288, 288)]
+    [InlineData(8, 512)]
     public void Measure(int rows, int cols)
     {
         if (Environment.GetEnvironmentVariable("MLPIPE_PERF") != "1")
@@ -28,7 +29,7 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
         fixed (float* wp = w, xp = x, yp = y)
         {
             float* pw = wp, px = xp, py = yp;
-            foreach (int count in new[] { tokens, tokens - 1, 1 })
+            foreach (int count in new[] { tokens, tokens - 1, 3, 1 })
             {
                 double best = Best(() => MatMulKernel.Multiply(pw, cols, px, count, py, rows, 0, rows));
                 output.WriteLine($"[{rows}x{cols}] x {count} tokens: {best,8:F1} µs  {2.0 * rows * cols * count / (best * 1e3),6:F1} GFLOP/s");
