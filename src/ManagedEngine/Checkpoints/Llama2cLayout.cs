@@ -132,47 +132,14 @@ internal sealed class Llama2cLayout
     {
         // vocab_size is signed; take its magnitude in long so int.MinValue cannot overflow.
         long vocab = Math.Abs((long)vocabField);
-        error = RangeError("dim", dim, MaxDim)
-            ?? RangeError("hidden_dim", hidden, MaxHiddenDim)
-            ?? RangeError("n_layers", layers, MaxLayers)
-            ?? RangeError("n_heads", heads, dim, $"dim = {dim}")
-            ?? (dim % heads != 0 ? $"header field n_heads = {heads} does not divide dim = {dim}" : null)
-            ?? RangeError("n_kv_heads", kvHeads, heads, $"n_heads = {heads}")
-            ?? (heads % kvHeads != 0 ? $"header field n_kv_heads = {kvHeads} does not divide n_heads = {heads}" : null)
-            ?? (dim / heads % 2 != 0
-                ? $"header fields dim = {dim} and n_heads = {heads} give an odd head size {dim / heads}; RoPE rotates pairs, so it must be even"
-                : null)
-            ?? RangeError("vocab_size", vocab, MaxVocab, shownValue: vocabField)
-            ?? RangeError("seq_len", seqLen, MaxSeqLen)
-            // WeightTensor is int-sized, so every single tensor view must hold at most int.MaxValue floats.
-            ?? TensorError("vocab_size", vocab, "dim", dim, "token_embedding")
-            ?? TensorError("dim", dim, "dim", dim, "wq")
-            ?? TensorError("hidden_dim", hidden, "dim", dim, "w1")
-            ?? "";
+        error = ShapeRules.Validate(FieldNames, dim, hidden, layers, heads, kvHeads, vocab, seqLen, shownVocab: vocabField) ?? "";
         if (error.Length != 0)
             return null;
         return new Llama2cLayout(dim, hidden, layers, heads, kvHeads, (int)vocab, seqLen, shared: vocabField > 0);
     }
 
-    /// <summary>Checks 1 &lt;= value &lt;= max; <paramref name="maxName"/> names a field when the bound is one.</summary>
-    private static string? RangeError(string field, long value, long max, string? maxName = null, long? shownValue = null)
-    {
-        if (value >= 1 && value <= max)
-            return null;
-        string head = $"header field {field} = {shownValue ?? value}" + (shownValue < 0 ? $" (magnitude {value})" : "");
-        if (value < 1)
-            return $"{head} must be positive";
-        return maxName is null
-            ? $"{head} exceeds the supported maximum {max}"
-            : $"{head} exceeds {maxName}";
-    }
-
-    private static string? TensorError(string fieldA, long a, string fieldB, long b, string tensor)
-    {
-        long floats = a * b; // both factors are bounded above, so this cannot overflow a long
-        return floats <= int.MaxValue ? null
-            : $"header fields {fieldA} = {a} and {fieldB} = {b} give {tensor} {floats} floats; at most {int.MaxValue} per tensor are supported";
-    }
+    private static readonly ShapeFieldNames FieldNames = new("header field ", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
+        "vocab_size", "seq_len", "token_embedding", "wq", "w1");
 
     /// <summary>The layout of <paramref name="config"/>, or null and a message when it cannot be stored.</summary>
     public static Llama2cLayout? TryCreate(ModelConfig config, out string error)

@@ -70,7 +70,7 @@ public class HuggingFaceCheckpointErrorTests
     [Fact]
     public void Config_whose_tensors_would_exceed_the_supported_size() =>
         LoadFails<InvalidDataException>(Original, HfModelFiles.Config(c => c["hidden_size"] = 65536),
-            "hidden_size = 65536 and hidden_size = 65536 give self_attn.q_proj.weight 4294967296 elements");
+            "hidden_size = 65536 and hidden_size = 65536 give self_attn.q_proj.weight 4294967296 floats");
 
     [Fact]
     public void Config_with_a_number_beyond_double_range() =>

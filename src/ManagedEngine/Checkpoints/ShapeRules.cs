@@ -1,0 +1,61 @@
+namespace MlPipelines.ManagedEngine.Checkpoints;
+
+/// <summary>
+/// How one checkpoint format names the shape fields and the tensors they size, for <see cref="ShapeRules"/>'s
+/// messages; <c>Prefix</c> goes before a field name (llama2.c: "header field ").
+/// </summary>
+internal sealed record ShapeFieldNames(string Prefix, string Dim, string Hidden, string Layers, string Heads, string KvHeads,
+    string Vocab, string SeqLen, string EmbeddingTensor, string QueryTensor, string GateTensor);
+
+/// <summary>
+/// The shape rules every checkpoint reader applies before sizing anything by a header: each field within
+/// the engine's bounds, heads dividing the width, key/value heads dividing the heads, an even head size
+/// (RoPE rotates pairs), and no single tensor above <see cref="int.MaxValue"/> floats (weight views are
+/// int-sized). Messages name the field as the format names it.
+/// </summary>
+internal static class ShapeRules
+{
+    /// <summary>
+    /// Null when the shape is valid, else a message naming the offending field. <c>shownVocab</c> is the
+    /// vocabulary field as stored when it differs from its magnitude (llama2.c's sign marks the classifier).
+    /// </summary>
+    public static string? Validate(ShapeFieldNames n, long dim, long hidden, long layers, long heads, long kvHeads,
+        long vocab, long seqLen, long? shownVocab = null)
+    {
+        return Range(n, n.Dim, dim, Llama2cLayout.MaxDim)
+            ?? Range(n, n.Hidden, hidden, Llama2cLayout.MaxHiddenDim)
+            ?? Range(n, n.Layers, layers, Llama2cLayout.MaxLayers)
+            ?? Range(n, n.Heads, heads, dim, $"{n.Dim} = {dim}")
+            ?? (dim % heads != 0 ? $"{n.Prefix}{n.Heads} = {heads} does not divide {n.Dim} = {dim}" : null)
+            ?? Range(n, n.KvHeads, kvHeads, heads, $"{n.Heads} = {heads}")
+            ?? (heads % kvHeads != 0 ? $"{n.Prefix}{n.KvHeads} = {kvHeads} does not divide {n.Heads} = {heads}" : null)
+            ?? (dim / heads % 2 != 0
+                ? $"{FieldPair(n)}{n.Dim} = {dim} and {n.Heads} = {heads} give an odd head size {dim / heads}; RoPE rotates pairs, so it must be even"
+                : null)
+            ?? Range(n, n.Vocab, vocab, Llama2cLayout.MaxVocab, shownValue: shownVocab)
+            ?? Range(n, n.SeqLen, seqLen, Llama2cLayout.MaxSeqLen)
+            ?? TensorSize(n, n.Vocab, vocab, n.Dim, dim, n.EmbeddingTensor)
+            ?? TensorSize(n, n.Dim, dim, n.Dim, dim, n.QueryTensor)
+            ?? TensorSize(n, n.Hidden, hidden, n.Dim, dim, n.GateTensor);
+    }
+
+    // "header field x" becomes "header fields x and y" where a message names two fields.
+    private static string FieldPair(ShapeFieldNames n) => n.Prefix.Length == 0 ? "" : n.Prefix.TrimEnd() + "s ";
+
+    private static string? Range(ShapeFieldNames n, string field, long value, long max, string? maxName = null, long? shownValue = null)
+    {
+        if (value >= 1 && value <= max)
+            return null;
+        string head = $"{n.Prefix}{field} = {shownValue ?? value}" + (shownValue < 0 ? $" (magnitude {value})" : "");
+        if (value < 1)
+            return $"{head} must be positive";
+        return maxName is null ? $"{head} exceeds the supported maximum {max}" : $"{head} exceeds {maxName}";
+    }
+
+    private static string? TensorSize(ShapeFieldNames n, string fieldA, long a, string fieldB, long b, string tensor)
+    {
+        long floats = a * b; // both factors are bounded above, so this cannot overflow a long
+        return floats <= int.MaxValue ? null
+            : $"{FieldPair(n)}{fieldA} = {a} and {fieldB} = {b} give {tensor} {floats} floats; at most {int.MaxValue} per tensor are supported";
+    }
+}
