@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using MlPipelines.ManagedEngine.Kernels;
+using MlPipelines.ManagedEngine.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.ManagedEngine.Tests.Kernels;
@@ -31,24 +31,9 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
             float* pw = wp, px = xp, py = yp;
             foreach (int count in new[] { tokens, tokens - 1, 3, 1 })
             {
-                double best = Best(() => MatMulKernel.Multiply(pw, cols, px, count, py, rows, 0, rows));
+                double best = MicroTimer.BestMicroseconds(() => MatMulKernel.Multiply(pw, cols, px, count, py, rows, 0, rows));
                 output.WriteLine($"[{rows}x{cols}] x {count} tokens: {best,8:F1} µs  {2.0 * rows * cols * count / (best * 1e3),6:F1} GFLOP/s");
             }
         }
-    }
-
-    private static double Best(Action run)
-    {
-        var warm = Stopwatch.StartNew();
-        while (warm.ElapsedMilliseconds < 300) run();
-        double best = double.MaxValue;
-        for (int batch = 0; batch < 7; batch++)
-        {
-            int iterations = 0;
-            var sw = Stopwatch.StartNew();
-            while (sw.ElapsedMilliseconds < 100) { run(); iterations++; }
-            best = Math.Min(best, sw.Elapsed.TotalMicroseconds / iterations);
-        }
-        return best;
     }
 }

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Quantization;
+using MlPipelines.ManagedEngine.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.ManagedEngine.Tests.Quantization;
@@ -57,17 +57,7 @@ public class Q8MatVecThroughput(ITestOutputHelper output)
 
     private void Report(string name, long bytes, Action run)
     {
-        // Warm up past tiered compilation, then keep the best of several batches (the machine is shared).
-        var warm = Stopwatch.StartNew();
-        while (warm.ElapsedMilliseconds < 300) run();
-        double best = double.MaxValue;
-        for (int batch = 0; batch < 7; batch++)
-        {
-            int iterations = 0;
-            var sw = Stopwatch.StartNew();
-            while (sw.ElapsedMilliseconds < 100) { run(); iterations++; }
-            best = Math.Min(best, sw.Elapsed.TotalMicroseconds / iterations);
-        }
+        double best = MicroTimer.BestMicroseconds(run);
         output.WriteLine($"{name,-52} {best,9:F1} µs/call  {bytes / (best * 1e3),6:F2} GB/s  {best * 1e3 / 768,7:F1} ns/row");
     }
 }
