@@ -130,11 +130,11 @@ public sealed class BenchmarkModel
                 $"Quantization {quantization.ToLowerInvariant()} applies to the managed engine; ONNX Runtime runs the export's fp32 weights.");
     }
 
-    /// <summary>The size of the model's weights file(s) in bytes.</summary>
+    /// <summary>The size of the model's file(s) in bytes (for a Hugging Face directory, config.json and the safetensors files).</summary>
     public long FileBytes()
     {
         if (Checkpoint is not null)
-            return new FileInfo(Checkpoint).Length;
+            return ModelSource.Detect(Checkpoint).Files().Sum(f => new FileInfo(f).Length);
         return Directory.EnumerateFiles(ExportDirectory(), ExportManifest.ModelFileName + "*").Sum(f => new FileInfo(f).Length);
     }
 

@@ -113,6 +113,19 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.DoesNotContain("warm-up", result.Stderr);
     }
 
+    [Theory]
+    [InlineData("stories260K-hf", 1_044_992 + 437)]                     // model.safetensors + config.json
+    [InlineData("tiny-random-gguf/llama-2-tiny-random.gguf", 1_750_560)]
+    public void Hugging_Face_and_gguf_models_are_benchmarked_and_sized(string model, long bytes)
+    {
+        string json = _dir.File("bench.json");
+        var result = CliRunner.Run(Fast(Path.Combine(TestPaths.Models, model), "--threads", "1", "--json", json));
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Single(result.Stdout.Split('\n'), l => l.StartsWith("| managed", StringComparison.Ordinal));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(bytes, doc.RootElement.GetProperty("model").GetProperty("fileBytes").GetInt64());
+    }
+
     private static void AssertPositive(JsonElement measurement, int runs)
     {
         double min = measurement.GetProperty("min").GetDouble(), median = measurement.GetProperty("median").GetDouble();
