@@ -26,8 +26,6 @@ namespace MlPipelines.ManagedEngine.Loading;
 /// <param name="Format">The format found there.</param>
 public sealed record ModelSource(string Path, ModelFormat Format)
 {
-    private const uint GgufMagic = 0x46554747; // "GGUF" as a little-endian uint32
-
     /// <summary>Finds the model named by <paramref name="nameOrPath"/> (null: the default model; see <see cref="ModelLocator"/>) and detects its format.</summary>
     /// <exception cref="FileNotFoundException">Nothing of that name exists, or a directory holds no model.</exception>
     public static ModelSource Locate(string? nameOrPath) => Detect(ModelLocator.Resolve(nameOrPath));
@@ -147,10 +145,9 @@ public sealed record ModelSource(string Path, ModelFormat Format)
             if (stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) < 8)
                 return ModelFormat.Llama2c; // too short for anything; the llama2.c reader explains what is missing
         }
-        uint first = BinaryPrimitives.ReadUInt32LittleEndian(magic);
-        if (first == GgufMagic)
+        if (magic[..4].SequenceEqual(GgufFile.MagicBytes))
             return ModelFormat.Gguf;
-        if (first == Llama2cCheckpoint.VersionedMagic && BinaryPrimitives.ReadInt32LittleEndian(magic[4..]) == 2)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(magic) == Llama2cCheckpoint.VersionedMagic && BinaryPrimitives.ReadInt32LittleEndian(magic[4..]) == 2)
             return ModelFormat.Llama2cInt8;
         return ModelFormat.Llama2c; // version 0, or a versioned file whose reader says what is unsupported
     }

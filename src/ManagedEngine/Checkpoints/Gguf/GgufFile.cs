@@ -39,7 +39,7 @@ public sealed unsafe partial class GgufFile : IDisposable
     /// <summary>How deep arrays may nest: 2 allows an array of arrays.</summary>
     public const int MaxArrayDepth = 2;
 
-    private static ReadOnlySpan<byte> MagicBytes => "GGUF"u8;
+    internal static ReadOnlySpan<byte> MagicBytes => "GGUF"u8;
 
     private MappedFile? _mapped;
 
