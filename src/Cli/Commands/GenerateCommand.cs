@@ -17,7 +17,7 @@ internal static class GenerateCommand
     public static Command Create(CliConsole console)
     {
         var checkpoint = new Argument<string?>("checkpoint") { Description = "Model path or name (same as --model).", Arity = ArgumentArity.ZeroOrOne };
-        var model = new Option<string?>("--model") { Description = $"Model file, directory or name (default: {ModelLocator.DefaultModelName}, looked up in $MLPIPE_MODELS, models/, ../shared/models/)." };
+        var model = new Option<string?>("--model") { Description = $"Model file, directory or name (default: {ModelLocator.DefaultModelName}, looked up in models/, the models shipped with mlpipe, $MLPIPE_MODELS, then the Hugging Face cache for org/name[@revision])." };
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer file (.model or tokenizer.bin); default: the one beside the model." };
         var prompt = new Option<string?>("--prompt", "-i") { Description = "Prompt text (default: empty, generation starts from BOS)." };
         var steps = new Option<int>("--steps", "-n") { Description = "Positions to run, prompt included; 0 = the model's context.", DefaultValueFactory = _ => 256 };

@@ -1,36 +1,39 @@
 namespace MlPipelines.ManagedEngine.Loading;
 
 /// <summary>
-/// Finds model files from what a user typed: an explicit path, or a model name looked up in the
-/// model directories, in order: <c>MLPIPE_MODELS</c>, <c>models/</c>, <c>../shared/models/</c>
-/// (each relative to the working directory, then to the repository the program was built in).
+/// Finds model files from what a user typed: an explicit path, or a model name looked up, in order, in
+/// <c>models/</c> under the working directory, the <c>models/</c> folder shipped beside the program, the
+/// directory named by <c>MLPIPE_MODELS</c>, and last — for Hub ids <c>org/name[@revision]</c> — the Hugging Face
+/// cache (see <see cref="HuggingFaceCache"/>), without touching the network.
 /// </summary>
 public static class ModelLocator
 {
     /// <summary>The model used when none is named.</summary>
     public const string DefaultModelName = "stories260K";
 
-    /// <summary>The environment variable naming an extra model directory, searched first.</summary>
+    /// <summary>The environment variable naming an extra model directory.</summary>
     public const string ModelsEnvironmentVariable = "MLPIPE_MODELS";
 
-    /// <summary>The directories searched for a model name, in order (existing or not).</summary>
+    /// <summary>The name of the model folders searched in the working directory and beside the program.</summary>
+    public const string ModelsFolderName = "models";
+
+    /// <summary>The local directories searched for a model name, in order (existing or not).</summary>
     public static IReadOnlyList<string> SearchDirectories()
     {
-        var dirs = new List<string>();
+        var dirs = new List<string>
+        {
+            Path.GetFullPath(ModelsFolderName),
+            Path.Combine(AppContext.BaseDirectory, ModelsFolderName),
+        };
         if (Environment.GetEnvironmentVariable(ModelsEnvironmentVariable) is { Length: > 0 } env)
             dirs.Add(Path.GetFullPath(env));
-        foreach (string root in CandidateRoots())
-        {
-            dirs.Add(Path.GetFullPath(Path.Combine(root, "models")));
-            dirs.Add(Path.GetFullPath(Path.Combine(root, "..", "shared", "models")));
-        }
         return dirs.Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
-    /// Resolves <paramref name="nameOrPath"/> (null: the default model) to an existing file or
-    /// directory. A path that exists is returned as is; otherwise the name is looked up in
-    /// <see cref="SearchDirectories"/>.
+    /// Resolves <paramref name="nameOrPath"/> (null: the default model) to an existing file or directory. A path
+    /// that exists is returned as is; otherwise the name is looked up in <see cref="SearchDirectories"/>, then, when
+    /// it is shaped like <c>org/name[@revision]</c>, in the Hugging Face cache.
     /// </summary>
     /// <exception cref="FileNotFoundException">Nothing matches; the message lists where it looked.</exception>
     public static string Resolve(string? nameOrPath)
@@ -46,23 +49,13 @@ public static class ModelLocator
                 if (File.Exists(candidate) || Directory.Exists(candidate))
                     return candidate;
             }
+            if (HuggingFaceCache.TryResolveSnapshot(name) is { } snapshot)
+                return snapshot;
         }
+        string hub = HuggingFaceCache.TryParseRepoId(name, out string repoId, out string revision)
+            ? $", nor '{repoId}' at revision '{revision}' in the Hugging Face cache {HuggingFaceCache.HubDirectory()} (it has not been downloaded)"
+            : "";
         throw new FileNotFoundException(
-            $"Model '{name}' not found: it is not an existing path, nor a name under any of: {string.Join(", ", SearchDirectories())}.", name);
-    }
-
-    // The working directory first, then the repository this build came from (found by walking up
-    // from the program's directory to MlPipelines.sln), so `mlpipe` works from anywhere in a checkout.
-    private static IEnumerable<string> CandidateRoots()
-    {
-        yield return Directory.GetCurrentDirectory();
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MlPipelines.sln")))
-            {
-                yield return dir.FullName;
-                yield break;
-            }
-        }
+            $"Model '{name}' not found: it is not an existing path, nor a name under any of: {string.Join(", ", SearchDirectories())}{hub}.", name);
     }
 }

@@ -8,7 +8,7 @@ using MlPipelines.ManagedEngine.Tokenization;
 namespace MlPipelines.ManagedEngine.Tests.Generation;
 
 /// <summary>
-/// The managed engine against llama2.c run.c's own output on stories260K (../shared/golden):
+/// The managed engine against llama2.c run.c's own output on stories260K (tests/data/golden):
 /// the printed text byte for byte and the token ids.
 /// </summary>
 public class GoldenGenerationTests

@@ -1,16 +1,15 @@
 namespace MlPipelines.ManagedEngine.Tests.Support;
 
-/// <summary>Locates the repository and the shared test data (../shared beside the repository).</summary>
+/// <summary>Locates the repository, its committed models (<c>models/</c>) and test data (<c>tests/data/</c>).</summary>
 internal static class TestPaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>The shared folder: MLPIPE_SHARED when set, else ../shared beside the repository.</summary>
-    public static string Shared { get; } =
-        Environment.GetEnvironmentVariable("MLPIPE_SHARED") is { Length: > 0 } s ? s : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+    /// <summary>The repository's <c>models/</c> folder (see models/README.md).</summary>
+    public static string Models => Path.Combine(RepoRoot, "models");
 
-    public static string Models => Path.Combine(Shared, "models");
-    public static string Golden => Path.Combine(Shared, "golden");
+    /// <summary>Reference outputs with their provenance (see tests/data/golden/README.md).</summary>
+    public static string Golden => Path.Combine(RepoRoot, "tests", "data", "golden");
 
     public static string Stories260K => Path.Combine(Models, "stories260K", "stories260K.bin");
     public static string Tok512Bin => Path.Combine(Models, "stories260K", "tok512.bin");

@@ -14,7 +14,7 @@ public class EmbedCliTests(ITestOutputHelper log)
         string input = EmbedTestData.WriteTextFile(dir, "stories.txt", EmbedTestData.Lines(10_000));
         string output = dir.File("stories.jsonl");
 
-        var result = CliRunner.Run("embed", "--input", input, "--output", output);   // no --model: stories260K from ../shared/models
+        var result = CliRunner.Run("embed", "--input", input, "--output", output);   // no --model: the default stories260K shipped beside mlpipe
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Empty(result.StdoutBytes);   // progress never goes to stdout

@@ -11,7 +11,7 @@ using MlPipelines.ManagedEngine.Tokenization;
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;
 
 /// <summary>
-/// ../shared/models/tiny-random-gguf: a real llama.cpp-converted GGUF (version 3, F16 matrices,
+/// models/tiny-random-gguf: a real llama.cpp-converted GGUF (version 3, F16 matrices,
 /// F32 norms, random weights) with the Llama 2 vocabulary inside.
 /// </summary>
 public class TinyRandomGgufTests

@@ -14,9 +14,9 @@ internal sealed record HfTensor(string Name, string DType, long[] Shape, byte[] 
 }
 
 /// <summary>
-/// Builds Hugging Face model directories for tests from ../shared/models/stories260K-hf: copies in
-/// F16 or BF16, sharded copies, and broken variants. The shared files are read here, never copied
-/// into the repository; the copies live in temporary directories.
+/// Builds Hugging Face model directories for tests from models/stories260K-hf: copies in
+/// F16 or BF16, sharded copies, and broken variants. The committed files are read here, never changed;
+/// the copies live in temporary directories.
 /// </summary>
 internal static class HfModelFiles
 {

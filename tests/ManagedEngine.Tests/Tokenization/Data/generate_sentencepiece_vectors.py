@@ -1,14 +1,14 @@
 """Regenerates sentencepiece_vectors.json: ids and decodings given by sentencepiece itself.
 
 Run with a Python that has the sentencepiece package (made with Debian's python3-sentencepiece
-0.1.97) from this directory: python3 generate_sentencepiece_vectors.py ../../../../../shared/models
-Model variants are the shared tok512.model with bytes patched exactly as the C# tests patch them
+0.1.97) from this directory: python3 generate_sentencepiece_vectors.py ../../../../models
+Model variants are the committed tok512.model with bytes patched exactly as the C# tests patch them
 (see SentencePieceVariants.cs), so sentencepiece can vouch for settings the shipped files do not use.
 """
 import json, random, sys, os
 import sentencepiece as spm
 
-models_dir = sys.argv[1] if len(sys.argv) > 1 else "../../../../../shared/models"
+models_dir = sys.argv[1] if len(sys.argv) > 1 else "../../../../models"
 tok512 = open(os.path.join(models_dir, "stories260K", "tok512.model"), "rb").read()
 llama2 = open(os.path.join(models_dir, "llama2-tokenizer", "tokenizer.model"), "rb").read()
 
