@@ -30,6 +30,7 @@ public static class Program
             ParityCommand.Create(console),
             EmbedCommand.Create(console),
             BenchCommand.Create(console),
+            PullCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {

@@ -83,7 +83,7 @@ public class EmbedCliTests(ITestOutputHelper log)
     private static long RunAndKill(string[] args, string progressFile, long killAfterRows)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "mlpipe.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = TestPaths.RepoRoot };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = Directory.GetCurrentDirectory() };   // as the in-process runs, so the default model resolves to the same files
         start.ArgumentList.Add(cli);
         foreach (string a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
