@@ -1,5 +1,5 @@
-using System.Text;
 using MlPipelines.Hub.Tests.Support;
+using MlPipelines.ManagedEngine.Tests.Support;
 
 namespace MlPipelines.Hub.Tests;
 
@@ -106,9 +106,7 @@ public sealed class EnvironmentTests : HubTestBase, IDisposable
 
     private static (int Code, string Stdout, string Stderr) Cli(params string[] args)
     {
-        using var stdout = new MemoryStream();
-        using var stderr = new StringWriter();
-        int code = MlPipelines.Cli.Program.Run(args, stdout, stderr);
-        return (code, Encoding.UTF8.GetString(stdout.ToArray()), stderr.ToString());
+        var result = CliRunner.Run(args);
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 }

@@ -52,7 +52,7 @@ public sealed class PullThenGenerateTests : IAsyncLifetime, IDisposable
 
         var pull = Cli("pull", ModelId);
 
-        Assert.True(pull.Code == 0, pull.Stderr);
+        Assert.True(pull.ExitCode == 0, pull.Stderr);
         string snapshot = Path.Combine(_cache.RepoDirectory(ModelId), "snapshots", _repo.Commit);
         Assert.Equal(snapshot, pull.Stdout.Trim());
         var weightGets = _hub.Gets("model.safetensors").Where(r => r.Server == "cdn").ToList();   // the Hub redirects each
@@ -71,7 +71,7 @@ public sealed class PullThenGenerateTests : IAsyncLifetime, IDisposable
         var byPath = Cli("generate", "--model", HfDir, "--tokenizer", Tok512Model, "-t", "0", "-n", "256");
         var sampledById = Cli("generate", "--model", ModelId, "-t", "1", "-p", "0.9", "-s", "133742", "-n", "256");
 
-        Assert.True(byId.Code == 0, byId.Stderr);
+        Assert.True(byId.ExitCode == 0, byId.Stderr);
         Assert.Equal(byPath.Stdout, byId.Stdout);
         Assert.Equal(byPath.Stdout, byRevision.Stdout);
         // run.c's own output, plus the newline mlpipe (like run.c) prints at the end
@@ -87,7 +87,7 @@ public sealed class PullThenGenerateTests : IAsyncLifetime, IDisposable
 
         var pull = Cli("pull", ModelId);
 
-        Assert.Equal(1, pull.Code);
+        Assert.Equal(1, pull.ExitCode);
         string error = pull.Stderr.TrimEnd().Split('\n')[^1];                                  // after the progress lines
         Assert.StartsWith("mlpipe: error: ", error);
         Assert.Contains("model.safetensors", error);
@@ -99,20 +99,9 @@ public sealed class PullThenGenerateTests : IAsyncLifetime, IDisposable
         Assert.False(File.Exists(Path.Combine(repoDir, "refs", "main")));                      // not usable by name
 
         var run = Cli("generate", "--model", ModelId, "-t", "0", "-n", "8");
-        Assert.Equal(1, run.Code);
+        Assert.Equal(1, run.ExitCode);
         Assert.Contains("not found", run.Stderr);
     }
 
-    private sealed record CliResult(int Code, byte[] StdoutBytes, string Stderr)
-    {
-        public string Stdout => Encoding.UTF8.GetString(StdoutBytes);
-    }
-
-    private static CliResult Cli(params string[] args)
-    {
-        using var stdout = new MemoryStream();
-        using var stderr = new StringWriter();
-        int code = MlPipelines.Cli.Program.Run(args, stdout, stderr);
-        return new CliResult(code, stdout.ToArray(), stderr.ToString());
-    }
+    private static CliRunner.Result Cli(params string[] args) => CliRunner.Run(args);
 }

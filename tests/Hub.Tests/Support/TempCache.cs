@@ -1,20 +1,16 @@
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Tests.Support;
+
 namespace MlPipelines.Hub.Tests.Support;
 
-/// <summary>A temporary hub cache directory, deleted when disposed.</summary>
+/// <summary>A temporary hub cache directory (a <see cref="TempDir"/>), deleted when disposed.</summary>
 internal sealed class TempCache : IDisposable
 {
-    public TempCache()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mlpipe-hub-test-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
+    private readonly TempDir _dir = new();
 
-    public string Path { get; }
+    public string Path => _dir.Path;
 
-    public string RepoDirectory(string repoId) => System.IO.Path.Combine(Path, "models--" + repoId.Replace("/", "--"));
+    public string RepoDirectory(string repoId) => HuggingFaceCache.RepoDirectory(Path, repoId);
 
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => _dir.Dispose();
 }
