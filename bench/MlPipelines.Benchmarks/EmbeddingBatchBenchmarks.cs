@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Pipelines;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Benchmarks;
 
@@ -27,12 +27,8 @@ public class EmbeddingBatchBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string checkpoint = ModelSource.Locate(null).Path;
-        string tokenizer = ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
-        string model = Engine == EngineKind.Onnx
-            ? OnnxExportCache.GetOrExport(checkpoint, tokenizer, Path.Combine(Path.GetTempPath(), "mlpipe-bench-cache"), out _)
-            : checkpoint;
-        _model = LanguageModels.Open(model, Engine == EngineKind.Onnx ? null : tokenizer, Engine);
+        var model = ResolvedModel.Resolve(null);
+        _model = LanguageModels.Open(model, Engine, exportCacheDirectory: Path.Combine(Path.GetTempPath(), "mlpipe-bench-cache"));
         _embedder = new Embedder(_model.Model, _model.Tokenizer, new EmbeddingOptions { BatchSize = BatchSize });
         string[] sample = File.ReadAllLines(FindRepoFile("data/demo/stories.txt"));
         _texts = Enumerable.Range(0, 64).Select(i => sample[i % sample.Length] + (i >= sample.Length ? $" Then it was day {i}." : "")).ToArray();

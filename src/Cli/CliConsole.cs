@@ -43,5 +43,5 @@ internal sealed class CliConsole
     public static bool IsUserError(Exception e) =>
         e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
             or NotSupportedException or IOException or UnauthorizedAccessException or FormatException
-            or MlPipelines.Pipelines.Onnx.ExecutionProviderUnavailableException;
+            or MlPipelines.OnnxEngine.ExecutionProviderUnavailableException;
 }

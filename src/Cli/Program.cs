@@ -45,7 +45,7 @@ public static class Program
         catch (Exception e) when (CliConsole.IsUserError(e))
         {
             console.Out.Flush();
-            stderr.WriteLine($"mlpipe: error: {e.Message}");
+            stderr.WriteLine($"mlpipe: error: {LibraryTerms.ToFlags(e.Message)}");
             return 1;
         }
         finally

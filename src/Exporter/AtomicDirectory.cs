@@ -37,7 +37,7 @@ internal static class AtomicDirectory
         if (File.Exists(full))
             throw new IOException($"'{target}' is a file, not a directory; choose another output directory.");
         if (!replace && Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
-            throw new IOException($"The output directory '{target}' is not empty; pass --force (OnnxExportOptions.Force) to replace it.");
+            throw new IOException($"The output directory '{target}' is not empty; allow replacing it (OnnxExportOptions.Force).");
     }
 
     // The old directory is moved aside (not deleted) until the new one is in place, so that a

@@ -11,7 +11,7 @@ namespace MlPipelines.Exporter;
 public sealed record ExportManifest
 {
     /// <summary>The manifest's file name inside an export directory.</summary>
-    public const string FileName = "mlpipe.json";
+    public const string FileName = MlPipelines.ManagedEngine.Loading.ModelSource.ExportManifestFileName;
 
     /// <summary>The ONNX model's file name inside an export directory.</summary>
     public const string ModelFileName = "model.onnx";

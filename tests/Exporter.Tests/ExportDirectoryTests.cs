@@ -1,6 +1,6 @@
 using MlPipelines.Exporter.Onnx;
 using MlPipelines.Exporter.Tests.Support;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Exporter.Tests;
 
@@ -16,7 +16,7 @@ public sealed class ExportDirectoryTests(Stories260KFixture fixture, Xunit.Abstr
         File.WriteAllText(Path.Combine(target, "keep.txt"), "mine");
 
         var e = Assert.Throws<IOException>(() => OnnxExporter.Export(fixture.Model.Weights, target));
-        Assert.Contains("--force", e.Message);
+        Assert.Contains("OnnxExportOptions.Force", e.Message);
         Assert.Equal(["keep.txt"], Directory.GetFileSystemEntries(target).Select(Path.GetFileName));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(target, "keep.txt")));
         Assert.Equal([target], Directory.GetFileSystemEntries(dir.Path));

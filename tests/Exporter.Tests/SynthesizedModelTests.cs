@@ -4,7 +4,7 @@ using MlPipelines.Exporter.Tests.Support;
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.Exporter.Tests;

@@ -1,5 +1,4 @@
 using MlPipelines.Hub.Tests.Support;
-using MlPipelines.ManagedEngine.Tests.Support;
 
 namespace MlPipelines.Hub.Tests;
 
@@ -7,7 +6,7 @@ namespace MlPipelines.Hub.Tests;
 [CollectionDefinition(nameof(EnvironmentCollection), DisableParallelization = true)]
 public sealed class EnvironmentCollection;
 
-/// <summary><see cref="HubOptions.FromEnvironment"/> and <c>mlpipe pull</c> end to end, configured through HF_* variables.</summary>
+/// <summary><see cref="HubOptions.FromEnvironment"/>: configured through HF_* variables.</summary>
 [Collection(nameof(EnvironmentCollection))]
 public sealed class EnvironmentTests : HubTestBase, IDisposable
 {
@@ -58,55 +57,5 @@ public sealed class EnvironmentTests : HubTestBase, IDisposable
         Assert.Equal("hf_from_file", HubOptions.FromEnvironment().Token);
         Environment.SetEnvironmentVariable("HF_TOKEN", "hf_env");
         Assert.Equal("hf_env", HubOptions.FromEnvironment().Token);
-    }
-
-    [Fact]
-    public void Cli_pull_prints_the_snapshot_on_stdout_and_progress_on_stderr()
-    {
-        Environment.SetEnvironmentVariable("HF_ENDPOINT", Hub.Endpoint);
-        Environment.SetEnvironmentVariable("HF_HUB_CACHE", Cache.Path);
-
-        var (code, stdout, stderr) = Cli("pull", RepoId, "--exclude", "sub/*");
-
-        Assert.True(code == 0, stderr);
-        string snapshot = Path.Combine(Cache.RepoDirectory(RepoId), "snapshots", Repo.Commit);
-        Assert.Equal(snapshot + Environment.NewLine, stdout);
-        Assert.Contains("[2/3] model.safetensors", stderr);
-        Assert.Contains("use it with --model org/tiny", stderr);
-        Assert.DoesNotContain("\r", stderr);   // plain lines when not on a terminal
-        Assert.False(File.Exists(Path.Combine(snapshot, "sub", "extra.safetensors")));
-
-        var (again, _, cached) = Cli("pull", RepoId, "--include", "*.json", "*.safetensors");
-        Assert.Equal(0, again);
-        Assert.Contains("already in the cache", cached);
-    }
-
-    [Fact]
-    public void Cli_errors_are_one_line_with_exit_code_1()
-    {
-        Environment.SetEnvironmentVariable("HF_ENDPOINT", Hub.Endpoint);
-        Environment.SetEnvironmentVariable("HF_HUB_CACHE", Cache.Path);
-
-        var (code, stdout, stderr) = Cli("pull", "org/missing");
-        Assert.Equal(1, code);
-        Assert.Equal("", stdout);
-        Assert.StartsWith("mlpipe: error: repository not found: org/missing", stderr);
-        Assert.Single(stderr.TrimEnd().Split('\n'));
-
-        (code, _, stderr) = Cli("pull", "not-a-repo-id");
-        Assert.Equal(1, code);
-        Assert.StartsWith("mlpipe: error: expected a Hub model id", stderr);
-
-        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
-        (code, _, stderr) = Cli("pull", RepoId);
-        Assert.Equal(1, code);
-        Assert.Contains("offline mode is on", stderr);
-        Assert.DoesNotContain(Hub.Requests, r => r.Path.Contains("org/tiny"));
-    }
-
-    private static (int Code, string Stdout, string Stderr) Cli(params string[] args)
-    {
-        var result = CliRunner.Run(args);
-        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 }

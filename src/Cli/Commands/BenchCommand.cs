@@ -3,8 +3,8 @@ using System.Globalization;
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
-using MlPipelines.Pipelines;
-using MlPipelines.Pipelines.Benchmarks;
+using MlPipelines.OnnxEngine;
+using MlPipelines.Jobs.Benchmarks;
 
 namespace MlPipelines.Cli.Commands;
 
@@ -52,9 +52,9 @@ internal static class BenchCommand
             CheckOutputDirectory(jsonPath);
 
             // The context is checked before a shape is synthesized or a model exported: both take a while.
-            ModelConfig config = shapeArg is not null
-                ? ModelShapes.Get(shapeArg) with { MaxSequenceLength = Math.Max(ModelShapes.Get(shapeArg).MaxSequenceLength, BenchmarkModel.MinBenchmarkContext) }
-                : BenchmarkModel.FromPath(modelArg, null, null).Config;
+            BenchmarkModel? named = shapeArg is null ? BenchmarkModel.FromPath(modelArg, parse.GetValue(tokenizer), null) : null;
+            ModelConfig config = named?.Config
+                ?? ModelShapes.Get(shapeArg!) with { MaxSequenceLength = Math.Max(ModelShapes.Get(shapeArg!).MaxSequenceLength, BenchmarkModel.MinBenchmarkContext) };
             var options = new BenchmarkOptions
             {
                 DecodeTokens = parse.GetValue(decode),
@@ -68,17 +68,7 @@ internal static class BenchCommand
 
             if (!BuildInfo.IsOptimized)
                 console.Error.WriteLine("mlpipe: warning: this is a Debug build; its numbers are not representative (use dotnet run -c Release).");
-            BenchmarkModel subject;
-            if (shapeArg is not null)
-            {
-                subject = BenchmarkModel.FromShape(shapeArg, null, out bool synthesized);
-                if (synthesized)
-                    console.Error.WriteLine($"bench: synthesized {subject.Checkpoint}");
-            }
-            else
-            {
-                subject = BenchmarkModel.FromPath(modelArg, parse.GetValue(tokenizer), null);
-            }
+            BenchmarkModel subject = named ?? Synthesize(shapeArg!, console);
 
             BenchmarkReport report = Measure(subject, shapeArg is not null, engines, threadCounts, options, quantization, console, ct) with
             {
@@ -90,6 +80,14 @@ internal static class BenchCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    private static BenchmarkModel Synthesize(string shape, CliConsole console)
+    {
+        BenchmarkModel subject = BenchmarkModel.FromShape(shape, null, out bool synthesized);
+        if (synthesized)
+            console.Error.WriteLine($"bench: synthesized {subject.Checkpoint}");
+        return subject;
     }
 
     private static BenchmarkReport Measure(BenchmarkModel subject, bool synthetic, EngineKind[] engines, int[] threadCounts,

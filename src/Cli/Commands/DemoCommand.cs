@@ -4,8 +4,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Pipelines;
-using MlPipelines.Pipelines.Parity;
+using MlPipelines.OnnxEngine;
+using MlPipelines.ManagedEngine.Parity;
 using MlPipelines.Pipelines.Transforms;
 using Spectre.Console;
 
@@ -37,16 +37,20 @@ internal static class DemoCommand
     {
         var clock = Stopwatch.StartNew();
         var ui = console.CreateAnsiConsole();
-        string checkpoint = ModelSource.Locate(modelArg).Path;
-        string tokenizer = ManagedModelLoader.ResolveTokenizerFile(null, checkpoint, out _);
-        string exportDir = OnnxExportCache.GetOrExport(checkpoint, tokenizer, cacheDir, out bool exported);
+        var model = ResolvedModel.Resolve(modelArg);
+        string checkpoint = model.Path;
+        string exportDir = OnnxExportCache.GetOrExport(model, cacheDir, out bool exported);
         ui.MarkupLine($"[bold]mlpipe demo[/] — {Markup.Escape(Path.GetFileName(checkpoint))} on the managed engine and on ONNX Runtime");
         ui.MarkupLine($"[grey]ONNX export {(exported ? "written to" : "reused from")} {Markup.Escape(exportDir)}[/]");
 
         string[] dataset = Resource("stories"), queries = Resource("queries");
         var ml = new MLContext(seed: 0);
         IDataView data = ml.Data.LoadFromEnumerable(dataset.Concat(queries).Select(t => new Row { Text = t }).ToList());
-        var engines = new[] { ("managed", LlamaModelReference.Managed(checkpoint, tokenizer)), ("onnx", LlamaModelReference.Onnx(exportDir)) };
+        var engines = new[]
+        {
+            ("managed", LlamaModelReference.Managed(model)),
+            ("onnx", LlamaModelReference.Onnx(ResolvedModel.FromSource(new ModelSource(exportDir, ModelFormat.OnnxExport)))),
+        };
         var results = engines.Select(e => (Name: e.Item1, Output: RunPipeline(ml, e.Item2, data))).ToList();
         ct.ThrowIfCancellationRequested();
 
@@ -68,8 +72,9 @@ internal static class DemoCommand
         }
         ui.Write(neighbours);
 
-        using LoadedModel a = LanguageModels.Open(checkpoint, tokenizer, EngineKind.Managed);
-        using LoadedModel b = LanguageModels.Open(exportDir, null, EngineKind.Onnx);
+        // Instances of their own: the references' models are shared with the pipelines and must stay open.
+        using LoadedModel a = LanguageModels.Open(engines[0].Item2.Model!, EngineKind.Managed);
+        using LoadedModel b = LanguageModels.Open(engines[1].Item2.Model!, EngineKind.Onnx);
         ParityReport parity = ParityHarness.Compare(a.Model, b.Model, a.Tokenizer, queries, new ParityOptions { Steps = 64 }, ct);
         int rows = dataset.Length + queries.Length;
         int sameTokens = Enumerable.Range(0, rows).Count(i => managed.Tokens[i].SequenceEqual(onnx.Tokens[i]));

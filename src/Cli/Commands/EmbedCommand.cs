@@ -2,9 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Pipelines;
-using MlPipelines.Pipelines.EmbedJobs;
-using MlPipelines.Pipelines.Onnx;
+using MlPipelines.OnnxEngine;
+using MlPipelines.Jobs.EmbedJobs;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -37,7 +36,7 @@ internal static class EmbedCommand
         inputFormat.AcceptOnlyFromAmong("text", "txt", "csv", "jsonl", "json");
         outputFormat.AcceptOnlyFromAmong("csv", "jsonl", "json", "parquet");
         pooling.AcceptOnlyFromAmong("mean", "last", "first");
-        var engine = new EngineOptions();
+        var engine = new EngineArguments();
 
         var command = new Command("embed", "Embed the texts of a file (txt, csv, jsonl) into csv, jsonl or parquet; resumable.")
         {
@@ -70,7 +69,7 @@ internal static class EmbedCommand
                 throw new FileNotFoundException($"Input file '{job.InputPath}' not found.", job.InputPath);
 
             using LoadedModel loaded = engine.Open(parse, console, modelArg, tokenizerArg);
-            job = job with { ModelIdentity = ModelIdentity(loaded, modelArg, tokenizerArg) };
+            job = job with { ModelIdentity = JobFingerprint.DescribeModel(loaded) };
             var embedder = new Embedder(loaded.Model, loaded.Tokenizer, embedding);
             return await RunAsync(console, embedder, job, cancellationToken);
         });
@@ -122,17 +121,6 @@ internal static class EmbedCommand
                 return r;
             });
         return result;
-    }
-
-    /// <summary>What makes this model's output what it is: the engine and the files' paths, sizes and times.</summary>
-    private static string ModelIdentity(LoadedModel loaded, string? model, string? tokenizer)
-    {
-        bool onnx = loaded.Model is OnnxLanguageModel;
-        string modelFiles = JobFingerprint.DescribeFiles(ModelLocator.Resolve(model));
-        string tokenizerFile = tokenizer is not null || !onnx
-            ? JobFingerprint.DescribeFiles(ManagedModelLoader.ResolveTokenizerFile(tokenizer, model, out _))
-            : "from the export directory";
-        return $"{(onnx ? "onnx" : "managed")}: {modelFiles}; tokenizer {tokenizerFile}";
     }
 
     /// <summary>Calls back on the reporting thread (<see cref="Progress{T}"/> would post to the thread pool, out of order).</summary>

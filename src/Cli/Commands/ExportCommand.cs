@@ -1,6 +1,5 @@
 using System.CommandLine;
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.Cli.Commands;
@@ -21,11 +20,11 @@ internal static class ExportCommand
         };
         command.SetAction((parse, ct) =>
         {
-            string? modelArg = parse.GetValue(model);
-            var source = ModelSource.Locate(modelArg);
-            string checkpoint = source.Path;
-            string tokenizerFile = ManagedModelLoader.ResolveTokenizerFile(parse.GetValue(tokenizer), checkpoint, out _);
-            using var weights = source.LoadWeights();
+            var resolved = ResolvedModel.Resolve(parse.GetValue(model), parse.GetValue(tokenizer));
+            string checkpoint = resolved.Path;
+            string tokenizerFile = resolved.TokenizerFile
+                ?? throw new ArgumentException($"'{checkpoint}' is already an ONNX export; name the model it was exported from.");
+            using var weights = resolved.Source.LoadWeights();
             var result = OnnxExporter.Export(weights, parse.GetValue(output)!, new OnnxExportOptions
             {
                 ExternalData = parse.GetValue(external),

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Sampling;
-using MlPipelines.Pipelines;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Cli.Commands;
 
@@ -26,7 +26,7 @@ internal static class GenerateCommand
         var topP = new Option<double>("--top-p", "-p") { Description = "Nucleus sampling threshold in (0, 1); 0 or 1 disables it.", DefaultValueFactory = _ => 0.9 };
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 disables it." };
         var seed = new Option<long>("--seed", "-s") { Description = "Random seed (run.c's xorshift*); 0 = from the clock." };
-        var engine = new EngineOptions();
+        var engine = new EngineArguments();
 
         var command = new Command("generate", "Generate text from a prompt (llama2.c run.c compatible).")
         {

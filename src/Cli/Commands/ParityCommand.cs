@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Pipelines;
-using MlPipelines.Pipelines.Onnx;
-using MlPipelines.Pipelines.Parity;
+using MlPipelines.OnnxEngine;
+using MlPipelines.ManagedEngine.Parity;
 
 namespace MlPipelines.Cli.Commands;
 
@@ -52,16 +51,16 @@ internal static class ParityCommand
             string[] texts = ReadPrompts(parse.GetValue(prompts)!);
             string? jsonPath = parse.GetValue(json);
             CheckOutputDirectory(jsonPath);
-            var onnxOptions = new OnnxEngineOptions
+            var onnxOptions = new EngineOptions
             {
                 Provider = parse.GetValue(provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
                 DeviceId = parse.GetValue(device),
                 FallbackToCpu = parse.GetValue(fallback),
-                IntraOpThreads = parse.GetValue(threads),
+                Threads = parse.GetValue(threads),
             };
             // The ONNX directory is checked first: it is the argument most likely to be wrong, and loading it is cheap.
             using OnnxLanguageModel onnxModel = OnnxLanguageModel.Load(parse.GetValue(onnx)!, onnxOptions);
-            if (onnxModel.FallbackNotice is { } notice)
+            if (onnxModel.Description.Notice is { } notice)
                 console.Error.WriteLine($"mlpipe: warning: {notice}");
             using LoadedModel managed = LanguageModels.Open(parse.GetValue(model), parse.GetValue(tokenizer), EngineKind.Managed);
 

@@ -1,3 +1,4 @@
+using MlPipelines.ManagedEngine.IO;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using MlPipelines.ManagedEngine.Model;

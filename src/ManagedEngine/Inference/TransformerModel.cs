@@ -86,6 +86,16 @@ public sealed class TransformerModel : ILanguageModel
     internal RopeTable Rope { get; }
 
     /// <inheritdoc />
+    public EngineDescription Description => new()
+    {
+        Engine = "managed",
+        Provider = "cpu (" + Kernels.CpuFeatures.Describe() + ")",
+        Precision = IsQuantized ? "int8 (Q8_0)" : "fp32",
+        Threads = Threads,
+        Model = QuantizedWeights?.Source ?? _f32!.Source,
+    };
+
+    /// <inheritdoc />
     public IModelSession CreateSession() => new TransformerSession(this, Threads);
 
     /// <summary>Creates a session computing with <paramref name="threads"/> threads (0: the model's <see cref="Threads"/>).</summary>

@@ -14,4 +14,10 @@ public enum ModelFormat
 
     /// <summary>A GGUF file (llama.cpp), which also carries its tokenizer.</summary>
     Gguf,
+
+    /// <summary>
+    /// A directory exported by this project's exporter (<see cref="ModelSource.ExportManifestFileName"/> beside an ONNX
+    /// graph): it holds a graph, not weights, and runs on the ONNX Runtime engine.
+    /// </summary>
+    OnnxExport,
 }

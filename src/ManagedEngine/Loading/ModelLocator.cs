@@ -17,6 +17,38 @@ public static class ModelLocator
     /// <summary>The name of the model folders searched in the working directory and beside the program.</summary>
     public const string ModelsFolderName = "models";
 
+    private static readonly AsyncLocal<List<string>?> Watch = new();
+
+    /// <summary>
+    /// Records every name resolved by the current flow of execution (this thread and the tasks it starts) until the
+    /// returned scope is disposed: a diagnostic for the rule that a command resolves each model once.
+    /// </summary>
+    public static ResolutionLog RecordResolutions() => new(Watch);
+
+    /// <summary>The names resolved while it was open (see <see cref="RecordResolutions"/>).</summary>
+    public sealed class ResolutionLog : IDisposable
+    {
+        private readonly AsyncLocal<List<string>?> _slot;
+        private readonly List<string>? _outer;
+        private readonly List<string> _names = [];
+
+        internal ResolutionLog(AsyncLocal<List<string>?> slot)
+        {
+            _slot = slot;
+            _outer = slot.Value;
+            slot.Value = _names;
+        }
+
+        /// <summary>The names, in the order they were resolved.</summary>
+        public IReadOnlyList<string> Names
+        {
+            get { lock (_names) return _names.ToList(); }
+        }
+
+        /// <inheritdoc />
+        public void Dispose() => _slot.Value = _outer;
+    }
+
     /// <summary>The local directories searched for a model name, in order (existing or not).</summary>
     public static IReadOnlyList<string> SearchDirectories()
     {
@@ -39,6 +71,7 @@ public static class ModelLocator
     public static string Resolve(string? nameOrPath)
     {
         string name = string.IsNullOrWhiteSpace(nameOrPath) ? DefaultModelName : nameOrPath;
+        if (Watch.Value is { } log) lock (log) log.Add(name);
         if (File.Exists(name) || Directory.Exists(name))
             return Path.GetFullPath(name);
         if (!Path.IsPathRooted(name))

@@ -26,9 +26,8 @@ namespace MlPipelines.ManagedEngine.Loading;
 /// <param name="Format">The format found there.</param>
 public sealed record ModelSource(string Path, ModelFormat Format)
 {
-    /// <summary>Finds the model named by <paramref name="nameOrPath"/> (null: the default model; see <see cref="ModelLocator"/>) and detects its format.</summary>
-    /// <exception cref="FileNotFoundException">Nothing of that name exists, or a directory holds no model.</exception>
-    public static ModelSource Locate(string? nameOrPath) => Detect(ModelLocator.Resolve(nameOrPath));
+    /// <summary>The manifest file that marks a directory written by the exporter (<see cref="ModelFormat.OnnxExport"/>).</summary>
+    public const string ExportManifestFileName = "mlpipe.json";
 
     /// <summary>Detects the format of an existing file or directory.</summary>
     /// <exception cref="FileNotFoundException">The path does not exist, or a directory holds no model.</exception>
@@ -49,6 +48,8 @@ public sealed record ModelSource(string Path, ModelFormat Format)
             throw new FileNotFoundException($"'{full}' does not exist; expected a model file or directory.", full);
         if (HuggingFaceCheckpoint.IsModelDirectory(full))
             return new ModelSource(full, ModelFormat.HuggingFace);
+        if (File.Exists(System.IO.Path.Combine(full, ExportManifestFileName)))
+            return new ModelSource(full, ModelFormat.OnnxExport);
 
         string dirName = System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(full));
         foreach (string candidate in new[] { dirName + ".bin", "model.bin" })
@@ -73,6 +74,8 @@ public sealed record ModelSource(string Path, ModelFormat Format)
     /// </summary>
     public IReadOnlyList<string> Files()
     {
+        if (Format == ModelFormat.OnnxExport)
+            return Directory.GetFiles(Path).Order(StringComparer.Ordinal).ToList();
         if (Format != ModelFormat.HuggingFace)
             return [Path];
         var files = new List<string> { System.IO.Path.Combine(Path, HuggingFaceCheckpoint.ConfigFileName) };
@@ -112,6 +115,8 @@ public sealed record ModelSource(string Path, ModelFormat Format)
             case ModelFormat.Llama2cInt8:
                 using (var quantized = Llama2cQ80Checkpoint.Load(Path))
                     return quantized.Config;
+            case ModelFormat.OnnxExport:
+                throw ExportHoldsNoWeights();
             default:
                 using (var weights = Llama2cCheckpoint.Load(Path))  // a mapping: no weight is read
                     return weights.Config;
@@ -124,11 +129,12 @@ public sealed record ModelSource(string Path, ModelFormat Format)
     /// </summary>
     /// <exception cref="InvalidDataException">The model is malformed.</exception>
     /// <exception cref="NotSupportedException">An int8 llama2.c checkpoint (it holds no fp32 weights; the managed
-    /// engine runs it through <see cref="ManagedModelLoader.LoadModel"/>), or a model variant the engine does not implement.</exception>
+    /// engine runs it through <see cref="ManagedModelLoader.LoadModel(ResolvedModel, int, bool)"/>), or a model variant the engine does not implement.</exception>
     public LlamaWeights LoadWeights() => Format switch
     {
         ModelFormat.HuggingFace => HuggingFaceCheckpoint.Load(Path),
         ModelFormat.Gguf => GgufCheckpoint.Load(Path),
+        ModelFormat.OnnxExport => throw ExportHoldsNoWeights(),
         ModelFormat.Llama2cInt8 => throw new NotSupportedException(
             $"{Path} is an int8 (Q8_0) llama2.c checkpoint: it holds no fp32 weights to export or compare. Use the fp32 checkpoint it was made from."),
         _ => Llama2cCheckpoint.Load(Path),
@@ -136,6 +142,9 @@ public sealed record ModelSource(string Path, ModelFormat Format)
 
     /// <summary>True when the model file carries its own tokenizer (GGUF).</summary>
     public bool HasEmbeddedTokenizer => Format == ModelFormat.Gguf;
+
+    private NotSupportedException ExportHoldsNoWeights() => new(
+        $"'{Path}' is an ONNX export: it holds a graph, not a checkpoint. Run it on the ONNX Runtime engine, or name the model it was exported from.");
 
     private static ModelFormat FileFormat(string file)
     {

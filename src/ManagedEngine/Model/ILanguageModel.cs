@@ -9,6 +9,9 @@ public interface ILanguageModel : IDisposable
     /// <summary>The model's shape and numeric settings.</summary>
     ModelConfig Config { get; }
 
+    /// <summary>The engine, provider, precision, threads and model source, so no caller needs the concrete type.</summary>
+    EngineDescription Description { get; }
+
     /// <summary>
     /// Creates a decoder session with its own KV cache. Sessions of one model may run on
     /// different threads at the same time; a single session is not thread-safe.

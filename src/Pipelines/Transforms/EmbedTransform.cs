@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Pipelines.Transforms;
 

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Sampling;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Pipelines.Transforms;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using MlPipelines.Pipelines.Onnx;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Pipelines.Transforms;
 
@@ -13,39 +14,66 @@ public sealed class LlamaModelReference
     private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> Cache = new();
     private readonly LoadedModel? _instance;
 
-    private LlamaModelReference(EngineKind engine, string? model, string? tokenizer, OnnxEngineOptions? onnx, LoadedModel? instance)
+    private LlamaModelReference(EngineKind engine, ResolvedModel? model, EngineOptions? options, LoadedModel? instance)
     {
         Engine = engine;
-        ModelPath = model;
-        TokenizerPath = tokenizer;
-        OnnxOptions = onnx ?? new OnnxEngineOptions();
+        Model = model;
+        Options = options ?? new EngineOptions();
+        Options.Validate(engine);
         _instance = instance;
     }
 
-    /// <summary>The managed engine on a checkpoint (path or model name; null = the default model).</summary>
-    public static LlamaModelReference Managed(string? model = null, string? tokenizer = null) =>
-        new(EngineKind.Managed, model, tokenizer, null, null);
+    /// <summary>
+    /// The managed engine on a model (path, model name or Hub id; null = the default model), found now, once.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="tokenizer">A tokenizer file (null: the model's own).</param>
+    /// <param name="options">Threads and int8 quantisation (see <see cref="EngineOptions"/>).</param>
+    /// <exception cref="FileNotFoundException">The model or tokenizer cannot be found.</exception>
+    public static LlamaModelReference Managed(string? model = null, string? tokenizer = null, EngineOptions? options = null) =>
+        new(EngineKind.Managed, ResolvedModel.Resolve(model, tokenizer), options, null);
 
-    /// <summary>ONNX Runtime on a directory written by <c>mlpipe export</c>.</summary>
-    public static LlamaModelReference Onnx(string exportDirectory, OnnxEngineOptions? options = null, string? tokenizer = null) =>
-        new(EngineKind.Onnx, exportDirectory ?? throw new ArgumentNullException(nameof(exportDirectory)), tokenizer, options, null);
+    /// <summary>The managed engine on a model already resolved.</summary>
+    public static LlamaModelReference Managed(ResolvedModel model, EngineOptions? options = null) =>
+        new(EngineKind.Managed, model ?? throw new ArgumentNullException(nameof(model)), options, null);
+
+    /// <summary>
+    /// ONNX Runtime on a directory written by the exporter, or on any other model (path, model name or Hub id), which
+    /// is exported once into the export cache when first opened.
+    /// </summary>
+    /// <param name="model">The export directory or model.</param>
+    /// <param name="options">Execution provider, threads (see <see cref="EngineOptions"/>).</param>
+    /// <param name="tokenizer">A tokenizer file (null: the export's or the model's own).</param>
+    /// <exception cref="FileNotFoundException">The model or tokenizer cannot be found.</exception>
+    public static LlamaModelReference Onnx(string model, EngineOptions? options = null, string? tokenizer = null) =>
+        new(EngineKind.Onnx, ResolvedModel.Resolve(model ?? throw new ArgumentNullException(nameof(model)), tokenizer), options, null);
+
+    /// <summary>ONNX Runtime on a model already resolved.</summary>
+    public static LlamaModelReference Onnx(ResolvedModel model, EngineOptions? options = null) =>
+        new(EngineKind.Onnx, model ?? throw new ArgumentNullException(nameof(model)), options, null);
 
     /// <summary>An already loaded model (not saveable with a pipeline; the caller keeps ownership).</summary>
-    public static LlamaModelReference FromLoaded(LoadedModel model) =>
-        new(model.Model is OnnxLanguageModel ? EngineKind.Onnx : EngineKind.Managed, null, null, null,
-            model ?? throw new ArgumentNullException(nameof(model)));
+    public static LlamaModelReference FromLoaded(LoadedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        EngineKind engine = model.Model.Description.Engine == "managed" ? EngineKind.Managed : EngineKind.Onnx;
+        return new(engine, model.Source, null, model);
+    }
 
     /// <summary>The engine.</summary>
     public EngineKind Engine { get; }
 
-    /// <summary>The model path or name as given (null for the default model or a loaded instance).</summary>
-    public string? ModelPath { get; }
+    /// <summary>The model as resolved (null for a loaded instance).</summary>
+    public ResolvedModel? Model { get; }
 
-    /// <summary>The tokenizer path as given (null: the model's own).</summary>
-    public string? TokenizerPath { get; }
+    /// <summary>The model's path (null for a loaded instance).</summary>
+    public string? ModelPath => _instance is null ? Model?.Path : null;
 
-    /// <summary>ONNX Runtime settings (ignored by the managed engine).</summary>
-    public OnnxEngineOptions OnnxOptions { get; }
+    /// <summary>The tokenizer file when one was named (null: the model's own).</summary>
+    public string? TokenizerPath => Model is { TokenizerGiven: true } m ? m.TokenizerFile : null;
+
+    /// <summary>How the engine runs the model.</summary>
+    public EngineOptions Options { get; }
 
     /// <summary>True when this reference names files and can therefore be saved with a pipeline.</summary>
     public bool IsSaveable => _instance is null;
@@ -57,9 +85,10 @@ public sealed class LlamaModelReference
     public LoadedModel Open()
     {
         if (_instance is not null) return _instance;
-        string key = $"{Engine}|{ModelPath}|{TokenizerPath}|{OnnxOptions}";
+        ResolvedModel model = Model!;
+        string key = $"{Engine}|{model.Path}|{TokenizerPath}|{Options}";
         Lazy<LoadedModel> lazy = Cache.GetOrAdd(key, _ => new Lazy<LoadedModel>(
-            () => LanguageModels.Open(ModelPath, TokenizerPath, Engine, OnnxOptions), LazyThreadSafetyMode.ExecutionAndPublication));
+            () => LanguageModels.Open(model, Engine, Options), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return lazy.Value;
@@ -72,5 +101,5 @@ public sealed class LlamaModelReference
     }
 
     /// <inheritdoc />
-    public override string ToString() => _instance is not null ? $"{Engine} (loaded instance)" : $"{Engine}: {ModelPath ?? "default model"}";
+    public override string ToString() => _instance is not null ? $"{Engine} (loaded instance)" : $"{Engine}: {Model}";
 }

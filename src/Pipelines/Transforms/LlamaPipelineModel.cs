@@ -1,12 +1,12 @@
+using MlPipelines.ManagedEngine.IO;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.Exporter;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Pipelines.Onnx;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Pipelines.Transforms;
 
@@ -35,7 +35,7 @@ public static class LlamaPipelineModel
         ArgumentNullException.ThrowIfNull(inputSchema);
         ArgumentException.ThrowIfNullOrEmpty(path);
 
-        ManagedEngine.Checkpoints.AtomicFileWriter.Write(path, overwrite: true, stream =>
+        ManagedEngine.IO.AtomicFileWriter.Write(path, overwrite: true, stream =>
         {
             using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
             {
@@ -155,7 +155,7 @@ public static class LlamaPipelineModel
         return manifest!;
     }
 
-    // ---- model files: recorded by absolute path and sha256 ----
+    // ---- model files: recorded by absolute path and content identity (sha256, see FileIdentity) ----
 
     private static JsonObject DescribeModel(LlamaModelReference model)
     {
@@ -163,16 +163,16 @@ public static class LlamaPipelineModel
             throw new NotSupportedException(
                 "A LLaMA stage uses a model passed as a loaded instance; to save the pipeline, reference the model by path " +
                 "(LlamaModelReference.Managed or LlamaModelReference.Onnx).");
-        var (modelPath, tokenizerPath, files) = ResolveFiles(model);
+        ResolvedModel resolved = model.Model!;
         var recorded = new JsonArray();
-        foreach (string file in files)
-            recorded.Add(new JsonObject { ["path"] = file, ["sha256"] = Sha256(file) });
+        foreach (string file in resolved.Files.Concat(resolved.TokenizerFile is { } t ? [t] : []).Distinct(StringComparer.Ordinal))
+            recorded.Add(new JsonObject { ["path"] = Path.GetFullPath(file), ["sha256"] = FileIdentity.Sha256(file) });
         return new JsonObject
         {
             ["engine"] = model.Engine.ToString(),
-            ["path"] = modelPath,
-            ["tokenizer"] = tokenizerPath,
-            ["onnx"] = JsonSerializer.SerializeToNode(model.OnnxOptions, StageSettings.Json),
+            ["path"] = resolved.Path,
+            ["tokenizer"] = resolved.TokenizerGiven ? resolved.TokenizerFile : null,
+            ["options"] = JsonSerializer.SerializeToNode(model.Options, StageSettings.Json),
             ["files"] = recorded,
         };
     }
@@ -186,7 +186,7 @@ public static class LlamaPipelineModel
             if (!File.Exists(recordedPath))
                 throw new FileNotFoundException(
                     $"The pipeline in '{pipelinePath}' uses the model file '{recordedPath}', which no longer exists (moved or deleted?).", recordedPath);
-            string actual = Sha256(recordedPath);
+            string actual = FileIdentity.Sha256(recordedPath);
             if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
                 throw new InvalidDataException(
                     $"The model file '{recordedPath}' has changed since the pipeline in '{pipelinePath}' was saved (sha256 {actual}, expected {expected}).");
@@ -194,34 +194,10 @@ public static class LlamaPipelineModel
         string engine = node["engine"]?.GetValue<string>() ?? "";
         string path = node["path"]?.GetValue<string>() ?? throw new InvalidDataException($"{pipelinePath}: a model reference has no path.");
         string? tokenizer = node["tokenizer"]?.GetValue<string>();
+        // "onnx" is where pipelines saved before the engines shared one options type kept ONNX Runtime's settings.
+        EngineOptions? options = (node["options"] ?? node["onnx"])?.Deserialize<EngineOptions>(StageSettings.Json);
         return Enum.TryParse(engine, out EngineKind kind) && kind == EngineKind.Onnx
-            ? LlamaModelReference.Onnx(path, node["onnx"]?.Deserialize<OnnxEngineOptions>(StageSettings.Json), tokenizer)
-            : LlamaModelReference.Managed(path, tokenizer);
-    }
-
-    private static (string Model, string Tokenizer, List<string> Files) ResolveFiles(LlamaModelReference model)
-    {
-        string resolved = ModelLocator.Resolve(model.ModelPath);
-        if (model.Engine == EngineKind.Managed)
-        {
-            var source = ModelSource.Detect(resolved);
-            string tokenizer = Path.GetFullPath(ManagedModelLoader.ResolveTokenizerFile(model.TokenizerPath, source.Path, out _));
-            return (source.Path, tokenizer, source.Files().Append(tokenizer).Distinct(StringComparer.Ordinal).ToList());
-        }
-        string dir = Path.GetFullPath(resolved);
-        var files = new List<string> { Path.Combine(dir, ExportManifest.ModelFileName), Path.Combine(dir, ExportManifest.FileName) };
-        string data = Path.Combine(dir, ExportManifest.ExternalDataFileName);
-        if (File.Exists(data)) files.Add(data);
-        string tok = model.TokenizerPath is { } explicitTokenizer
-            ? Path.GetFullPath(ManagedModelLoader.ResolveTokenizerFile(explicitTokenizer, null, out _))
-            : Path.Combine(dir, ExportManifest.Read(dir).TokenizerFile ?? throw new InvalidDataException($"The export in '{dir}' names no tokenizer."));
-        files.Add(tok);
-        return (dir, tok, files);
-    }
-
-    private static string Sha256(string file)
-    {
-        using var stream = File.OpenRead(file);
-        return Convert.ToHexString(SHA256.HashData(stream));
+            ? LlamaModelReference.Onnx(path, options, tokenizer)
+            : LlamaModelReference.Managed(path, tokenizer, options);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlPipelines.Pipelines.Parity;
+using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Pipelines.Transforms;
 

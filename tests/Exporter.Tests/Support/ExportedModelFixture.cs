@@ -1,6 +1,6 @@
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Exporter.Tests.Support;
 

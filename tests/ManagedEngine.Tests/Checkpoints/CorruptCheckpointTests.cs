@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using MlPipelines.ManagedEngine.Checkpoints;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using static MlPipelines.ManagedEngine.Tests.Checkpoints.CheckpointBytes;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints;

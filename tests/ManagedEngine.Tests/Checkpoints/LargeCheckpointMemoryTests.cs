@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Inference;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints;
 

@@ -1,6 +1,6 @@
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Model;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints;
 

@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Kernels;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.ManagedEngine.Tests.Kernels;

@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Loading;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Loading;
 
@@ -15,30 +15,12 @@ public class ModelLocatorTests
     private const string Commit = "89abcdef0123456789abcdef0123456789abcdef";
 
     [Fact]
-    public void The_default_model_is_the_committed_stories260K_shipped_beside_the_program()
-    {
-        string resolved = ModelLocator.Resolve(null);
-        string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
-        Assert.Equal(Sha256(Path.Combine(TestPaths.Models, "stories260K", "stories260K.bin")), Sha256(Path.Combine(resolved, "stories260K.bin")));
-        Assert.Equal(ModelFormat.Llama2c, ModelSource.Detect(resolved).Format);
-    }
-
-    [Fact]
     public void A_name_is_found_in_MLPIPE_MODELS()
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(Path.Combine(dir.Path, "my-model"));
         using var env = new EnvironmentScope(ModelLocator.ModelsEnvironmentVariable, dir.Path);
         Assert.Equal(Path.Combine(dir.Path, "my-model"), ModelLocator.Resolve("my-model"));
-    }
-
-    [Fact]
-    public void Local_folders_come_before_MLPIPE_MODELS()
-    {
-        using var dir = new TempDir();
-        Directory.CreateDirectory(Path.Combine(dir.Path, ModelLocator.DefaultModelName));
-        using var env = new EnvironmentScope(ModelLocator.ModelsEnvironmentVariable, dir.Path);
-        Assert.NotEqual(Path.Combine(dir.Path, ModelLocator.DefaultModelName), ModelLocator.Resolve(ModelLocator.DefaultModelName));
     }
 
     [Fact]
@@ -75,20 +57,5 @@ public class ModelLocatorTests
         var e = Assert.Throws<FileNotFoundException>(() => ModelLocator.Resolve("no-such-model-anywhere"));
         Assert.Contains("no-such-model-anywhere", e.Message);
         Assert.Contains(ModelLocator.SearchDirectories()[0], e.Message);
-    }
-
-    private sealed class EnvironmentScope : IDisposable
-    {
-        private readonly string _name;
-        private readonly string? _previous;
-
-        public EnvironmentScope(string name, string? value)
-        {
-            _name = name;
-            _previous = Environment.GetEnvironmentVariable(name);
-            Environment.SetEnvironmentVariable(name, value);
-        }
-
-        public void Dispose() => Environment.SetEnvironmentVariable(_name, _previous);
     }
 }

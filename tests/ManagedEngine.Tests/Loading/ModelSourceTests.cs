@@ -3,7 +3,7 @@ using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;
 using MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Tests.Loading;
@@ -72,18 +72,19 @@ public class ModelSourceTests
     [Fact]
     public void The_tokenizer_of_each_form_is_found_from_the_model()
     {
-        Assert.Equal(TinyGgufPath, ManagedModelLoader.ResolveTokenizerFile(null, TinyGgufPath, out _));
-        Assert.Equal(TestPaths.Tok512Bin, ManagedModelLoader.ResolveTokenizerFile(null, TestPaths.Stories260K, out int? vocab));
-        Assert.Equal(512, vocab);
+        Assert.Equal(TinyGgufPath, ResolvedModel.Resolve(TinyGgufPath).TokenizerFile);
+        var stories = ResolvedModel.Resolve(TestPaths.Stories260K);
+        Assert.Equal(TestPaths.Tok512Bin, stories.TokenizerFile);
+        Assert.Equal(512, stories.Config.VocabSize);
 
         // A GGUF named as the tokenizer of another model gives its embedded tokenizer.
         var tokenizer = ManagedModelLoader.LoadTokenizer(TinyGgufPath, TestPaths.Stories260K);
         Assert.Equal(32000, tokenizer.VocabularySize);
 
         // stories260K-hf ships no tokenizer: the error says what was looked for and how to name one.
-        var ex = Assert.Throws<FileNotFoundException>(() => ManagedModelLoader.ResolveTokenizerFile(null, HfModelFiles.Stories260KHf, out _));
+        var ex = Assert.Throws<FileNotFoundException>(() => ResolvedModel.Resolve(HfModelFiles.Stories260KHf).TokenizerFile);
         Assert.Contains("tokenizer.model", ex.Message);
-        Assert.Contains("--tokenizer", ex.Message);
+        Assert.Contains("the tokenizer explicitly", ex.Message);
     }
 
     private static float[] LastLogits(string model, int[] prompt)

@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Quantization;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using static MlPipelines.ManagedEngine.Tests.Quantization.Q80Bytes;
 
 namespace MlPipelines.ManagedEngine.Tests.Quantization;

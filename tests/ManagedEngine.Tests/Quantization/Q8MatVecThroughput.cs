@@ -1,6 +1,6 @@
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Quantization;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.ManagedEngine.Tests.Quantization;

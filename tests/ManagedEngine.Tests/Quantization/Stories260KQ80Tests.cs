@@ -1,7 +1,7 @@
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Quantization;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
 
 namespace MlPipelines.ManagedEngine.Tests.Quantization;

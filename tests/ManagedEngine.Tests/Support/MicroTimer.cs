@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace MlPipelines.ManagedEngine.Tests.Support;
+namespace MlPipelines.Tests.Support;
 
 /// <summary>Timing for the gated micro-measures (MLPIPE_PERF=1), which print numbers and assert nothing.</summary>
 internal static class MicroTimer

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
-namespace MlPipelines.ManagedEngine.Tests.Support;
+namespace MlPipelines.Tests.Support;
 
 /// <summary>
 /// Writes safetensors files for tests, from the format description (8-byte little-endian header

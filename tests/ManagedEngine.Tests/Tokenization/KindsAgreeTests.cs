@@ -1,4 +1,4 @@
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using MlPipelines.ManagedEngine.Checkpoints.Gguf;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;

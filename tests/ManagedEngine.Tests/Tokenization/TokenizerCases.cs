@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

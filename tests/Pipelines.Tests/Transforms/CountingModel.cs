@@ -11,6 +11,8 @@ internal sealed class CountingModel(ILanguageModel inner) : ILanguageModel
     public int SessionsCreated => Volatile.Read(ref _sessions);
     public ModelConfig Config => inner.Config;
 
+    public EngineDescription Description => inner.Description;
+
     public IModelSession CreateSession()
     {
         Interlocked.Increment(ref _sessions);

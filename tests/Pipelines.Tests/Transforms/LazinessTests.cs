@@ -1,8 +1,9 @@
+using MlPipelines.OnnxEngine;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.Pipelines.Transforms;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
@@ -18,7 +19,7 @@ public class LazinessTests : IDisposable
     {
         _inner = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
         _counting = new CountingModel(_inner);
-        _model = LlamaModelReference.FromLoaded(new LoadedModel(_counting, ManagedModelLoader.LoadTokenizer(TestPaths.Tok512Bin, null)));
+        _model = LlamaModelReference.FromLoaded(new LoadedModel(_counting, ManagedModelLoader.LoadTokenizer(TestPaths.Tok512Bin, null), ResolvedModel.Resolve(TestPaths.Stories260K, TestPaths.Tok512Bin)));
     }
 
     public void Dispose() => _inner.Dispose();

@@ -1,7 +1,7 @@
 using Microsoft.ML;
-using MlPipelines.ManagedEngine.Tests.Support;
-using MlPipelines.Pipelines.Parity;
-using MlPipelines.Pipelines.Tests.Onnx;
+using MlPipelines.Tests.Support;
+using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlPipelines.ManagedEngine.Tests.Support;
-using MlPipelines.Pipelines.Tests.Onnx;
+using MlPipelines.Tests.Support;
+using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;

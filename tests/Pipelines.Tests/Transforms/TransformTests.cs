@@ -2,8 +2,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Support;
-using MlPipelines.Pipelines.Tests.Onnx;
+using MlPipelines.Tests.Support;
+using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
@@ -51,17 +51,6 @@ public class TransformTests(ExportedStoriesFixture f) : IClassFixture<ExportedSt
         Assert.All(embA, e => Assert.Equal(64, e.Length));
         double worst = embA.Zip(embB, Cosine).Min();
         Assert.True(worst >= 0.99999, $"lowest cosine similarity between engines: {worst}");
-    }
-
-    [Fact]
-    public void Greedy_completion_continues_the_prompt_as_the_generator_does()
-    {
-        IDataView data = TextRows.Load(_ml, ["Once upon a time"]);
-        string completion = TextRows.Column<ReadOnlyMemory<char>>(
-            _ml.Transforms.Text.GenerateWithLlama(ManagedRef, "Out", "Text", new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", MaxNewTokens = 30 })
-                .Fit(data).Transform(data), "Out")[0].ToString();
-        var cli = CliRunner.Run("generate", "--model", TestPaths.Stories260K, "-z", TestPaths.Tok512Bin, "-t", "0", "-i", "Once upon a time", "-n", "34");
-        Assert.Equal(cli.Stdout.TrimEnd('\n'), "Once upon a time" + completion);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using MlPipelines.ManagedEngine.Checkpoints.Gguf;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Model;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using static MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf.GgufTestWriter;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;

@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Checkpoints.Gguf;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using static MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf.GgufTestWriter;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;

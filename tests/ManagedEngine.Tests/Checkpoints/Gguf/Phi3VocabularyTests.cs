@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Checkpoints.Gguf;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tests.Tokenization;
 using MlPipelines.ManagedEngine.Tokenization;
 

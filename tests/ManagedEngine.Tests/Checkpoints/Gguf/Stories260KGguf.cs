@@ -1,7 +1,7 @@
 using System.Text;
 using MlPipelines.ManagedEngine.Checkpoints;
 using MlPipelines.ManagedEngine.Model;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;

@@ -4,7 +4,7 @@ using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
 using MlPipelines.ManagedEngine.Tests.Inference;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tests.Tokenization;
 using MlPipelines.ManagedEngine.Tokenization;
 

@@ -3,7 +3,7 @@ using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;

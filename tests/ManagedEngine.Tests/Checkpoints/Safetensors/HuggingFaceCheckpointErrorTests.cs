@@ -1,5 +1,5 @@
 using MlPipelines.ManagedEngine.Checkpoints.Safetensors;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using MlPipelines.ManagedEngine.Checkpoints.Safetensors;
-using MlPipelines.ManagedEngine.Tests.Support;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;
 

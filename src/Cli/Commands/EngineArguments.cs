@@ -1,0 +1,70 @@
+using System.CommandLine;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.OnnxEngine;
+
+namespace MlPipelines.Cli.Commands;
+
+/// <summary>The options that choose and configure an engine, shared by the commands that run a model.</summary>
+internal sealed class EngineArguments
+{
+    private readonly Option<string> _engine = new("--engine")
+    {
+        Description = "managed (a checkpoint) or onnx (a directory written by `mlpipe export`).",
+        DefaultValueFactory = _ => "managed",
+    };
+    private readonly Option<string> _provider = new("--provider")
+    {
+        Description = "ONNX Runtime execution provider: cpu, cuda or dml.",
+        DefaultValueFactory = _ => "cpu",
+    };
+    private readonly Option<int> _device = new("--device") { Description = "GPU device id for cuda or dml." };
+    private readonly Option<bool> _fallback = new("--fallback-to-cpu") { Description = "Run on the CPU when the requested provider is unavailable." };
+    private readonly Option<int> _threads = new("--threads") { Description = "Threads: per session on the managed engine (default: one per core), inside an operator on ONNX Runtime (0 = its default)." };
+    private readonly Option<string?> _quantize = new("--quantize") { Description = "Managed engine: quantise the weights on load (q8_0)." };
+
+    public EngineArguments()
+    {
+        _engine.AcceptOnlyFromAmong("managed", "onnx");
+        _provider.AcceptOnlyFromAmong("cpu", "cuda", "dml");
+        _quantize.AcceptOnlyFromAmong("q8_0", "none");
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Add(_engine);
+        command.Add(_provider);
+        command.Add(_device);
+        command.Add(_fallback);
+        command.Add(_threads);
+        command.Add(_quantize);
+    }
+
+    /// <summary>The engine and its options as the flags give them; library errors name these flags' properties.</summary>
+    public (EngineKind Engine, EngineOptions Options) Read(ParseResult parse)
+    {
+        EngineKind engine = parse.GetValue(_engine) == "onnx" ? EngineKind.Onnx : EngineKind.Managed;
+        var options = new EngineOptions
+        {
+            Provider = parse.GetValue(_provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
+            DeviceId = parse.GetValue(_device),
+            FallbackToCpu = parse.GetValue(_fallback),
+            Threads = parse.GetValue(_threads),
+            Quantize = parse.GetValue(_quantize) == "q8_0",
+        };
+        if (engine == EngineKind.Managed && options.Provider != ExecutionProvider.Cpu)
+            throw new ArgumentException("--provider applies to --engine onnx; the managed engine runs on the CPU.");
+        if (engine == EngineKind.Onnx && options.Quantize)
+            throw new ArgumentException("--quantize applies to the managed engine; export an int8 model for ONNX Runtime instead.");
+        return (engine, options);
+    }
+
+    /// <summary>Resolves the model once and opens it on the engine the flags choose; warns about a provider fallback.</summary>
+    public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer)
+    {
+        var (engine, options) = Read(parse);
+        LoadedModel loaded = LanguageModels.Open(ResolvedModel.Resolve(model, tokenizer), engine, options);
+        if (loaded.Model.Description.Notice is { } notice)
+            console.Error.WriteLine($"mlpipe: warning: {notice}");
+        return loaded;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace MlPipelines.Jobs.Benchmarks;
+
+/// <summary>The text form of a <see cref="BenchmarkReport"/>: a header and a Markdown table.</summary>
+internal static class BenchmarkTable
+{
+    public static void Write(BenchmarkReport r, TextWriter w)
+    {
+        var m = r.Machine;
+        var c = r.Model.Config;
+        var o = r.Options;
+        w.WriteLine($"date:    {r.Date.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture)}");
+        if (!r.OptimizedBuild)
+            w.WriteLine("build:   Debug (JIT optimizer disabled): not representative; run a Release build (dotnet run -c Release)");
+        w.WriteLine($"machine: {m.Cpu}, {m.LogicalCores} logical cores, SIMD {m.SimdWidth}-bit ({m.InstructionSets}), {m.DotNet}, {m.Os}");
+        w.WriteLine($"model:   {r.Model.Name}{(r.Model.Synthetic ? " (random weights)" : "")}: dim {c.Dim}, hidden {c.HiddenDim}, " +
+            $"{c.LayerCount} layers, {c.HeadCount} heads, {c.KvHeadCount} kv heads, vocab {c.VocabSize}, seq {c.MaxSequenceLength}; " +
+            $"{Millions(r.Model.Parameters)} parameters, {r.Model.FileBytes / 1e6:F1} MB, {r.Quantization ?? "fp32"}");
+        w.WriteLine($"runs:    median of {o.Runs} (min–max), tokens/s; decode {o.DecodeTokens} tokens after an {o.PromptTokens}-token prompt; " +
+            $"prefill one chunk from position 0");
+        w.WriteLine();
+
+        var header = new List<string> { "engine", "threads", "load ms", "decode tok/s" };
+        header.AddRange(o.PrefillLengths.Select(length => $"prefill-{length} tok/s"));
+        var rows = r.Rows.Select(row =>
+        {
+            var cells = new List<string>
+            {
+                row.Engine, row.Threads.ToString(CultureInfo.InvariantCulture),
+                row.LoadSeconds is double s ? Number(s * 1000) : "–", Cell(row.DecodeTokensPerSecond),
+            };
+            cells.AddRange(row.Prefill.Select(p => Cell(p.TokensPerSecond)));
+            return cells;
+        }).ToList();
+
+        int[] widths = header.Select((h, i) => Math.Max(h.Length, rows.Select(row => row[i].Length).DefaultIfEmpty(0).Max())).ToArray();
+        WriteRow(w, header, widths);
+        w.WriteLine("|" + string.Join("|", widths.Select((width, i) => i < 2 ? new string('-', width + 2) : new string('-', width + 1) + ":")) + "|");
+        foreach (var row in rows)
+            WriteRow(w, row, widths);
+    }
+
+    private static void WriteRow(TextWriter w, IReadOnlyList<string> cells, int[] widths) =>
+        w.WriteLine("| " + string.Join(" | ", cells.Select((cell, i) => i < 2 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))) + " |");
+
+    private static string Cell(Measurement m) => $"{Number(m.Median)} ({Number(m.Min)}–{Number(m.Max)})";
+
+    // Three significant figures at most is all a noisy machine supports; no decimals above 100.
+    private static string Number(double value) =>
+        value.ToString(value >= 100 ? "F0" : value >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);
+
+    private static string Millions(long parameters) =>
+        parameters >= 1_000_000 ? $"{parameters / 1e6:F1}M" : $"{parameters / 1e3:F0}K";
+}

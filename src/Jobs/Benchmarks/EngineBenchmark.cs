@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.Jobs.Benchmarks;
+
+/// <summary>One engine at one thread count, to be measured.</summary>
+/// <param name="Engine">The engine's name as reported (<c>managed</c>, <c>onnx</c>).</param>
+/// <param name="Threads">The thread count the model was opened with.</param>
+/// <param name="Model">The model, opened with that thread count; the caller disposes it.</param>
+/// <param name="LoadSeconds">How long opening the model took (null: not timed). Reported beside the speeds.</param>
+public sealed record BenchmarkTarget(string Engine, int Threads, ILanguageModel Model, double? LoadSeconds = null);
+
+/// <summary>
+/// Measures decode and prefill speed of one or more engines/thread counts on the same model. Each target
+/// is warmed up until its timings settle (the .NET tiered JIT keeps hot loops on the slow tier for seconds),
+/// then the measured runs interleave the targets (run 1 of every target, then run 2, …) so that a noisy
+/// machine's slow spells spread over all of them instead of landing on one.
+/// </summary>
+public static class EngineBenchmark
+{
+    // Warm-up rounds are short versions of the measured workloads, so a round on a large model stays brief.
+    private const int WarmupDecodeTokens = 16, WarmupPrefillTokens = 64;
+
+    /// <summary>Runs the benchmark; returns one row per target, in the order given.</summary>
+    /// <param name="targets">The engines/thread counts; all must run models of the same configuration.</param>
+    /// <param name="options">What to measure.</param>
+    /// <param name="progress">Receives a line per warm-up and per measured run (null: silent).</param>
+    /// <param name="cancellationToken">Stops between forward calls.</param>
+    public static IReadOnlyList<BenchmarkRow> Run(IReadOnlyList<BenchmarkTarget> targets, BenchmarkOptions options,
+        Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(options);
+        if (targets.Count == 0)
+            throw new ArgumentException("At least one engine/thread count is needed.", nameof(targets));
+        ModelConfig config = targets[0].Model.Config;
+        options.Validate(config);
+        foreach (var t in targets)
+            if (t.Model.Config != config)
+                throw new ArgumentException($"{Label(t)} runs a model of another shape than {Label(targets[0])}.", nameof(targets));
+
+        int[] ids = TokenIds(options, config.VocabSize);
+        var states = targets.Select(t => new TargetState(t, config.VocabSize, options)).ToArray();
+        try
+        {
+            foreach (var state in states)
+            {
+                state.Warmup = WarmUp(state, ids, options, cancellationToken);
+                progress?.Invoke(state.Warmup.Rounds == 0 ? $"warm-up {Label(state.Target)}: none"
+                    : $"warm-up {Label(state.Target)}: {state.Warmup.Rounds} rounds, " +
+                      $"{state.Warmup.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s{(state.Warmup.Stable ? "" : " (not stable)")}");
+            }
+            for (int run = 0; run < options.Runs; run++)
+            {
+                foreach (var state in states)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    double decode = options.DecodeTokens / state.TimeDecode(ids, options.DecodeTokens);
+                    state.Decode.Add(decode);
+                    var line = $"run {run + 1}/{options.Runs} {Label(state.Target)}: decode {decode:F1} tok/s";
+                    for (int p = 0; p < options.PrefillLengths.Count; p++)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        int length = options.PrefillLengths[p];
+                        double prefill = length / state.TimePrefill(ids, length);
+                        state.Prefill[p].Add(prefill);
+                        line += $", prefill-{length} {prefill:F1} tok/s";
+                    }
+                    progress?.Invoke(line);
+                }
+            }
+            return states.Select(s => s.ToRow(options)).ToArray();
+        }
+        finally
+        {
+            foreach (var state in states)
+                state.Dispose();
+        }
+    }
+
+    /// <summary>How a target is named in progress lines and tables: <c>managed ×2</c>.</summary>
+    public static string Label(BenchmarkTarget target) => $"{target.Engine} ×{target.Threads}";
+
+    // Short rounds until two consecutive ones agree (and the least warm-up time has passed), then one
+    // untimed pass of the full workloads so buffers and arenas have their final sizes before measuring.
+    private static WarmupSummary WarmUp(TargetState state, int[] ids, BenchmarkOptions o, CancellationToken ct)
+    {
+        if (o.WarmupSeconds == 0)
+            return new WarmupSummary(0, 0, Stable: false);
+        long start = Stopwatch.GetTimestamp();
+        double previous = double.NaN;
+        int rounds = 0;
+        bool stable = false;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            double round = state.TimeDecode(ids, Math.Min(o.DecodeTokens, WarmupDecodeTokens));
+            foreach (int length in o.PrefillLengths)
+                round += state.TimePrefill(ids, Math.Min(length, WarmupPrefillTokens));
+            rounds++;
+            stable = Math.Abs(round - previous) <= o.WarmupTolerance * previous;
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if ((stable && elapsed >= o.WarmupSeconds) || elapsed >= o.MaxWarmupSeconds)
+                break;
+            previous = round;
+        }
+        state.TimeDecode(ids, o.DecodeTokens);
+        foreach (int length in o.PrefillLengths)
+            state.TimePrefill(ids, length);
+        return new WarmupSummary(rounds, Stopwatch.GetElapsedTime(start).TotalSeconds, stable);
+    }
+
+    // Random but fixed: the same seed gives the same prompt and prefill ids on every engine and machine.
+    private static int[] TokenIds(BenchmarkOptions o, int vocab)
+    {
+        int count = Math.Max(o.PromptTokens, o.PrefillLengths.DefaultIfEmpty(0).Max());
+        var random = new Random(o.Seed);
+        return Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray();
+    }
+
+    private sealed class TargetState : IDisposable
+    {
+        private readonly IModelSession _session;
+        private readonly float[] _logits;
+        private readonly int _promptTokens;
+
+        public TargetState(BenchmarkTarget target, int vocab, BenchmarkOptions o)
+        {
+            Target = target;
+            _session = target.Model.CreateSession();
+            _logits = new float[vocab];
+            _promptTokens = o.PromptTokens;
+            Prefill = o.PrefillLengths.Select(_ => new List<double>()).ToArray();
+        }
+
+        public BenchmarkTarget Target { get; }
+        public List<double> Decode { get; } = [];
+        public List<double>[] Prefill { get; }
+        public WarmupSummary Warmup { get; set; } = new(0, 0, false);
+
+        public double TimeDecode(int[] ids, int tokens) =>
+            SessionTimings.Decode(_session, ids.AsSpan(0, _promptTokens), tokens, _logits);
+
+        public double TimePrefill(int[] ids, int length) =>
+            SessionTimings.Prefill(_session, ids.AsSpan(0, length), _logits);
+
+        public BenchmarkRow ToRow(BenchmarkOptions o) => new(Target.Engine, Target.Threads, Measurement.Of(Decode),
+            o.PrefillLengths.Select((length, i) => new PrefillMeasurement(length, Measurement.Of(Prefill[i]))).ToArray(), Warmup)
+        {
+            LoadSeconds = Target.LoadSeconds,
+        };
+
+        public void Dispose() => _session.Dispose();
+    }
+}

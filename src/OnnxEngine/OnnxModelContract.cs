@@ -1,0 +1,54 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MlPipelines.ManagedEngine.Model;
+using static MlPipelines.Exporter.LlamaOnnxNames;
+
+namespace MlPipelines.OnnxEngine;
+
+/// <summary>
+/// The input/output interface of an exported decoder (names as Hugging Face Optimum and
+/// onnxruntime-genai use them), checked when a model is loaded so that a foreign or mismatched
+/// model fails with a message naming the offending input rather than deep inside a run.
+/// </summary>
+internal static class OnnxModelContract
+{
+    public static void Check(InferenceSession session, ModelConfig config, string modelPath)
+    {
+        var inputs = session.InputMetadata;
+        var outputs = session.OutputMetadata;
+        Expect(inputs, "input", InputIds, TensorElementType.Int64, 2, modelPath);
+        Expect(inputs, "input", AttentionMask, TensorElementType.Int64, 2, modelPath);
+        Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
+        Expect(outputs, "output", Logits, TensorElementType.Float, 3, modelPath, (2, config.VocabSize));
+        Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            foreach (string name in new[] { PastKey(l), PastValue(l) })
+                Expect(inputs, "input", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, config.HeadDim));
+            foreach (string name in new[] { PresentKey(l), PresentValue(l) })
+                Expect(outputs, "output", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, config.HeadDim));
+        }
+        int expectedInputs = 3 + 2 * config.LayerCount;
+        if (inputs.Count != expectedInputs)
+            throw new InvalidDataException(
+                $"{modelPath}: expected {expectedInputs} inputs for a {config.LayerCount}-layer decoder, found {inputs.Count} ({string.Join(", ", inputs.Keys)}).");
+    }
+
+    private static void Expect(IReadOnlyDictionary<string, NodeMetadata> metadata, string kind, string name,
+        TensorElementType type, int rank, string modelPath, params (int Axis, int Size)[] fixedDims)
+    {
+        if (!metadata.TryGetValue(name, out NodeMetadata? node))
+            throw new InvalidDataException(
+                $"{modelPath}: the model has no {kind} '{name}', so it is not an exported LLaMA decoder (its {kind}s: {string.Join(", ", metadata.Keys.Take(8))}{(metadata.Count > 8 ? ", ..." : "")}).");
+        if (!node.IsTensor || node.ElementDataType != type || node.Dimensions.Length != rank)
+            throw new InvalidDataException(
+                $"{modelPath}: {kind} '{name}' should be a rank-{rank} {type} tensor, but is {(node.IsTensor ? $"a rank-{node.Dimensions.Length} {node.ElementDataType} tensor" : node.OnnxValueType.ToString())}.");
+        foreach (var (axis, size) in fixedDims)
+        {
+            int actual = node.Dimensions[axis];
+            if (actual >= 0 && actual != size)
+                throw new InvalidDataException(
+                    $"{modelPath}: {kind} '{name}' has size {actual} on axis {axis}, but the manifest's configuration implies {size}.");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using System.Text;
+
+namespace MlPipelines.Tests.Support;
+
+/// <summary>Runs <c>mlpipe</c> in-process and captures what it prints.</summary>
+internal static class CliRunner
+{
+    public sealed record Result(int ExitCode, byte[] StdoutBytes, string Stderr)
+    {
+        public string Stdout => Encoding.UTF8.GetString(StdoutBytes);
+    }
+
+    public static Result Run(params string[] args)
+    {
+        using var stdout = new MemoryStream();
+        using var stderr = new StringWriter();
+        int code = MlPipelines.Cli.Program.Run(args, stdout, stderr);
+        return new Result(code, stdout.ToArray(), stderr.ToString());
+    }
+}
