@@ -1,0 +1,76 @@
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.OnnxEngine.Tests.Onnx;
+
+/// <summary>
+/// The ONNX Runtime session keeps its KV cache and I/O in buffers it owns: decoding allocates no arrays per step (only
+/// ONNX Runtime's small per-tensor handles, a constant amount), rewinding works in place, and the results equal the
+/// managed engine's step for step.
+/// </summary>
+public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<ExportedStoriesFixture>
+{
+    [Fact]
+    public void Decoding_allocates_a_constant_small_amount_per_step_whatever_the_position()
+    {
+        using IModelSession session = f.Onnx.CreateSession();
+        var logits = new float[f.Onnx.Config.VocabSize];
+        for (int p = 0; p < 140; p++) session.Forward([p % 500 + 1], p, logits);   // past the first capacity doublings
+
+        long Step(int from, int count)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
+            return (GC.GetAllocatedBytesForCurrentThread() - before) / count;
+        }
+
+        long early = Step(140, 40), late = Step(180, 70);
+        // What remains is ONNX Runtime's API per bound tensor: an OrtValue handle and the UTF-8 copy of the tensor's
+        // name that BindInput/BindOutput make (about 185 bytes). An array of the cache or of the logits would grow with
+        // the position or the vocabulary.
+        long perTensorHandles = (3 + 4L * f.Onnx.Config.LayerCount + 1) * 256;
+        Assert.True(late <= perTensorHandles, $"{late} bytes per step at positions 180-249 (bound {perTensorHandles})");
+        Assert.True(Math.Abs(late - early) <= 64, $"per-step allocation grew with the position: {early} → {late} bytes");
+    }
+
+    [Fact]
+    public void Rewinding_in_place_gives_what_a_fresh_session_gives()
+    {
+        int[] tokens = [1, 403, 407, 261, 378, 429, 259, 505, 271, 289, 340, 300];
+        int vocab = f.Onnx.Config.VocabSize;
+        using IModelSession session = f.Onnx.CreateSession();
+        var all = new float[tokens.Length * vocab];
+        session.Forward(tokens, 0, all);
+        session.Rewind(5);
+        var again = new float[(tokens.Length - 5) * vocab];
+        session.Forward(tokens.AsSpan(5), 5, again);
+        Assert.Equal(all.AsSpan(5 * vocab).ToArray(), again);
+
+        // Past the first buffer's capacity, then back to the start.
+        var logits = new float[vocab];
+        for (int p = 0; p < 100; p++) session.Forward([p % 500 + 1], p, logits);
+        session.Reset();
+        session.Forward(tokens, 0, all);
+        using IModelSession fresh = f.Onnx.CreateSession();
+        var expected = new float[tokens.Length * vocab];
+        fresh.Forward(tokens, 0, expected);
+        Assert.Equal(expected, all);
+    }
+
+    [Fact]
+    public void Each_step_matches_the_managed_engine()
+    {
+        int vocab = f.Onnx.Config.VocabSize;
+        using IModelSession onnx = f.Onnx.CreateSession();
+        using IModelSession managed = f.Managed.CreateSession();
+        float[] a = new float[vocab], b = new float[vocab];
+        int token = 1;
+        for (int p = 0; p < 150; p++)
+        {
+            onnx.Forward([token], p, a);
+            managed.Forward([token], p, b);
+            for (int i = 0; i < vocab; i++)
+                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4f, $"position {p}, token {i}: {a[i]} vs {b[i]}");
+            token = Array.IndexOf(b, b.Max());
+        }
+    }
+}
