@@ -11,7 +11,7 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// </summary>
 public static class Attention
 {
-    /// <summary>Computes one head's attention output for one query (see <see cref="Chunk"/>).</summary>
+    /// <summary>Computes one head's attention output for one query (see <see cref="Chunk(float*, int, int, int, float*, float*, int, int, int, float*, int, float*)"/>).</summary>
     /// <param name="output">Receives <c>headDim</c> floats.</param>
     /// <param name="query">The head's query, <c>headDim</c> floats (already rotated).</param>
     /// <param name="keys">The layer's key cache, row-major <c>[positions, kvDim]</c> or longer.</param>
@@ -20,15 +20,20 @@ public static class Attention
     /// <param name="kvDim">Row stride of the caches.</param>
     /// <param name="kvOffset">Offset of this head's key/value head within a row.</param>
     /// <param name="scores">Scratch of at least <paramref name="positions"/> floats.</param>
-    public static unsafe void Head(Span<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
-        int positions, int kvDim, int kvOffset, Span<float> scores)
+    public static void Head(Span<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        int positions, int kvDim, int kvOffset, Span<float> scores) =>
+        Head(output, query, keys, values, positions, kvDim, kvOffset, scores, KernelPaths.Default);
+
+    /// <summary>The same on a chosen <see cref="KernelPath"/> (all paths give the same bits; tests run each).</summary>
+    internal static unsafe void Head(Span<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        int positions, int kvDim, int kvOffset, Span<float> scores, KernelPath path)
     {
         int headDim = query.Length;
         if (output.Length < headDim || scores.Length < positions || kvOffset + headDim > kvDim
             || (long)keys.Length < (long)positions * kvDim || (long)values.Length < (long)positions * kvDim)
             throw new ArgumentException("Attention shapes do not fit.");
         fixed (float* q = query, k = keys, v = values, o = output, s = scores)
-            Chunk(q, headDim, 1, positions - 1, k, v, kvDim, kvOffset, headDim, o, headDim, s);
+            Chunk(q, headDim, 1, positions - 1, k, v, kvDim, kvOffset, headDim, o, headDim, s, path);
     }
 
     /// <summary>
@@ -49,12 +54,17 @@ public static class Attention
     /// <param name="output">First output; output t at <c>output + t * outputStride</c>.</param>
     /// <param name="outputStride">Distance between outputs.</param>
     /// <param name="scores">Scratch of <c>tokens * (firstPosition + tokens)</c> floats.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Chunk(float* q, int qStride, int tokens, int firstPosition, float* keys, float* values,
-        int kvDim, int kvOffset, int headDim, float* output, int outputStride, float* scores)
+        int kvDim, int kvOffset, int headDim, float* output, int outputStride, float* scores) =>
+        Chunk(q, qStride, tokens, firstPosition, keys, values, kvDim, kvOffset, headDim, output, outputStride, scores, KernelPaths.Default);
+
+    /// <summary>The same on a chosen <see cref="KernelPath"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Chunk(float* q, int qStride, int tokens, int firstPosition, float* keys, float* values,
+        int kvDim, int kvOffset, int headDim, float* output, int outputStride, float* scores, KernelPath path)
     {
         int total = firstPosition + tokens;
-        MatMulKernel.Multiply(keys + kvOffset, kvDim, headDim, q, qStride, tokens, scores, total, 0, total);
+        MatMulKernel.Multiply(keys + kvOffset, kvDim, headDim, q, qStride, tokens, scores, total, 0, total, path);
         float norm = MathF.Sqrt(headDim);   // divided, not multiplied by the inverse, as llama2.c does
         for (int t = 0; t < tokens; t++)
         {
@@ -66,7 +76,11 @@ public static class Attention
             TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
             TensorPrimitives.Exp(p, p);
             TensorPrimitives.Divide(p, TensorPrimitives.Sum(p), p);
-            WeightedSum(output + (long)t * outputStride, scores + (long)t * total, values + kvOffset, kvDim, visible, headDim);
+            float* o = output + (long)t * outputStride, ps = scores + (long)t * total, v = values + kvOffset;
+            if (path >= KernelPath.Portable256)
+                WeightedSum(o, ps, v, kvDim, visible, headDim);
+            else
+                AttentionPortable.WeightedSum(o, ps, v, kvDim, visible, headDim, vectors: path == KernelPath.Portable128);
         }
     }
 
@@ -76,6 +90,8 @@ public static class Attention
     /// blocked. Each chain is as long as the context, so the speed is the FMA latency per position: the
     /// head is cut into as few passes as possible (8, 6, 4, 2 or 1 vectors, all in registers), and never
     /// accumulated in memory, which would chain every update through a store and a reload.
+    /// (<see cref="AttentionPortable"/> has the 128-bit and scalar versions: each element's chain is the same
+    /// whatever the vector width, so they give the same bits.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void WeightedSum(float* o, float* p, float* v, int stride, int count, int headDim)

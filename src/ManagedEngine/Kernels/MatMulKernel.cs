@@ -14,11 +14,14 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// dot product gives bit-identical results whether it is computed alone, in a tile, in a prefill chunk
 /// or in a decode step, and whatever rows a thread is given.
 /// </para>
+/// <para>
+/// This file holds the 256-bit path (the default on AVX2 machines, and on AVX-512 machines too, so fp32
+/// results do not depend on the vector width); MatMulKernel.Portable.cs holds the 128-bit and scalar paths,
+/// which keep the same eight-lane layout and give the same bits.
+/// </para>
 /// </summary>
-internal static unsafe class MatMulKernel
+internal static unsafe partial class MatMulKernel
 {
-
-
     /// <summary>
     /// Computes rows <c>[rowStart, rowEnd)</c> of <c>Y</c> for <paramref name="tokens"/> token vectors.
     /// </summary>
@@ -37,14 +40,32 @@ internal static unsafe class MatMulKernel
     /// The same with explicit strides: weight row r starts at <c>w + r * wStride</c> and token t at
     /// <c>x + t * xStride</c> (for example one attention head's keys inside a KV cache row).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd)
+    public static void Multiply(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd) =>
+        Multiply(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd, KernelPaths.Default);
+
+    /// <summary>The same on a chosen <see cref="KernelPath"/> (all paths give the same bits; tests run each).</summary>
+    public static void Multiply(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd,
+        KernelPath path)
     {
-        if (!Fma.IsSupported)
+        switch (path)
         {
-            MultiplyPortable(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd);
-            return;
+            case KernelPath.Scalar:
+                MultiplyScalar(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd);
+                break;
+            case KernelPath.Portable128:
+                Multiply128(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd);
+                break;
+            default:
+                Multiply256(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd, native: path >= KernelPath.Native256);
+                break;
         }
+    }
+
+    /// <summary>The 256-bit path; <paramref name="native"/>: whether x86 intrinsics without a portable equivalent (horizontal add, prefetch) may be used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Multiply256(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd,
+        bool native)
+    {
         int r = rowStart;
         if (tokens == 1 && cols <= ShortRowCols)
         {
@@ -52,14 +73,14 @@ internal static unsafe class MatMulKernel
             // hardware prefetcher follows. Interleaving 8 such rows gave it 8 streams too short to lock on
             // to (measured on the 15m shape: 229–268 → 273–288 tok/s on one thread, as fast as llama2.c).
             for (; r < rowEnd; r++)
-                y[r] = Dot1(w + (long)r * wStride, x, cols);
+                y[r] = Dot1(w + (long)r * wStride, x, cols, native);
         }
         else if (tokens == 1)
         {
             // Decode with long rows: 8 rows at a time, so 8 independent accumulator chains keep both FMA
             // units busy; the hardware prefetcher tracks rows this long by itself.
             for (; r + 8 <= rowEnd; r += 8)
-                Tile8x1(w + (long)r * wStride, wStride, cols, x, y + r);
+                Tile8x1(w + (long)r * wStride, wStride, cols, x, y + r, native);
         }
         else
         {
@@ -74,34 +95,43 @@ internal static unsafe class MatMulKernel
             {
                 float* w0 = w + (long)r * wStride;
                 float* next = w0 + 4 * cols;
-                bool prefetch = r + 8 <= rowEnd && blockLines > 0;
+                // A prefetch changes no result; it has no portable equivalent, so only the native path issues it.
+                bool prefetch = native && Sse.IsSupported && r + 8 <= rowEnd && blockLines > 0;
                 for (int t = 0, line = 0; t < triples; t += 3)
                 {
                     if (prefetch)
                         for (int end = Math.Min(line + linesPerTriple, blockLines); line < end; line++)
                             Sse.Prefetch1(next + line * 16);
-                    Tile4x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride);
+                    Tile4x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride, native);
                 }
                 if (tokens - triples == 2)
-                    Tile4x2(w0, wStride, cols, x + (long)triples * xStride, xStride, y + (long)triples * yStride + r, yStride);
+                    Tile4x2(w0, wStride, cols, x + (long)triples * xStride, xStride, y + (long)triples * yStride + r, yStride, native);
                 else if (tokens - triples == 1)
-                    Tile4x1(w0, wStride, cols, x + (long)triples * xStride, y + (long)triples * yStride + r);
+                    Tile4x1(w0, wStride, cols, x + (long)triples * xStride, y + (long)triples * yStride + r, native);
             }
         }
         for (; r + 4 <= rowEnd; r += 4)
-            Tile4x1(w + (long)r * wStride, wStride, cols, x, y + r);
+            Tile4x1(w + (long)r * wStride, wStride, cols, x, y + r, native);
         for (; r < rowEnd; r++)
         {
             float* wr = w + (long)r * wStride;
             for (int t = 0; t < tokens; t++)
-                y[(long)t * yStride + r] = Dot1(wr, x + (long)t * xStride, cols);
+                y[(long)t * yStride + r] = Dot1(wr, x + (long)t * xStride, cols, native);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(Vector256<float> acc, float* w, float* x, int k, int cols)
+    private static float Finish(Vector256<float> acc, float* w, float* x, int k, int cols, bool native)
     {
-        float sum = Vector256.Sum(acc);
+        // Both sums pair the lanes the same way (KernelPathTests checks it); the hardware one is shorter.
+        float sum = native ? Vector256.Sum(acc) : KernelPaths.Sum8(acc);
+        return Tail(sum, w, x, k, cols);
+    }
+
+    /// <summary>The columns past the last multiple of 8, unfused, in order (the same on every path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail(float sum, float* w, float* x, int k, int cols)
+    {
         for (; k < cols; k++) sum += w[k] * x[k];
         return sum;
     }
@@ -110,26 +140,27 @@ internal static unsafe class MatMulKernel
     /// <see cref="Finish"/> for four consecutive rows and one token, stored to <c>y[0..3]</c>. Without a tail
     /// the four sums come from three horizontal adds, which pair the lanes exactly as
     /// <see cref="Vector256.Sum{T}"/> does (((0+1)+(2+3)) + ((4+5)+(6+7)), addition being commutative), so
-    /// the bits are the same as four separate sums at a fraction of the instructions.
+    /// the bits are the same as four separate sums at a fraction of the instructions. The portable API has no
+    /// two-vector horizontal add, so other machines (and the portable path) take the four separate sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d,
-        float* w0, int wStride, float* x, int k, int cols, float* y)
+        float* w0, int wStride, float* x, int k, int cols, float* y, bool native)
     {
-        if (k == cols)
+        if (native && k == cols && Avx.IsSupported)
         {
             Vector256<float> sums = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
-            Sse.Store(y, Sse.Add(sums.GetLower(), sums.GetUpper()));
+            (sums.GetLower() + sums.GetUpper()).Store(y);
             return;
         }
-        y[0] = Finish(a, w0, x, k, cols);
-        y[1] = Finish(b, w0 + wStride, x, k, cols);
-        y[2] = Finish(c, w0 + 2 * wStride, x, k, cols);
-        y[3] = Finish(d, w0 + 3 * wStride, x, k, cols);
+        y[0] = Finish(a, w0, x, k, cols, native);
+        y[1] = Finish(b, w0 + wStride, x, k, cols, native);
+        y[2] = Finish(c, w0 + 2 * wStride, x, k, cols, native);
+        y[3] = Finish(d, w0 + 3 * wStride, x, k, cols, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x3(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride)
+    private static void Tile4x3(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride, bool native)
     {
         float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, x1 = x0 + xStride, x2 = x1 + xStride;
         Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
@@ -138,31 +169,31 @@ internal static unsafe class MatMulKernel
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
-            Vector256<float> v0 = Avx.LoadVector256(x0 + k), v1 = Avx.LoadVector256(x1 + k), v2 = Avx.LoadVector256(x2 + k);
-            Vector256<float> r0 = Avx.LoadVector256(w0 + k);
-            a00 = Fma.MultiplyAdd(r0, v0, a00);
-            a01 = Fma.MultiplyAdd(r0, v1, a01);
-            a02 = Fma.MultiplyAdd(r0, v2, a02);
-            Vector256<float> r1 = Avx.LoadVector256(w1 + k);
-            a10 = Fma.MultiplyAdd(r1, v0, a10);
-            a11 = Fma.MultiplyAdd(r1, v1, a11);
-            a12 = Fma.MultiplyAdd(r1, v2, a12);
-            Vector256<float> r2 = Avx.LoadVector256(w2 + k);
-            a20 = Fma.MultiplyAdd(r2, v0, a20);
-            a21 = Fma.MultiplyAdd(r2, v1, a21);
-            a22 = Fma.MultiplyAdd(r2, v2, a22);
-            Vector256<float> r3 = Avx.LoadVector256(w3 + k);
-            a30 = Fma.MultiplyAdd(r3, v0, a30);
-            a31 = Fma.MultiplyAdd(r3, v1, a31);
-            a32 = Fma.MultiplyAdd(r3, v2, a32);
+            Vector256<float> v0 = Vector256.Load(x0 + k), v1 = Vector256.Load(x1 + k), v2 = Vector256.Load(x2 + k);
+            Vector256<float> r0 = Vector256.Load(w0 + k);
+            a00 = Vector256.FusedMultiplyAdd(r0, v0, a00);
+            a01 = Vector256.FusedMultiplyAdd(r0, v1, a01);
+            a02 = Vector256.FusedMultiplyAdd(r0, v2, a02);
+            Vector256<float> r1 = Vector256.Load(w1 + k);
+            a10 = Vector256.FusedMultiplyAdd(r1, v0, a10);
+            a11 = Vector256.FusedMultiplyAdd(r1, v1, a11);
+            a12 = Vector256.FusedMultiplyAdd(r1, v2, a12);
+            Vector256<float> r2 = Vector256.Load(w2 + k);
+            a20 = Vector256.FusedMultiplyAdd(r2, v0, a20);
+            a21 = Vector256.FusedMultiplyAdd(r2, v1, a21);
+            a22 = Vector256.FusedMultiplyAdd(r2, v2, a22);
+            Vector256<float> r3 = Vector256.Load(w3 + k);
+            a30 = Vector256.FusedMultiplyAdd(r3, v0, a30);
+            a31 = Vector256.FusedMultiplyAdd(r3, v1, a31);
+            a32 = Vector256.FusedMultiplyAdd(r3, v2, a32);
         }
-        Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y);
-        Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride);
-        Finish4(a02, a12, a22, a32, w0, wStride, x2, k, cols, y + 2L * yStride);
+        Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y, native);
+        Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride, native);
+        Finish4(a02, a12, a22, a32, w0, wStride, x2, k, cols, y + 2L * yStride, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x2(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride)
+    private static void Tile4x2(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride, bool native)
     {
         float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, x1 = x0 + xStride;
         Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
@@ -170,83 +201,72 @@ internal static unsafe class MatMulKernel
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
-            Vector256<float> v0 = Avx.LoadVector256(x0 + k), v1 = Avx.LoadVector256(x1 + k);
-            Vector256<float> r0 = Avx.LoadVector256(w0 + k);
-            a00 = Fma.MultiplyAdd(r0, v0, a00);
-            a01 = Fma.MultiplyAdd(r0, v1, a01);
-            Vector256<float> r1 = Avx.LoadVector256(w1 + k);
-            a10 = Fma.MultiplyAdd(r1, v0, a10);
-            a11 = Fma.MultiplyAdd(r1, v1, a11);
-            Vector256<float> r2 = Avx.LoadVector256(w2 + k);
-            a20 = Fma.MultiplyAdd(r2, v0, a20);
-            a21 = Fma.MultiplyAdd(r2, v1, a21);
-            Vector256<float> r3 = Avx.LoadVector256(w3 + k);
-            a30 = Fma.MultiplyAdd(r3, v0, a30);
-            a31 = Fma.MultiplyAdd(r3, v1, a31);
+            Vector256<float> v0 = Vector256.Load(x0 + k), v1 = Vector256.Load(x1 + k);
+            Vector256<float> r0 = Vector256.Load(w0 + k);
+            a00 = Vector256.FusedMultiplyAdd(r0, v0, a00);
+            a01 = Vector256.FusedMultiplyAdd(r0, v1, a01);
+            Vector256<float> r1 = Vector256.Load(w1 + k);
+            a10 = Vector256.FusedMultiplyAdd(r1, v0, a10);
+            a11 = Vector256.FusedMultiplyAdd(r1, v1, a11);
+            Vector256<float> r2 = Vector256.Load(w2 + k);
+            a20 = Vector256.FusedMultiplyAdd(r2, v0, a20);
+            a21 = Vector256.FusedMultiplyAdd(r2, v1, a21);
+            Vector256<float> r3 = Vector256.Load(w3 + k);
+            a30 = Vector256.FusedMultiplyAdd(r3, v0, a30);
+            a31 = Vector256.FusedMultiplyAdd(r3, v1, a31);
         }
-        Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y);
-        Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride);
+        Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y, native);
+        Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride, native);
     }
 
     private const int ShortRowCols = 512;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x1(float* w0, int wStride, int cols, float* x0, float* y)
+    private static void Tile8x1(float* w0, int wStride, int cols, float* x0, float* y, bool native)
     {
         float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, w4 = w3 + wStride, w5 = w4 + wStride, w6 = w5 + wStride, w7 = w6 + wStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
-            Vector256<float> v = Avx.LoadVector256(x0 + k);
-            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
-            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);
-            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + k), v, a2);
-            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + k), v, a3);
-            a4 = Fma.MultiplyAdd(Avx.LoadVector256(w4 + k), v, a4);
-            a5 = Fma.MultiplyAdd(Avx.LoadVector256(w5 + k), v, a5);
-            a6 = Fma.MultiplyAdd(Avx.LoadVector256(w6 + k), v, a6);
-            a7 = Fma.MultiplyAdd(Avx.LoadVector256(w7 + k), v, a7);
+            Vector256<float> v = Vector256.Load(x0 + k);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + k), v, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + k), v, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + k), v, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + k), v, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(w4 + k), v, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(w5 + k), v, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Load(w6 + k), v, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Load(w7 + k), v, a7);
         }
-        Finish4(a0, a1, a2, a3, w0, wStride, x0, k, cols, y);
-        Finish4(a4, a5, a6, a7, w4, wStride, x0, k, cols, y + 4);
+        Finish4(a0, a1, a2, a3, w0, wStride, x0, k, cols, y, native);
+        Finish4(a4, a5, a6, a7, w4, wStride, x0, k, cols, y + 4, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x1(float* w0, int wStride, int cols, float* x0, float* y)
+    private static void Tile4x1(float* w0, int wStride, int cols, float* x0, float* y, bool native)
     {
         float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
         {
-            Vector256<float> v = Avx.LoadVector256(x0 + k);
-            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + k), v, a0);
-            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + k), v, a1);
-            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + k), v, a2);
-            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + k), v, a3);
+            Vector256<float> v = Vector256.Load(x0 + k);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + k), v, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + k), v, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + k), v, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + k), v, a3);
         }
-        Finish4(a0, a1, a2, a3, w0, wStride, x0, k, cols, y);
+        Finish4(a0, a1, a2, a3, w0, wStride, x0, k, cols, y, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot1(float* w, float* x, int cols)
+    private static float Dot1(float* w, float* x, int cols, bool native)
     {
         Vector256<float> acc = default;
         int k = 0;
         for (; k + 8 <= cols; k += 8)
-            acc = Fma.MultiplyAdd(Avx.LoadVector256(w + k), Avx.LoadVector256(x + k), acc);
-        return Finish(acc, w, x, k, cols);
-    }
-
-    /// <summary>The same contract without FMA: sequential dot products (for CPUs lacking AVX2/FMA).</summary>
-    private static void MultiplyPortable(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd)
-    {
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            var row = new ReadOnlySpan<float>(w + (long)r * wStride, cols);
-            for (int t = 0; t < tokens; t++)
-                y[(long)t * yStride + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + (long)t * xStride, cols));
-        }
+            acc = Vector256.FusedMultiplyAdd(Vector256.Load(w + k), Vector256.Load(x + k), acc);
+        return Finish(acc, w, x, k, cols, native);
     }
 }

@@ -1,21 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using MlPipelines.ManagedEngine.Kernels;
 
 namespace MlPipelines.ManagedEngine.Quantization;
-
-/// <summary>Which implementation of the Q8 row dot product runs.</summary>
-internal enum Q8Kernel
-{
-    /// <summary>Plain C#: the reference the SIMD paths are tested against.</summary>
-    Scalar,
-
-    /// <summary>256-bit integer SIMD (AVX2, or AVX-VNNI when present).</summary>
-    Avx2,
-
-    /// <summary>512-bit vectors (used when <see cref="Vector512.IsHardwareAccelerated"/>).</summary>
-    Vector512,
-}
 
 /// <summary>
 /// The row kernels of <see cref="Q8Matrix"/>: one output element is the dot product of one int8 weight row
@@ -23,68 +11,14 @@ internal enum Q8Kernel
 /// product of the two group scales, group after group in a fixed order (never split across threads).
 /// </summary>
 /// <remarks>
-/// Integer dot products use the AVX2 idiom of llama.cpp: <c>maddubs(|w|, sign(x, w))</c> multiplies unsigned
-/// by signed bytes into saturating int16 pairs. The weight goes through <c>abs</c> because a (malformed) file
-/// may hold -128, whose absolute value 128 is still exact as an unsigned byte; activations are quantised here
-/// and stay within [-127, 127], so negating them is safe. A pair sums to at most 2 · 128 · 127 = 32512, below
-/// the int16 saturation point, so the result is exact.
+/// Rows whose groups tile them in multiples of 32 use eight lanes: each 32-element block adds its products in
+/// fours into int32 lanes (<see cref="Int8Dot"/>), a group's lanes are converted to fp32 and fused-multiply-added
+/// with the group's combined scale, and the lanes are summed at the end as ((0+1)+(2+3)) + ((4+5)+(6+7)). The
+/// 256-bit, 128-bit and scalar paths all do exactly that, so they give the same bits. The 512-bit kernel (the default
+/// where AVX-512 runs, for groups of 64) has sixteen lanes and unfused adds: its own, equally fixed, order.
 /// </remarks>
 internal static unsafe class Q8Kernels
 {
-    /// <summary>The fastest kernel this machine runs.</summary>
-    public static Q8Kernel Best { get; } =
-        Vector512.IsHardwareAccelerated ? Q8Kernel.Vector512 : Avx2.IsSupported ? Q8Kernel.Avx2 : Q8Kernel.Scalar;
-
-    /// <summary>Exact int8 dot product of <paramref name="n"/> elements; <paramref name="w"/> are weights, <paramref name="x"/> activations.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int DotInt8(sbyte* w, sbyte* x, int n, bool simd)
-    {
-        int i = 0, sum = 0;
-        if (simd && Avx2.IsSupported && n >= 8)
-        {
-            // Runs of a straddling row have arbitrary lengths: 32 at a time, then 16, then 8 (the upper half of
-            // the 128-bit register zero, so it adds nothing), and fewer than 8 left for the scalar loop.
-            Vector256<int> acc = Vector256<int>.Zero;
-            for (; i <= n - 32; i += 32)
-                acc = Avx2.Add(acc, Dot32(Avx.LoadVector256(w + i), Avx.LoadVector256(x + i)));
-            Vector128<int> acc128 = Vector128<int>.Zero;
-            if (i <= n - 16)
-            {
-                acc128 = Dot16(Sse2.LoadVector128(w + i), Sse2.LoadVector128(x + i));
-                i += 16;
-            }
-            if (i <= n - 8)
-            {
-                acc128 = Sse2.Add(acc128, Dot16(Sse2.LoadScalarVector128((long*)(w + i)).AsSByte(), Sse2.LoadScalarVector128((long*)(x + i)).AsSByte()));
-                i += 8;
-            }
-            sum = Vector256.Sum(acc) + Vector128.Sum(acc128);
-        }
-        for (; i < n; i++)
-            sum += w[i] * x[i];
-        return sum;
-    }
-
-    /// <summary>32 int8 products summed in fours into eight int32 lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot32(Vector256<sbyte> w, Vector256<sbyte> x)
-    {
-        Vector256<byte> absW = Avx2.Abs(w);
-        Vector256<sbyte> signedX = Avx2.Sign(x, w);
-        if (AvxVnni.IsSupported)
-            return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, absW, signedX);
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(absW, signedX);
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
-    }
-
-    /// <summary>16 int8 products summed in fours into four int32 lanes (same idiom as <see cref="Dot32"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Dot16(Vector128<sbyte> w, Vector128<sbyte> x)
-    {
-        Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(x, w));
-        return Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)1));
-    }
-
     /// <summary>
     /// One row whose groups may start anywhere (rows of a straddling tensor, or group sizes the vector
     /// kernels do not cover). The row is cut into runs that lie inside one weight group; each run's integer
@@ -97,16 +31,16 @@ internal static unsafe class Q8Kernels
     /// <param name="xs">Their scales, one per run.</param>
     /// <param name="cols">Row length.</param>
     /// <param name="groupSize">Elements per weight group.</param>
-    /// <param name="simd">Whether the integer dot products may use SIMD (false: the scalar reference).</param>
+    /// <param name="path">Which kernels the integer dot products use (all exact).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float RowSegments(sbyte* w, float* ws, int phase, sbyte* xq, float* xs, int cols, int groupSize, bool simd)
+    public static float RowSegments(sbyte* w, float* ws, int phase, sbyte* xq, float* xs, int cols, int groupSize, KernelPath path)
     {
         float acc = 0f;
         int c = 0, j = 0;
         while (c < cols)
         {
             int len = Math.Min(groupSize - (j == 0 ? phase : 0), cols - c);
-            int dot = DotInt8(w + c, xq + c, len, simd);
+            int dot = Int8Dot.Dot(w + c, xq + c, len, path);
             acc += dot * (ws[j] * xs[j]);
             c += len;
             j++;
@@ -117,49 +51,108 @@ internal static unsafe class Q8Kernels
     /// <summary>
     /// One row of a matrix whose groups tile each row (phase 0) with a group size that is a multiple of 32.
     /// Each group's int32 lanes are converted to fp32 and accumulated lane-wise with the group's combined
-    /// scale; the eight lanes are summed at the end.
+    /// scale; the eight lanes are summed at the end. <paramref name="native"/>: whether x86 byte multiply-adds may be
+    /// used (see <see cref="Int8Dot.Quads(Vector256{sbyte}, Vector256{sbyte}, bool)"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float RowAvx2(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize)
+    public static float Row256(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize, bool native) =>
+        // Each call site gets a constant, so the unused byte product is not compiled into the loop.
+        native ? Row256Of(w, ws, xq, xs, groups, groupSize, native: true) : Row256Of(w, ws, xq, xs, groups, groupSize, native: false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Row256Of(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize, bool native)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         for (int g = 0; g < groups; g++)
-            acc = AddGroup(acc, w + g * groupSize, ws[g], xq + g * groupSize, xs[g], groupSize);
-        return Vector256.Sum(acc);
+            acc = AddGroup(acc, w + g * groupSize, ws[g], xq + g * groupSize, xs[g], groupSize, native);
+        return Sum(acc, native);
     }
 
     /// <summary>
-    /// <see cref="RowAvx2"/> for two consecutive rows at once: two independent accumulator chains hide the
+    /// <see cref="Row256"/> for two consecutive rows at once: two independent accumulator chains hide the
     /// multiply-add latency that one row's chain is bound by. Each row's arithmetic is unchanged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TwoRowsAvx2(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize, float* y)
+    public static void TwoRows256(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize, float* y, bool native)
+    {
+        if (native)
+            TwoRows256Of(w, ws, xq, xs, groups, groupSize, y, native: true);
+        else
+            TwoRows256Of(w, ws, xq, xs, groups, groupSize, y, native: false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoRows256Of(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize, float* y, bool native)
     {
         int cols = groups * groupSize;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         for (int g = 0; g < groups; g++)
         {
             sbyte* xg = xq + g * groupSize;
-            acc0 = AddGroup(acc0, w + g * groupSize, ws[g], xg, xs[g], groupSize);
-            acc1 = AddGroup(acc1, w + cols + g * groupSize, ws[groups + g], xg, xs[g], groupSize);
+            acc0 = AddGroup(acc0, w + g * groupSize, ws[g], xg, xs[g], groupSize, native);
+            acc1 = AddGroup(acc1, w + cols + g * groupSize, ws[groups + g], xg, xs[g], groupSize, native);
         }
-        y[0] = Vector256.Sum(acc0);
-        y[1] = Vector256.Sum(acc1);
+        y[0] = Sum(acc0, native);
+        y[1] = Sum(acc1, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> AddGroup(Vector256<float> acc, sbyte* wg, float wScale, sbyte* xg, float xScale, int groupSize)
+    private static Vector256<float> AddGroup(Vector256<float> acc, sbyte* wg, float wScale, sbyte* xg, float xScale, int groupSize, bool native)
     {
-        Vector256<int> isum = Dot32(Avx.LoadVector256(wg), Avx.LoadVector256(xg));
+        Vector256<int> isum = Int8Dot.Quads(Vector256.Load(wg), Vector256.Load(xg), native);
         for (int k = 32; k < groupSize; k += 32)
-            isum = Avx2.Add(isum, Dot32(Avx.LoadVector256(wg + k), Avx.LoadVector256(xg + k)));
-        Vector256<float> d = Vector256.Create(wScale * xScale);
-        Vector256<float> f = Avx.ConvertToVector256Single(isum);
-        return Fma.IsSupported ? Fma.MultiplyAdd(f, d, acc) : Avx.Add(Avx.Multiply(f, d), acc);
+            isum += Int8Dot.Quads(Vector256.Load(wg + k), Vector256.Load(xg + k), native);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), Vector256.Create(wScale * xScale), acc);
+    }
+
+    /// <summary>Both sums pair the lanes the same way (the tests check it); the hardware one is shorter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sum(Vector256<float> acc, bool native) => native ? Vector256.Sum(acc) : KernelPaths.Sum8(acc);
+
+    /// <summary><see cref="Row256"/> with each eight-lane vector held as two 128-bit halves (the same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Row128(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize)
+    {
+        Vector128<float> lo = Vector128<float>.Zero, hi = Vector128<float>.Zero;
+        for (int g = 0; g < groups; g++)
+        {
+            sbyte* wg = w + g * groupSize, xg = xq + g * groupSize;
+            Vector128<int> isumLo = Vector128<int>.Zero, isumHi = Vector128<int>.Zero;
+            for (int k = 0; k < groupSize; k += 32)
+            {
+                isumLo += Int8Dot.Quads(Vector128.Load(wg + k), Vector128.Load(xg + k));
+                isumHi += Int8Dot.Quads(Vector128.Load(wg + k + 16), Vector128.Load(xg + k + 16));
+            }
+            Vector128<float> d = Vector128.Create(ws[g] * xs[g]);
+            lo = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(isumLo), d, lo);
+            hi = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(isumHi), d, hi);
+        }
+        return KernelPaths.Sum8(lo, hi);
+    }
+
+    /// <summary><see cref="Row256"/> in scalars: eight int32 and eight fp32 accumulators standing in for the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float RowScalar(sbyte* w, float* ws, sbyte* xq, float* xs, int groups, int groupSize)
+    {
+        Span<float> acc = stackalloc float[8];
+        acc.Clear();
+        for (int g = 0; g < groups; g++)
+        {
+            sbyte* wg = w + g * groupSize, xg = xq + g * groupSize;
+            float d = ws[g] * xs[g];
+            for (int lane = 0; lane < 8; lane++)
+            {
+                int isum = 0;
+                for (int k = 4 * lane; k < groupSize; k += 32)
+                    isum += wg[k] * xg[k] + wg[k + 1] * xg[k + 1] + wg[k + 2] * xg[k + 2] + wg[k + 3] * xg[k + 3];
+                acc[lane] = MathF.FusedMultiplyAdd(isum, d, acc[lane]);
+            }
+        }
+        return KernelPaths.Sum8(acc);
     }
 
     /// <summary>
-    /// As <see cref="RowAvx2"/> with 512-bit vectors, for group sizes that are multiples of 64. Written with the
+    /// As <see cref="Row256"/> with 512-bit vectors, for group sizes that are multiples of 64. Written with the
     /// portable <see cref="Vector512"/> API (AVX-512BW multiply-add when present), so it also runs, slowly, in
     /// software on machines without AVX-512, which is how the tests check it there.
     /// </summary>

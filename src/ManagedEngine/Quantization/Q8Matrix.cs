@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MlPipelines.ManagedEngine.Kernels;
 
 namespace MlPipelines.ManagedEngine.Quantization;
 
@@ -190,11 +191,11 @@ public sealed unsafe class Q8Matrix
     /// </summary>
     /// <exception cref="ArgumentException">Shapes do not fit or <paramref name="xq"/> has not been quantised.</exception>
     public void MatVec(Span<float> y, QuantizedVector xq, int rowStart, int rowEnd) =>
-        MatVec(y, xq, rowStart, rowEnd, Q8Kernels.Best);
+        MatVec(y, xq, rowStart, rowEnd, KernelPaths.Default);
 
-    /// <summary>As the public overload with a chosen kernel (tests compare them).</summary>
+    /// <summary>As the public overload on a chosen <see cref="KernelPath"/> (tests run each).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void MatVec(Span<float> y, QuantizedVector xq, int rowStart, int rowEnd, Q8Kernel kernel)
+    internal void MatVec(Span<float> y, QuantizedVector xq, int rowStart, int rowEnd, KernelPath path)
     {
         ArgumentNullException.ThrowIfNull(xq);
         if (xq.Length != Cols || xq.GroupSize != GroupSize)
@@ -211,29 +212,42 @@ public sealed unsafe class Q8Matrix
         sbyte* xv = xq.ValuesPointer;
         float* xs = xq.ScalesPointer;
         bool rowAligned = cols % g == 0;
-        if (rowAligned && kernel == Q8Kernel.Vector512 && g % 64 == 0)
+        if (rowAligned && path == KernelPath.Native512 && g % 64 == 0)
         {
             for (int r = rowStart; r < rowEnd; r++)
                 y[r] = Q8Kernels.RowVector512(_values + (long)r * cols, _scales + (long)r * (cols / g), xv, xs, cols, g);
         }
-        else if (rowAligned && kernel != Q8Kernel.Scalar && g % 32 == 0)
+        else if (rowAligned && g % 32 == 0)
         {
             int groups = cols / g, r = rowStart;
-            // Two rows per pass hide the accumulator latency at groups of 32. At 64 (longer rows, as in the
-            // 110m shape) pairs decoded much slower (116–133 → 75–81 tok/s; prefill, where rows come from
-            // cache, was unchanged), also when unrolled by hand: streaming the rows one at a time from memory
-            // matters more there, so those go row by row.
-            fixed (float* yp = y)
+            if (path >= KernelPath.Portable256)
             {
-                for (; g == 32 && r + 2 <= rowEnd; r += 2)
-                    Q8Kernels.TwoRowsAvx2(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g, yp + r);
+                bool native = path >= KernelPath.Native256;
+                // Two rows per pass hide the accumulator latency at groups of 32. At 64 (longer rows, as in the
+                // 110m shape) pairs decoded much slower (116–133 → 75–81 tok/s; prefill, where rows come from
+                // cache, was unchanged), also when unrolled by hand: streaming the rows one at a time from memory
+                // matters more there, so those go row by row.
+                fixed (float* yp = y)
+                {
+                    for (; g == 32 && r + 2 <= rowEnd; r += 2)
+                        Q8Kernels.TwoRows256(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g, yp + r, native);
+                }
+                for (; r < rowEnd; r++)
+                    y[r] = Q8Kernels.Row256(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g, native);
             }
-            for (; r < rowEnd; r++)
-                y[r] = Q8Kernels.RowAvx2(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g);
+            else if (path == KernelPath.Portable128)
+            {
+                for (; r < rowEnd; r++)
+                    y[r] = Q8Kernels.Row128(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g);
+            }
+            else
+            {
+                for (; r < rowEnd; r++)
+                    y[r] = Q8Kernels.RowScalar(_values + (long)r * cols, _scales + (long)r * groups, xv, xs, groups, g);
+            }
         }
         else
         {
-            bool simd = kernel != Q8Kernel.Scalar;
             int step = xq.PhaseStep, stride = xq.ScaleStride;
             for (int r = rowStart; r < rowEnd; r++)
             {
@@ -241,7 +255,7 @@ public sealed unsafe class Q8Matrix
                 int phase = (int)(flat % g);
                 int k = phase / step;
                 y[r] = Q8Kernels.RowSegments(_values + flat, _scales + flat / g, phase,
-                    xv + (long)k * cols, xs + (long)k * stride, cols, g, simd);
+                    xv + (long)k * cols, xs + (long)k * stride, cols, g, path);
             }
         }
         GC.KeepAlive(xq);

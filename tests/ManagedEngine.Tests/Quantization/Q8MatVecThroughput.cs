@@ -26,7 +26,7 @@ public class Q8MatVecThroughput(ITestOutputHelper output)
         Report("fp32 VectorOps.MatMul", fpBytes, () => VectorOps.MatMul(y, x, w, rows, cols));
         Report("fp32 Vector256 FMA loop (same order every row)", fpBytes, () => Fp32Fma(y, x, w, rows, cols));
         Report("Q8 quantise x only", cols * 4, () => xq.Quantize(x));
-        foreach (Q8Kernel kernel in new[] { Q8Kernel.Scalar, Q8Kernel.Avx2 })
+        foreach (KernelPath kernel in Enum.GetValues<KernelPath>())
         {
             xq.Quantize(x);
             Report($"Q8 MatVec {kernel} (x pre-quantised, G={m.GroupSize})", q8Bytes, () => m.MatVec(y, xq, 0, rows, kernel));

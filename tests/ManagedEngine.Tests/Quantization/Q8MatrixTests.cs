@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics.X86;
+using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Quantization;
 
 namespace MlPipelines.ManagedEngine.Tests.Quantization;
@@ -13,8 +13,8 @@ public class Q8MatrixTests
         { 64, 172, 32 }, { 64, 172, 64 }, { 12, 100, 8 }, { 10, 45, 25 }, { 6, 50, 60 }, { 4, 7, 28 }, { 4, 96, 64 },
     };
 
-    private static Q8Kernel[] Kernels() =>
-        Avx2.IsSupported ? [Q8Kernel.Scalar, Q8Kernel.Avx2, Q8Kernel.Vector512] : [Q8Kernel.Scalar, Q8Kernel.Vector512];
+    // Every path runs on every machine (the wider ones in software where the hardware lacks them).
+    private static KernelPath[] Kernels() => Enum.GetValues<KernelPath>();
 
     [Theory]
     [MemberData(nameof(Shapes))]
@@ -27,7 +27,7 @@ public class Q8MatrixTests
         xq.Quantize(x);
         double[] reference = Q8Reference.MatVec(m, xq, out double[] magnitude);
 
-        foreach (Q8Kernel kernel in Kernels())
+        foreach (KernelPath kernel in Kernels())
         {
             var y = new float[rows];
             m.MatVec(y, xq, 0, rows, kernel);
@@ -97,8 +97,8 @@ public class Q8MatrixTests
         var xq = m.CreateInputVector();
         xq.Quantize(RandomFloats(rng, 172, 1f));
         float[] scalar = new float[64], simd = new float[64];
-        m.MatVec(scalar, xq, 0, 64, Q8Kernel.Scalar);
-        m.MatVec(simd, xq, 0, 64, Q8Kernels.Best);
+        m.MatVec(scalar, xq, 0, 64, KernelPath.Scalar);
+        m.MatVec(simd, xq, 0, 64, KernelPaths.Best);
         Assert.Equal(scalar, simd);
     }
 
@@ -120,8 +120,8 @@ public class Q8MatrixTests
             for (int i = 0; i < n; i++) expected += w[i] * x[i];
             fixed (sbyte* pw = w, px = x)
             {
-                Assert.Equal(expected, Q8Kernels.DotInt8(pw, px, n, simd: false));
-                Assert.Equal(expected, Q8Kernels.DotInt8(pw, px, n, simd: true));
+                foreach (KernelPath path in Enum.GetValues<KernelPath>())
+                    Assert.Equal(expected, Int8Dot.Dot(pw, px, n, path));
             }
         }
     }
