@@ -2,6 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using MlPipelines.Exporter;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.OnnxEngine;
 

@@ -1,4 +1,7 @@
-namespace MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Checkpoints.Gguf;
+using MlPipelines.ManagedEngine.Tokenization;
+
+namespace MlPipelines.ManagedEngine.Loading;
 
 /// <summary>Opens a tokenizer file of either kind, and finds the tokenizer that belongs to a model.</summary>
 public static class TokenizerLoader
@@ -8,7 +11,7 @@ public static class TokenizerLoader
 
     /// <summary>
     /// Loads a llama2.c <c>tokenizer.bin</c>, a SentencePiece <c>.model</c> or the tokenizer inside a GGUF file
-    /// (see <see cref="Checkpoints.Gguf.GgufTokenizer"/>), telling them apart by
+    /// (see <see cref="GgufTokenizer"/>), telling them apart by
     /// content: a tokenizer.bin is an int32 max_token_length followed by (score, length, bytes) records
     /// that end exactly at the end of the file; a ModelProto starts with the tag of field 1 (0x0A).
     /// If both readings are possible the extension decides (".model" → SentencePiece).
@@ -20,10 +23,10 @@ public static class TokenizerLoader
     public static PieceTokenizer Load(string path, int? expectedVocabSize = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Checkpoints.Gguf.GgufFile.HasMagic(path))
+        if (GgufFile.HasMagic(path))
         {
             // A GGUF model (or vocabulary-only file) carries its tokenizer; read it without loading the file whole.
-            PieceTokenizer embedded = Checkpoints.Gguf.GgufTokenizer.Load(path);
+            PieceTokenizer embedded = GgufTokenizer.Load(path);
             if (expectedVocabSize is int expected && embedded.VocabularySize != expected)
                 throw new InvalidDataException($"'{path}': its tokenizer has {embedded.VocabularySize} tokens; the model expects {expected}.");
             return embedded;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML.Tokenizers;
 using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using MlPipelines.ManagedEngine.Checkpoints.Gguf;
 using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

@@ -1,5 +1,6 @@
 using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

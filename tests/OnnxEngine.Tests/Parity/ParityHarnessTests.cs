@@ -6,6 +6,7 @@ using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.OnnxEngine;
 using MlPipelines.ManagedEngine.Parity;
 using Xunit.Abstractions;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.OnnxEngine.Tests.Parity;
 

@@ -11,7 +11,7 @@ namespace MlPipelines.ManagedEngine.Checkpoints.Safetensors;
 /// </summary>
 /// <remarks>
 /// The tokenizer is not part of the weights: a directory's <c>tokenizer.model</c> is found by
-/// <see cref="Tokenization.TokenizerLoader.FindBeside"/> like a llama2.c model's tokenizer.
+/// <see cref="Loading.TokenizerLoader.FindBeside"/> like a llama2.c model's tokenizer.
 /// Weights are not checked for NaN or infinity, for the same reason as in <see cref="Llama2cCheckpoint"/>.
 /// </remarks>
 public static class HuggingFaceCheckpoint

@@ -5,6 +5,7 @@ using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
 using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;
 
