@@ -197,11 +197,7 @@ internal sealed class PortableLlamaGraph
 
     private static void Validate(ModelConfig c)
     {
-        if (c.HeadCount <= 0 || c.Dim % c.HeadCount != 0 || c.HeadDim % 2 != 0)
-            throw new ArgumentException($"Cannot export: dim {c.Dim} must split into {c.HeadCount} heads of an even size.");
-        if (c.KvHeadCount <= 0 || c.HeadCount % c.KvHeadCount != 0)
-            throw new ArgumentException($"Cannot export: {c.HeadCount} query heads are not a multiple of {c.KvHeadCount} key/value heads.");
-        if (c.LayerCount <= 0 || c.VocabSize <= 0 || c.MaxSequenceLength <= 0 || c.HiddenDim <= 0)
-            throw new ArgumentException("Cannot export: the configuration has an empty dimension.");
+        if (ShapeRules.Validate(c) is { } error)
+            throw new ArgumentException($"Cannot export: {error}.");
     }
 }

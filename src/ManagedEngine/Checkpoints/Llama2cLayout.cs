@@ -21,15 +21,6 @@ internal sealed class Llama2cLayout
     /// <summary>Size of the header: seven little-endian int32 fields.</summary>
     public const int HeaderBytes = 7 * sizeof(int);
 
-    // Upper bounds on header fields. They are far above any llama2.c-format model that exists
-    // (Llama 2 70B: dim 8192, hidden 28672, 80 layers, vocab 32000) and exist so that a corrupt or
-    // hostile header fails with a message instead of driving a huge mapping or an overflow.
-    public const int MaxDim = 65536;
-    public const int MaxHiddenDim = 262144;
-    public const int MaxLayers = 1024;
-    public const int MaxVocab = 4 * 1024 * 1024;
-    public const int MaxSeqLen = 1024 * 1024;
-
     private Llama2cLayout(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, bool shared)
     {
         Dim = dim; HiddenDim = hidden; LayerCount = layers; HeadCount = heads; KvHeadCount = kvHeads;
@@ -144,10 +135,10 @@ internal sealed class Llama2cLayout
     /// <summary>The layout of <paramref name="config"/>, or null and a message when it cannot be stored.</summary>
     public static Llama2cLayout? TryCreate(ModelConfig config, out string error)
     {
-        if (config.VocabSize <= 0 || config.VocabSize > MaxVocab)
+        if (config.VocabSize <= 0 || config.VocabSize > ModelLimits.MaxVocab)
         {
             // Checked here because the sign of vocab_size carries the shared flag in the header.
-            error = $"header field vocab_size = {config.VocabSize} is outside the supported range 1..{MaxVocab}";
+            error = $"header field vocab_size = {config.VocabSize} is outside the supported range 1..{ModelLimits.MaxVocab}";
             return null;
         }
         return TryCreate(config.Dim, config.HiddenDim, config.LayerCount, config.HeadCount, config.KvHeadCount,

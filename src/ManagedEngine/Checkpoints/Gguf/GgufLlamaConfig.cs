@@ -10,6 +10,11 @@ internal static class GgufLlamaConfig
 {
     public const string Architecture = "llama";
 
+    // GGUF's metadata keys, for ShapeRules' messages.
+    private static readonly ShapeFieldNames FieldNames = new("metadata ", "'llama.embedding_length'", "'llama.feed_forward_length'",
+        "'llama.block_count'", "'llama.attention.head_count'", "'llama.attention.head_count_kv'", "'llama.vocab_size'",
+        "'llama.context_length'", GgufLlamaTensors.TokenEmbedding, "blk.N.attn_q.weight", "blk.N.ffn_gate.weight");
+
     /// <summary>Reads and validates the configuration; <see cref="ModelConfig.SharedClassifier"/> is left to the tensors.</summary>
     /// <exception cref="InvalidDataException">A key is missing, mistyped or out of range; the message names it.</exception>
     /// <exception cref="NotSupportedException">Another architecture, or a llama variant the engine does not implement.</exception>
@@ -20,24 +25,21 @@ internal static class GgufLlamaConfig
             throw new NotSupportedException($"{f.Path}: general.architecture is '{architecture}'; only '{Architecture}' models are supported.");
         RejectUnsupportedVariants(f);
 
-        int dim = f.RequireInt32("llama.embedding_length", 1, Llama2cLayout.MaxDim);
-        int hidden = f.RequireInt32("llama.feed_forward_length", 1, Llama2cLayout.MaxHiddenDim);
-        int layers = f.RequireInt32("llama.block_count", 1, Llama2cLayout.MaxLayers);
+        int dim = f.RequireInt32("llama.embedding_length", 1, ModelLimits.MaxDim);
+        int hidden = f.RequireInt32("llama.feed_forward_length", 1, ModelLimits.MaxHiddenDim);
+        int layers = f.RequireInt32("llama.block_count", 1, ModelLimits.MaxLayers);
         int heads = f.RequireInt32("llama.attention.head_count", 1, dim);
-        if (dim % heads != 0)
-            throw f.Invalid("llama.attention.head_count", $"is {heads}, which does not divide llama.embedding_length = {dim}");
         int kvHeads = f.GetInt32("llama.attention.head_count_kv", 1, heads) ?? heads;
-        if (heads % kvHeads != 0)
-            throw f.Invalid("llama.attention.head_count_kv", $"is {kvHeads}, which does not divide llama.attention.head_count = {heads}");
+        int context = f.RequireInt32("llama.context_length", 1, ModelLimits.MaxSeqLen);
+        int vocab = VocabSize(f, dim);
+        if (ShapeRules.Validate(FieldNames, dim, hidden, layers, heads, kvHeads, vocab, context) is { } shapeError)
+            throw new InvalidDataException($"{f.Path}: {shapeError}");
         int headDim = dim / heads;
-        if (headDim % 2 != 0)
-            throw f.Invalid("llama.attention.head_count", $"is {heads}, giving an odd head size {headDim} for embedding_length {dim}; RoPE rotates pairs, so it must be even");
         // The engine rotates whole heads and derives head size from dim / heads; files that say otherwise describe another model.
         foreach (string key in new[] { "llama.rope.dimension_count", "llama.attention.key_length", "llama.attention.value_length" })
             if (f.GetInteger(key) is long value && value != headDim)
                 throw f.Invalid(key, $"is {value}; it must equal the head size embedding_length / head_count = {dim} / {heads} = {headDim}");
 
-        int context = f.RequireInt32("llama.context_length", 1, Llama2cLayout.MaxSeqLen);
         float epsilon = f.GetFloat("llama.attention.layer_norm_rms_epsilon") ?? throw f.Missing("llama.attention.layer_norm_rms_epsilon", "a FLOAT32");
         if (!(epsilon > 0 && epsilon < 1))
             throw f.Invalid("llama.attention.layer_norm_rms_epsilon", $"is {epsilon}; expected a small positive number such as 1e-5");
@@ -45,7 +47,6 @@ internal static class GgufLlamaConfig
         if (!(theta > 1 && float.IsFinite(theta)))
             throw f.Invalid("llama.rope.freq_base", $"is {theta}; expected a finite number above 1 such as 10000");
 
-        int vocab = VocabSize(f, dim);
         int bos = f.GetInt32("tokenizer.ggml.bos_token_id", 0, vocab - 1) ?? 1;
         int eos = f.GetInt32("tokenizer.ggml.eos_token_id", 0, vocab - 1) ?? 2;
         return new ModelConfig
@@ -67,18 +68,18 @@ internal static class GgufLlamaConfig
     /// <summary>llama.vocab_size, else the tokenizer's token count, else the embedding's rows.</summary>
     private static int VocabSize(GgufFile f, int dim)
     {
-        if (f.GetInt32("llama.vocab_size", 1, Llama2cLayout.MaxVocab) is int declared) return declared;
+        if (f.GetInt32("llama.vocab_size", 1, ModelLimits.MaxVocab) is int declared) return declared;
         if (f.Metadata.TryGetValue("tokenizer.ggml.tokens", out object? tokens) && tokens is Array { Length: > 0 } list)
         {
-            if (list.Length > Llama2cLayout.MaxVocab)
-                throw f.Invalid("tokenizer.ggml.tokens", $"holds {list.Length} tokens; at most {Llama2cLayout.MaxVocab} are supported");
+            if (list.Length > ModelLimits.MaxVocab)
+                throw f.Invalid("tokenizer.ggml.tokens", $"holds {list.Length} tokens; at most {ModelLimits.MaxVocab} are supported");
             return list.Length;
         }
         GgufTensorInfo? embedding = f.FindTensor(GgufLlamaTensors.TokenEmbedding);
-        if (embedding is { Dimensions: [_, long rows] } && rows <= Llama2cLayout.MaxVocab)
+        if (embedding is { Dimensions: [_, long rows] } && rows <= ModelLimits.MaxVocab)
             return (int)rows;
         throw new InvalidDataException($"{f.Path}: the vocabulary size is unknown: there is no metadata 'llama.vocab_size', no " +
-            $"'tokenizer.ggml.tokens' and no two-dimensional '{GgufLlamaTensors.TokenEmbedding}' with at most {Llama2cLayout.MaxVocab} rows " +
+            $"'tokenizer.ggml.tokens' and no two-dimensional '{GgufLlamaTensors.TokenEmbedding}' with at most {ModelLimits.MaxVocab} rows " +
             $"of embedding_length {dim}");
     }
 

@@ -1,3 +1,4 @@
+using MlPipelines.ManagedEngine.Model;
 namespace MlPipelines.ManagedEngine.Checkpoints.Safetensors;
 
 /// <summary>

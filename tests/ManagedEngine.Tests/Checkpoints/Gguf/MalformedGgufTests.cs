@@ -86,7 +86,7 @@ public class MalformedGgufTests
         { "missing-key.gguf", TinyGguf.Valid().Remove("llama.embedding_length").ToArray(), ["'llama.embedding_length'", "is missing"] },
         { "missing-architecture.gguf", TinyGguf.Valid().Remove("general.architecture").ToArray(), ["'general.architecture'", "is missing"] },
         { "string-block-count.gguf", TinyGguf.Valid().Str("llama.block_count", "one").ToArray(), ["'llama.block_count'", "has type STRING", "expected an integer"] },
-        { "heads-not-dividing.gguf", TinyGguf.Valid().U32("llama.attention.head_count", 3).ToArray(), ["'llama.attention.head_count'", "is 3", "does not divide"] },
+        { "heads-not-dividing.gguf", TinyGguf.Valid().U32("llama.attention.head_count", 3).ToArray(), ["'llama.attention.head_count' = 3", "does not divide 'llama.embedding_length' = 8"] },
         { "kv-heads-above-heads.gguf", TinyGguf.Valid().U32("llama.attention.head_count_kv", 4).ToArray(), ["'llama.attention.head_count_kv'", "is 4", "expected 1 to 2"] },
         { "partial-rope.gguf", TinyGguf.Valid().U32("llama.rope.dimension_count", 2).ToArray(), ["'llama.rope.dimension_count'", "is 2", "head size", "= 4"] },
         { "zero-epsilon.gguf", TinyGguf.Valid().F32Value("llama.attention.layer_norm_rms_epsilon", 0).ToArray(), ["'llama.attention.layer_norm_rms_epsilon'", "is 0"] },

@@ -1,20 +1,45 @@
-namespace MlPipelines.ManagedEngine.Checkpoints;
+namespace MlPipelines.ManagedEngine.Model;
 
 /// <summary>
 /// How one checkpoint format names the shape fields and the tensors they size, for <see cref="ShapeRules"/>'s
 /// messages; <c>Prefix</c> goes before a field name (llama2.c: "header field ").
 /// </summary>
-internal sealed record ShapeFieldNames(string Prefix, string Dim, string Hidden, string Layers, string Heads, string KvHeads,
+/// <param name="Prefix">Text before a field name.</param>
+/// <param name="Dim">The model width.</param>
+/// <param name="Hidden">The feed-forward width.</param>
+/// <param name="Layers">The layer count.</param>
+/// <param name="Heads">The query head count.</param>
+/// <param name="KvHeads">The key/value head count.</param>
+/// <param name="Vocab">The vocabulary size.</param>
+/// <param name="SeqLen">The context length.</param>
+/// <param name="EmbeddingTensor">The token embedding tensor.</param>
+/// <param name="QueryTensor">A query projection tensor.</param>
+/// <param name="GateTensor">A feed-forward gate tensor.</param>
+public sealed record ShapeFieldNames(string Prefix, string Dim, string Hidden, string Layers, string Heads, string KvHeads,
     string Vocab, string SeqLen, string EmbeddingTensor, string QueryTensor, string GateTensor);
 
 /// <summary>
 /// The shape rules every checkpoint reader applies before sizing anything by a header: each field within
 /// the engine's bounds, heads dividing the width, key/value heads dividing the heads, an even head size
 /// (RoPE rotates pairs), and no single tensor above <see cref="int.MaxValue"/> floats (weight views are
-/// int-sized). Messages name the field as the format names it.
+/// int-sized). Messages name the field as the format names it. Every reader and the exporter apply these, and no
+/// other shape rules.
 /// </summary>
-internal static class ShapeRules
+public static class ShapeRules
 {
+    /// <summary>The names of <see cref="ModelConfig"/>'s own properties, for checking a configuration built in code.</summary>
+    public static ShapeFieldNames ConfigNames { get; } = new("", nameof(ModelConfig.Dim), nameof(ModelConfig.HiddenDim),
+        nameof(ModelConfig.LayerCount), nameof(ModelConfig.HeadCount), nameof(ModelConfig.KvHeadCount), nameof(ModelConfig.VocabSize),
+        nameof(ModelConfig.MaxSequenceLength), "the token embedding", "wq", "w1");
+
+    /// <summary>Null when <paramref name="config"/>'s shape is valid, else a message naming the offending property.</summary>
+    public static string? Validate(ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Validate(ConfigNames, config.Dim, config.HiddenDim, config.LayerCount, config.HeadCount, config.KvHeadCount,
+            config.VocabSize, config.MaxSequenceLength);
+    }
+
     /// <summary>
     /// Null when the shape is valid, else a message naming the offending field. <c>shownVocab</c> is the
     /// vocabulary field as stored when it differs from its magnitude (llama2.c's sign marks the classifier).
@@ -22,9 +47,9 @@ internal static class ShapeRules
     public static string? Validate(ShapeFieldNames n, long dim, long hidden, long layers, long heads, long kvHeads,
         long vocab, long seqLen, long? shownVocab = null)
     {
-        return Range(n, n.Dim, dim, Llama2cLayout.MaxDim)
-            ?? Range(n, n.Hidden, hidden, Llama2cLayout.MaxHiddenDim)
-            ?? Range(n, n.Layers, layers, Llama2cLayout.MaxLayers)
+        return Range(n, n.Dim, dim, ModelLimits.MaxDim)
+            ?? Range(n, n.Hidden, hidden, ModelLimits.MaxHiddenDim)
+            ?? Range(n, n.Layers, layers, ModelLimits.MaxLayers)
             ?? Range(n, n.Heads, heads, dim, $"{n.Dim} = {dim}")
             ?? (dim % heads != 0 ? $"{n.Prefix}{n.Heads} = {heads} does not divide {n.Dim} = {dim}" : null)
             ?? Range(n, n.KvHeads, kvHeads, heads, $"{n.Heads} = {heads}")
@@ -32,8 +57,8 @@ internal static class ShapeRules
             ?? (dim / heads % 2 != 0
                 ? $"{FieldPair(n)}{n.Dim} = {dim} and {n.Heads} = {heads} give an odd head size {dim / heads}; RoPE rotates pairs, so it must be even"
                 : null)
-            ?? Range(n, n.Vocab, vocab, Llama2cLayout.MaxVocab, shownValue: shownVocab)
-            ?? Range(n, n.SeqLen, seqLen, Llama2cLayout.MaxSeqLen)
+            ?? Range(n, n.Vocab, vocab, ModelLimits.MaxVocab, shownValue: shownVocab)
+            ?? Range(n, n.SeqLen, seqLen, ModelLimits.MaxSeqLen)
             ?? TensorSize(n, n.Vocab, vocab, n.Dim, dim, n.EmbeddingTensor)
             ?? TensorSize(n, n.Dim, dim, n.Dim, dim, n.QueryTensor)
             ?? TensorSize(n, n.Hidden, hidden, n.Dim, dim, n.GateTensor);
