@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MlPipelines.Exporter.Graph;
 using MlPipelines.Exporter.Llama;
-using MlPipelines.ManagedEngine.Checkpoints.Gguf;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
 

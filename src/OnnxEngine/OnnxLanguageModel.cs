@@ -1,8 +1,8 @@
 using Microsoft.ML.OnnxRuntime;
 using MlPipelines.Exporter;
+using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
-using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.OnnxEngine;
 

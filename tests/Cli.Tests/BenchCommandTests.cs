@@ -1,6 +1,6 @@
 using System.Text.Json;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine.Tests.Onnx;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Cli.Tests;
 

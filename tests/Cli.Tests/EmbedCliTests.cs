@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MlPipelines.Jobs.Tests.EmbedJobs;
 using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
-using MlPipelines.Jobs.Tests.EmbedJobs;
 
 namespace MlPipelines.Cli.Tests;
 

@@ -1,5 +1,5 @@
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine.Tests.Onnx;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Cli.Tests;
 

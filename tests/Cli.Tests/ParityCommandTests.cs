@@ -1,7 +1,7 @@
 using System.Text.Json;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.OnnxEngine.Tests.Parity;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Cli.Tests;
 

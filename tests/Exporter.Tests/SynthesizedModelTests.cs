@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using MlPipelines.Exporter.Onnx;
 using MlPipelines.Exporter.Tests.Support;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.Tests.Support;

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.Jobs.Benchmarks;
+using MlPipelines.ManagedEngine.Formats;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.OnnxEngine;
-using MlPipelines.Jobs.Benchmarks;
 
 namespace MlPipelines.Cli.Commands;
 

@@ -4,8 +4,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.OnnxEngine;
 using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.OnnxEngine;
 using MlPipelines.Pipelines.Transforms;
 using Spectre.Console;
 

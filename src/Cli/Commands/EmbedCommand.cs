@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using MlPipelines.Jobs.EmbedJobs;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.OnnxEngine;
-using MlPipelines.Jobs.EmbedJobs;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

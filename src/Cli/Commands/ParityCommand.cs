@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.OnnxEngine;
 using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Cli.Commands;
 

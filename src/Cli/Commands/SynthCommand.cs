@@ -1,5 +1,6 @@
 using System.CommandLine;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Model;
 
 namespace MlPipelines.Cli.Commands;

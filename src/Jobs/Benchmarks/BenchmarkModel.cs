@@ -1,5 +1,6 @@
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;

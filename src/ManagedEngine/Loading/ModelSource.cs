@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Text.Json;
-using MlPipelines.ManagedEngine.Checkpoints;
-using MlPipelines.ManagedEngine.Checkpoints.Gguf;
-using MlPipelines.ManagedEngine.Checkpoints.Safetensors;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Gguf;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Quantization;
 

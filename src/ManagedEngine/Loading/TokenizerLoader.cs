@@ -1,4 +1,4 @@
-using MlPipelines.ManagedEngine.Checkpoints.Gguf;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Tokenization;
 
 namespace MlPipelines.ManagedEngine.Loading;

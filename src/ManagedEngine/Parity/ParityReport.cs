@@ -1,6 +1,6 @@
-using MlPipelines.ManagedEngine.IO;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MlPipelines.ManagedEngine.IO;
 
 namespace MlPipelines.ManagedEngine.Parity;
 

@@ -1,10 +1,10 @@
-using MlPipelines.ManagedEngine.IO;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.Exporter;
+using MlPipelines.ManagedEngine.IO;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.OnnxEngine;
 

@@ -1,7 +1,8 @@
-using MlPipelines.ManagedEngine.Checkpoints;
-using MlPipelines.Tests.Support;
 using MlPipelines.Jobs.Benchmarks;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Model;
 using MlPipelines.OnnxEngine;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Jobs.Tests.Benchmarks;
 

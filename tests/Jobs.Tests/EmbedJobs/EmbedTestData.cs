@@ -1,6 +1,6 @@
-using MlPipelines.OnnxEngine;
 using System.Text;
 using MlPipelines.ManagedEngine.Embeddings;
+using MlPipelines.OnnxEngine;
 using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Jobs.Tests.EmbedJobs;

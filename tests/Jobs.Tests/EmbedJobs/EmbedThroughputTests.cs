@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using MlPipelines.Jobs.EmbedJobs;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.Tests.Support;
-using MlPipelines.Jobs.EmbedJobs;
 using Xunit.Abstractions;
 
 namespace MlPipelines.Jobs.Tests.EmbedJobs;

@@ -1,5 +1,5 @@
-using MlPipelines.Tests.Support;
 using MlPipelines.Jobs.EmbedJobs;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Jobs.Tests.EmbedJobs;
 

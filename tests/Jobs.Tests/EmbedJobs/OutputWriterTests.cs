@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using MlPipelines.Jobs.EmbedJobs;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.Tests.Support;
-using MlPipelines.Jobs.EmbedJobs;
 using Parquet;
 using Parquet.Schema;
 

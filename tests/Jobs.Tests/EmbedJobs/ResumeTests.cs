@@ -1,6 +1,6 @@
+using MlPipelines.Jobs.EmbedJobs;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.Tests.Support;
-using MlPipelines.Jobs.EmbedJobs;
 
 namespace MlPipelines.Jobs.Tests.EmbedJobs;
 

@@ -2,8 +2,8 @@ using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Sampling;
-using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Generation;
 

@@ -1,4 +1,5 @@
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;

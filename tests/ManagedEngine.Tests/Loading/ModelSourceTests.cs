@@ -1,10 +1,10 @@
-using MlPipelines.ManagedEngine.Checkpoints.Gguf;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tests.Checkpoints.Gguf;
-using MlPipelines.ManagedEngine.Tests.Checkpoints.Safetensors;
-using MlPipelines.Tests.Support;
+using MlPipelines.ManagedEngine.Tests.Formats.Gguf;
+using MlPipelines.ManagedEngine.Tests.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Loading;
 

@@ -1,3 +1,4 @@
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Quantization;
 using MlPipelines.Tests.Support;
 using static MlPipelines.ManagedEngine.Tests.Quantization.Q80Bytes;
@@ -18,7 +19,7 @@ public class Llama2cQ80CheckpointTests
         {
             { "empty.bin", [], ["too short", "magic"] },
             { "bad-magic.bin", File(Small, rng)[..4].Concat(new byte[300]).ToArray().Also(b => b[0] = 0x33), ["magic = 0x616b3433", "ak42"] },
-            { "legacy-v0.bin", Checkpoints.CheckpointBytes.File(8, 12, 2, 2, 1, 10, 4), ["magic", "version-0"] },
+            { "legacy-v0.bin", Formats.CheckpointBytes.File(8, 12, 2, 2, 1, 10, 4), ["magic", "version-0"] },
             { "version-3.bin", Header(Small, version: 3), ["version = 3", "not 2"] },
             { "version-only.bin", Header(Small)[..8], ["shorter than the 256-byte", "header"] },
             { "short-header.bin", Header(Small)[..100], ["100 bytes", "256-byte"] },

@@ -1,4 +1,5 @@
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Quantization;
 using MlPipelines.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using MlPipelines.Tests.Support;
-using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

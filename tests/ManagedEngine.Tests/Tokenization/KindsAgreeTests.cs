@@ -1,5 +1,5 @@
-using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

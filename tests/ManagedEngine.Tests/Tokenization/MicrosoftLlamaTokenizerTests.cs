@@ -1,7 +1,7 @@
 using Microsoft.ML.Tokenizers;
-using MlPipelines.Tests.Support;
-using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

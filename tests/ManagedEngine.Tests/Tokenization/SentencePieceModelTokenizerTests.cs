@@ -1,6 +1,6 @@
 using System.Buffers;
-using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

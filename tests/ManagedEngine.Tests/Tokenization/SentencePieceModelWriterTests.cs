@@ -1,8 +1,8 @@
 using System.Text.Json;
-using MlPipelines.ManagedEngine.Checkpoints.Gguf;
-using MlPipelines.Tests.Support;
-using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

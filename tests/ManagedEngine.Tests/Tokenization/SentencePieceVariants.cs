@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.Tokenization;
 

@@ -1,7 +1,7 @@
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Sampling;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Formats;
 

@@ -1,9 +1,10 @@
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Onnx;
 

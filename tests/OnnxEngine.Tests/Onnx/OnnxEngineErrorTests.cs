@@ -1,6 +1,6 @@
 using MlPipelines.Exporter;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Onnx;
 

@@ -1,12 +1,13 @@
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Inference;
-using MlPipelines.Tests.Support;
-using MlPipelines.OnnxEngine.Tests.Onnx;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Parity;
 using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.OnnxEngine;
-using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.OnnxEngine.Tests.Onnx;
+using MlPipelines.Tests.Support;
 using Xunit.Abstractions;
-using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.OnnxEngine.Tests.Parity;
 

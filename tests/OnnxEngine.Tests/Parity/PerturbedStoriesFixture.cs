@@ -1,5 +1,6 @@
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Checkpoints;
+using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Parity;

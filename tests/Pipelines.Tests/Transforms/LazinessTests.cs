@@ -1,10 +1,10 @@
-using MlPipelines.OnnxEngine;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Tests.Support;
+using MlPipelines.OnnxEngine;
 using MlPipelines.Pipelines.Transforms;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
 

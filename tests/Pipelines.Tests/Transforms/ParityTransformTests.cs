@@ -1,8 +1,8 @@
 using Microsoft.ML;
-using MlPipelines.Tests.Support;
 using MlPipelines.ManagedEngine.Parity;
 using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
 

@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
 

@@ -2,9 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.Tests.Support;
 using MlPipelines.OnnxEngine.Tests.Onnx;
 using MlPipelines.Pipelines.Transforms;
+using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Pipelines.Tests.Transforms;
 

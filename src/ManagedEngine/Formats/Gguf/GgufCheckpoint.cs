@@ -1,0 +1,62 @@
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.ManagedEngine.Formats.Gguf;
+
+/// <summary>
+/// Loads LLaMA models from GGUF files (llama.cpp's format): <c>general.architecture = "llama"</c>
+/// with F32, F16, BF16 or Q8_0 tensors. F32 tensors stay views into the memory-mapped file; the
+/// others are converted to fp32 buffers once, at load time.
+/// </summary>
+/// <remarks>
+/// The configuration comes from the <c>llama.*</c> metadata (embedding_length, feed_forward_length,
+/// block_count, attention.head_count[_kv], context_length, attention.layer_norm_rms_epsilon,
+/// rope.freq_base defaulting to 10000) and the special ids from <c>tokenizer.ggml.bos/eos_token_id</c>
+/// (default 1 and 2). Without <c>output.weight</c> the classifier is the embedding (tied). Every
+/// tensor's shape is checked against the configuration before anything is converted. The
+/// tokenizer in the same file is read by <see cref="GgufTokenizer"/>.
+/// </remarks>
+public static class GgufCheckpoint
+{
+    /// <summary>Reads the model in <paramref name="path"/>; dispose the weights to release their memory and the mapping.</summary>
+    /// <exception cref="InvalidDataException">The file is malformed, or its tensors do not match its configuration.</exception>
+    /// <exception cref="NotSupportedException">Another architecture, a tensor type other than F32/F16/BF16/Q8_0, or a llama variant the engine does not implement.</exception>
+    public static LlamaWeights Load(string path)
+    {
+        GgufFile file = GgufFile.Open(path);
+        var memory = new WeightMemory();
+        try
+        {
+            ModelConfig config = GgufLlamaConfig.Read(file);
+            var tensors = GgufLlamaTensors.Find(file, config);
+            config = config with { SharedClassifier = tensors.OutputWeight is null };
+
+            var converter = new GgufWeightConverter(file, memory);
+            WeightTensor embedding = converter.ToFloat32(tensors.Embedding);
+            var layers = tensors.Layers.Select(l => new LayerWeights
+            {
+                RmsAttention = converter.ToFloat32(l.RmsAttention),
+                Wq = converter.ToFloat32(l.Wq),
+                Wk = converter.ToFloat32(l.Wk),
+                Wv = converter.ToFloat32(l.Wv),
+                Wo = converter.ToFloat32(l.Wo),
+                RmsFfn = converter.ToFloat32(l.RmsFfn),
+                W1 = converter.ToFloat32(l.W1),
+                W2 = converter.ToFloat32(l.W2),
+                W3 = converter.ToFloat32(l.W3),
+            }).ToArray();
+            WeightTensor rmsFinal = converter.ToFloat32(tensors.OutputNormWeight);
+            WeightTensor classifier = tensors.OutputWeight is { } output ? converter.ToFloat32(output) : embedding;
+
+            // Keep the mapping only while some tensor points into it; fully converted files are closed now.
+            if (converter.UsesMapping) memory.Own(file);
+            else file.Dispose();
+            return new LlamaWeights(config, embedding, layers, rmsFinal, classifier, memory, path);
+        }
+        catch
+        {
+            memory.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.ManagedEngine.Formats.Gguf;
+
+/// <summary>
+/// The <see cref="ModelConfig"/> of a GGUF file with <c>general.architecture = "llama"</c>, from the
+/// <c>llama.*</c> keys llama.cpp's converter writes, checked as the llama2.c header is (same bounds).
+/// </summary>
+internal static class GgufLlamaConfig
+{
+    public const string Architecture = "llama";
+
+    // GGUF's metadata keys, for ShapeRules' messages.
+    private static readonly ShapeFieldNames FieldNames = new("metadata ", "'llama.embedding_length'", "'llama.feed_forward_length'",
+        "'llama.block_count'", "'llama.attention.head_count'", "'llama.attention.head_count_kv'", "'llama.vocab_size'",
+        "'llama.context_length'", GgufLlamaTensors.TokenEmbedding, "blk.N.attn_q.weight", "blk.N.ffn_gate.weight");
+
+    /// <summary>Reads and validates the configuration; <see cref="ModelConfig.SharedClassifier"/> is left to the tensors.</summary>
+    /// <exception cref="InvalidDataException">A key is missing, mistyped or out of range; the message names it.</exception>
+    /// <exception cref="NotSupportedException">Another architecture, or a llama variant the engine does not implement.</exception>
+    public static ModelConfig Read(GgufFile f)
+    {
+        string architecture = f.GetString("general.architecture") ?? throw f.Missing("general.architecture", "\"llama\"");
+        if (architecture != Architecture)
+            throw new NotSupportedException($"{f.Path}: general.architecture is '{architecture}'; only '{Architecture}' models are supported.");
+        RejectUnsupportedVariants(f);
+
+        int dim = f.RequireInt32("llama.embedding_length", 1, ModelLimits.MaxDim);
+        int hidden = f.RequireInt32("llama.feed_forward_length", 1, ModelLimits.MaxHiddenDim);
+        int layers = f.RequireInt32("llama.block_count", 1, ModelLimits.MaxLayers);
+        int heads = f.RequireInt32("llama.attention.head_count", 1, dim);
+        int kvHeads = f.GetInt32("llama.attention.head_count_kv", 1, heads) ?? heads;
+        int context = f.RequireInt32("llama.context_length", 1, ModelLimits.MaxSeqLen);
+        int vocab = VocabSize(f, dim);
+        if (ShapeRules.Validate(FieldNames, dim, hidden, layers, heads, kvHeads, vocab, context) is { } shapeError)
+            throw new InvalidDataException($"{f.Path}: {shapeError}");
+        int headDim = dim / heads;
+        // The engine rotates whole heads and derives head size from dim / heads; files that say otherwise describe another model.
+        foreach (string key in new[] { "llama.rope.dimension_count", "llama.attention.key_length", "llama.attention.value_length" })
+            if (f.GetInteger(key) is long value && value != headDim)
+                throw f.Invalid(key, $"is {value}; it must equal the head size embedding_length / head_count = {dim} / {heads} = {headDim}");
+
+        float epsilon = f.GetFloat("llama.attention.layer_norm_rms_epsilon") ?? throw f.Missing("llama.attention.layer_norm_rms_epsilon", "a FLOAT32");
+        if (!(epsilon > 0 && epsilon < 1))
+            throw f.Invalid("llama.attention.layer_norm_rms_epsilon", $"is {epsilon}; expected a small positive number such as 1e-5");
+        float theta = f.GetFloat("llama.rope.freq_base") ?? 10000f;
+        if (!(theta > 1 && float.IsFinite(theta)))
+            throw f.Invalid("llama.rope.freq_base", $"is {theta}; expected a finite number above 1 such as 10000");
+
+        int bos = f.GetInt32("tokenizer.ggml.bos_token_id", 0, vocab - 1) ?? 1;
+        int eos = f.GetInt32("tokenizer.ggml.eos_token_id", 0, vocab - 1) ?? 2;
+        return new ModelConfig
+        {
+            Dim = dim,
+            HiddenDim = hidden,
+            LayerCount = layers,
+            HeadCount = heads,
+            KvHeadCount = kvHeads,
+            VocabSize = vocab,
+            MaxSequenceLength = context,
+            RopeTheta = theta,
+            NormEpsilon = epsilon,
+            BosId = bos,
+            EosId = eos,
+        };
+    }
+
+    /// <summary>llama.vocab_size, else the tokenizer's token count, else the embedding's rows.</summary>
+    private static int VocabSize(GgufFile f, int dim)
+    {
+        if (f.GetInt32("llama.vocab_size", 1, ModelLimits.MaxVocab) is int declared) return declared;
+        if (f.Metadata.TryGetValue("tokenizer.ggml.tokens", out object? tokens) && tokens is Array { Length: > 0 } list)
+        {
+            if (list.Length > ModelLimits.MaxVocab)
+                throw f.Invalid("tokenizer.ggml.tokens", $"holds {list.Length} tokens; at most {ModelLimits.MaxVocab} are supported");
+            return list.Length;
+        }
+        GgufTensorInfo? embedding = f.FindTensor(GgufLlamaTensors.TokenEmbedding);
+        if (embedding is { Dimensions: [_, long rows] } && rows <= ModelLimits.MaxVocab)
+            return (int)rows;
+        throw new InvalidDataException($"{f.Path}: the vocabulary size is unknown: there is no metadata 'llama.vocab_size', no " +
+            $"'tokenizer.ggml.tokens' and no two-dimensional '{GgufLlamaTensors.TokenEmbedding}' with at most {ModelLimits.MaxVocab} rows " +
+            $"of embedding_length {dim}");
+    }
+
+    /// <summary>Settings that change the math in ways the forward pass does not implement: refuse rather than compute something else.</summary>
+    private static void RejectUnsupportedVariants(GgufFile f)
+    {
+        if (f.GetString("llama.rope.scaling.type") is { } scaling && scaling != "none")
+            throw new NotSupportedException($"{f.Path}: llama.rope.scaling.type is '{scaling}'; RoPE scaling is not supported.");
+        if (f.GetFloat("llama.rope.scale_linear") is float scale && scale != 1f)
+            throw new NotSupportedException($"{f.Path}: llama.rope.scale_linear is {scale}; RoPE scaling is not supported.");
+        if (f.GetInteger("llama.expert_count") is > 0 and long experts)
+            throw new NotSupportedException($"{f.Path}: llama.expert_count is {experts}; mixture-of-experts models are not supported.");
+    }
+}

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.ManagedEngine.Formats.Safetensors;
+
+/// <summary>
+/// The fields of a Hugging Face <c>config.json</c> that a Llama model (<c>LlamaForCausalLM</c>)
+/// needs, validated. Fields absent from the file take the defaults of transformers' <c>LlamaConfig</c>,
+/// except the shape fields, which are required because a default shape would only produce
+/// confusing tensor-shape errors later.
+/// </summary>
+public sealed record HuggingFaceConfig
+{
+    /// <summary>The largest config.json accepted (real ones are a few kilobytes).</summary>
+    private const long MaxFileBytes = 1 << 20;
+
+    /// <summary><c>hidden_size</c>: width of the residual stream.</summary>
+    public required int HiddenSize { get; init; }
+
+    /// <summary><c>intermediate_size</c>: width of the SwiGLU feed-forward layer.</summary>
+    public required int IntermediateSize { get; init; }
+
+    /// <summary><c>num_hidden_layers</c>: number of transformer blocks.</summary>
+    public required int NumHiddenLayers { get; init; }
+
+    /// <summary><c>num_attention_heads</c>: number of query heads.</summary>
+    public required int NumAttentionHeads { get; init; }
+
+    /// <summary><c>num_key_value_heads</c>: number of key/value heads (default: <see cref="NumAttentionHeads"/>).</summary>
+    public required int NumKeyValueHeads { get; init; }
+
+    /// <summary><c>vocab_size</c>: rows of the embedding and of the classifier.</summary>
+    public required int VocabSize { get; init; }
+
+    /// <summary><c>max_position_embeddings</c>: the context length (default 2048).</summary>
+    public int MaxPositionEmbeddings { get; init; } = 2048;
+
+    /// <summary><c>rms_norm_eps</c>: RMSNorm epsilon (default 1e-6).</summary>
+    public float RmsNormEps { get; init; } = 1e-6f;
+
+    /// <summary><c>rope_theta</c>: RoPE base frequency (default 10000).</summary>
+    public float RopeTheta { get; init; } = 10000f;
+
+    /// <summary><c>tie_word_embeddings</c>: the classifier is the embedding table (default false).</summary>
+    public bool TieWordEmbeddings { get; init; }
+
+    /// <summary><c>bos_token_id</c> (default 1).</summary>
+    public int BosTokenId { get; init; } = 1;
+
+    /// <summary><c>eos_token_id</c>, the first one when the file lists several (default 2).</summary>
+    public int EosTokenId { get; init; } = 2;
+
+    /// <summary>The engine's configuration; <see cref="ModelConfig.SharedClassifier"/> follows <see cref="TieWordEmbeddings"/>.</summary>
+    public ModelConfig ToModelConfig() => new()
+    {
+        Dim = HiddenSize,
+        HiddenDim = IntermediateSize,
+        LayerCount = NumHiddenLayers,
+        HeadCount = NumAttentionHeads,
+        KvHeadCount = NumKeyValueHeads,
+        VocabSize = VocabSize,
+        MaxSequenceLength = MaxPositionEmbeddings,
+        SharedClassifier = TieWordEmbeddings,
+        RopeTheta = RopeTheta,
+        NormEpsilon = RmsNormEps,
+        BosId = BosTokenId,
+        EosId = EosTokenId,
+    };
+
+    /// <summary>Reads and validates a config.json file.</summary>
+    /// <exception cref="InvalidDataException">The file is malformed or describes an impossible shape; the message names the field.</exception>
+    /// <exception cref="NotSupportedException">The file describes a model this engine does not compute (another architecture, RoPE scaling, biases, another activation).</exception>
+    public static HuggingFaceConfig Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using JsonDocument document = SmallJsonFile.ReadObject(path, MaxFileBytes, "a Hugging Face model configuration");
+        var fields = new ConfigFields(document.RootElement, path);
+        CheckSupported(fields);
+
+        int heads = fields.Int("num_attention_heads");
+        var config = new HuggingFaceConfig
+        {
+            HiddenSize = fields.Int("hidden_size"),
+            IntermediateSize = fields.Int("intermediate_size"),
+            NumHiddenLayers = fields.Int("num_hidden_layers"),
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = fields.Int("num_key_value_heads", heads),
+            VocabSize = fields.Int("vocab_size"),
+            MaxPositionEmbeddings = fields.Int("max_position_embeddings", 2048),
+            RmsNormEps = fields.Float("rms_norm_eps", 1e-6f),
+            RopeTheta = fields.Float("rope_theta", 10000f),
+            TieWordEmbeddings = fields.Bool("tie_word_embeddings", false),
+            BosTokenId = fields.TokenId("bos_token_id", 1),
+            EosTokenId = fields.TokenId("eos_token_id", 2),
+        };
+        string? error = HuggingFaceConfigRules.Validate(config);
+        if (error is not null)
+            throw new InvalidDataException($"{path}: {error}");
+        if (fields.OptionalInt("head_dim") is int headDim && headDim != config.HiddenSize / config.NumAttentionHeads)
+            throw new NotSupportedException($"{path}: head_dim = {headDim} differs from hidden_size / num_attention_heads = " +
+                $"{config.HiddenSize / config.NumAttentionHeads}; only models whose heads split hidden_size evenly are supported");
+        return config;
+    }
+
+    /// <summary>Rejects well-formed configurations of models whose forward pass differs from this engine's.</summary>
+    private static void CheckSupported(ConfigFields fields)
+    {
+        string path = fields.Path;
+        string? modelType = fields.OptionalString("model_type");
+        if (modelType is null)
+        {
+            if (!fields.StringArray("architectures").Contains("LlamaForCausalLM"))
+                throw new InvalidDataException($"{path}: neither model_type \"llama\" nor architectures [\"LlamaForCausalLM\"] is present; " +
+                    "expected a Hugging Face Llama model configuration");
+        }
+        else if (modelType != "llama")
+        {
+            throw new NotSupportedException($"{path}: model_type = \"{modelType}\"; only Llama models (model_type \"llama\") are supported");
+        }
+
+        if (fields.Has("rope_scaling"))
+            throw new NotSupportedException($"{path}: rope_scaling = {fields.Raw("rope_scaling")}; RoPE scaling (linear, dynamic, yarn, llama3, ...) " +
+                "is not supported, only plain RoPE (rope_scaling null)");
+        string act = fields.OptionalString("hidden_act") ?? "silu";
+        if (act != "silu")
+            throw new NotSupportedException($"{path}: hidden_act = \"{act}\"; only \"silu\" (SwiGLU) is supported");
+        foreach (string bias in (ReadOnlySpan<string>)["attention_bias", "mlp_bias"])
+            if (fields.Bool(bias, false))
+                throw new NotSupportedException($"{path}: {bias} = true; projections with biases are not supported");
+    }
+}
