@@ -15,7 +15,12 @@ public class DemoTests
         Assert.Contains("23/23 rows", first.Stdout);
         Assert.DoesNotContain("\u001b[", first.Stdout);   // no colour codes when not on a terminal
 
-        var second = CliRunner.Run("demo", "--cache", cache.Path);
+        CliRunner.Result second;
+        using (var log = ManagedEngine.Loading.ModelLocator.RecordResolutions())
+        {
+            second = CliRunner.Run("demo", "--cache", cache.Path);
+            Assert.Equal([ManagedEngine.Loading.ModelLocator.DefaultModelName], log.Names);   // the model is resolved once
+        }
         Assert.True(second.ExitCode == 0, second.Stderr);
         Assert.Contains("ONNX export reused from", second.Stdout);
     }

@@ -31,7 +31,7 @@ public class ResolveOnceTests(ExportedStoriesFixture f) : IClassFixture<Exported
     public void Each_name_is_resolved_once(string[] args) => AssertResolvedOnce(args);
 
     [Fact]
-    public void Export_parity_embed_and_demo_resolve_each_name_once()
+    public void Export_parity_and_embed_resolve_each_name_once()   // demo: DemoTests
     {
         using var dir = new TempDir();
         AssertResolvedOnce(["export", "--model", TestPaths.Stories260K, "--out", dir.File("export")]);
@@ -40,7 +40,6 @@ public class ResolveOnceTests(ExportedStoriesFixture f) : IClassFixture<Exported
         File.WriteAllText(dir.File("in.txt"), "one\ntwo\n");
         AssertResolvedOnce(["embed", "-i", dir.File("in.txt"), "-o", dir.File("out.csv"), "--model", TestPaths.Stories260K, "-z", TestPaths.Tok512Bin]);
         AssertResolvedOnce(["embed", "-i", dir.File("in.txt"), "-o", dir.File("out2.jsonl"), "--engine", "onnx"]);
-        AssertResolvedOnce(["demo", "--cache", dir.File("cache")]);
     }
 
     private static void AssertResolvedOnce(string[] args)
