@@ -33,7 +33,7 @@ public static class LanguageModels
     /// <param name="engine">The engine.</param>
     /// <param name="options">Threads, int8, execution provider (see <see cref="EngineOptions.Validate"/>).</param>
     /// <param name="exportCacheDirectory">Where exports are cached (default: <see cref="OnnxExportCache.DefaultDirectory"/>).</param>
-    /// <exception cref="ArgumentException">A setting the engine cannot honour, or a tokenizer larger than the model's vocabulary.</exception>
+    /// <exception cref="ArgumentException">A setting the engine cannot honour, or a tokenizer whose vocabulary size differs from the model's.</exception>
     public static LoadedModel Open(ResolvedModel model, EngineKind engine, EngineOptions? options = null, string? exportCacheDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -46,7 +46,7 @@ public static class LanguageModels
         try
         {
             PieceTokenizer tokenizer = model.TokenizerFile is null && loaded is OnnxLanguageModel onnx ? onnx.LoadTokenizer() : model.LoadTokenizer();
-            return new LoadedModel(loaded, Matching(tokenizer, loaded.Config), model);
+            return new LoadedModel(loaded, Matching(tokenizer, loaded.Config, model), model);
         }
         catch
         {
@@ -59,9 +59,12 @@ public static class LanguageModels
     public static LoadedModel Open(string? model, string? tokenizer, EngineKind engine, EngineOptions? options = null, string? exportCacheDirectory = null) =>
         Open(ResolvedModel.Resolve(model, tokenizer), engine, options, exportCacheDirectory);
 
-    private static PieceTokenizer Matching(PieceTokenizer tokenizer, ModelConfig config) =>
-        tokenizer.VocabularySize <= config.VocabSize
+    // A tokenizer of another vocabulary would tokenize and embed silently with the wrong ids (or fail later, deep in a
+    // forward pass), so the sizes must agree exactly, in either direction.
+    private static PieceTokenizer Matching(PieceTokenizer tokenizer, ModelConfig config, ResolvedModel model) =>
+        tokenizer.VocabularySize == config.VocabSize
             ? tokenizer
             : throw new ArgumentException(
-                $"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {config.VocabSize}: they do not belong together.");
+                $"The tokenizer {(model.TokenizerFile is { } file ? $"'{file}'" : "of the export")} has {tokenizer.VocabularySize} tokens but the model " +
+                $"'{model.Path}' has a vocabulary of {config.VocabSize}: they belong to different models.");
 }

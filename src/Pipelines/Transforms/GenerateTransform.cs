@@ -30,9 +30,21 @@ public sealed record LlamaGenerateOptions
 
     /// <summary>
     /// Base seed. Row <c>i</c> samples with seed <c>Seed + i</c>, so each row is reproducible on its own,
-    /// whatever other rows are read. Null: seeded from the clock.
+    /// whatever other rows are read, and rows with the same prompt still differ. Null: taken from the
+    /// <see cref="MLContext"/>'s random source when the transform is made through its catalog (so
+    /// <c>new MLContext(seed: s)</c> makes runs repeatable, as with every ML.NET component), else 1. The seed used is
+    /// saved with the pipeline.
     /// </summary>
     public ulong? Seed { get; init; }
+
+    /// <summary>
+    /// Opt-in: draw a fresh base seed from the operating system's randomness each time the transform is made, so
+    /// runs differ even with a seeded <see cref="MLContext"/>. Ignored when <see cref="Seed"/> is set.
+    /// </summary>
+    public bool RandomSeed { get; init; }
+
+    /// <summary>The seed a transform made with these options uses when none comes from an <see cref="MLContext"/>.</summary>
+    public const ulong DefaultSeed = 1;
 
     /// <summary>Generation stops at the first of these strings; the string is not included.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
@@ -54,7 +66,7 @@ public sealed class LlamaGenerateEstimator : LlamaEstimatorBase<LlamaGenerateTra
     private readonly LlamaModelReference _model;
     private readonly LlamaGenerateOptions _options;
 
-    /// <summary>Creates the estimator.</summary>
+    /// <summary>Creates the estimator (a missing <see cref="LlamaGenerateOptions.Seed"/> becomes <see cref="LlamaGenerateOptions.DefaultSeed"/>).</summary>
     public LlamaGenerateEstimator(LlamaModelReference model, LlamaGenerateOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -62,7 +74,12 @@ public sealed class LlamaGenerateEstimator : LlamaEstimatorBase<LlamaGenerateTra
         options.Validate();
     }
 
-    private protected override LlamaGenerateTransformer Create() => new(_model, _options);
+    // Each transformer gets a concrete seed, so what it generates is reproducible and saved with the pipeline.
+    private protected override LlamaGenerateTransformer Create() => new(_model, _options.Seed is null
+        ? _options with { Seed = _options.RandomSeed ? NonZero((ulong)Random.Shared.NextInt64()) : LlamaGenerateOptions.DefaultSeed }
+        : _options);
+
+    internal static ulong NonZero(ulong seed) => seed == 0 ? 1 : seed;
 }
 
 /// <summary>Prompt → completion text, generated row by row on the chosen engine.</summary>
@@ -115,7 +132,7 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
                     Temperature = o.Temperature,
                     TopP = o.TopP,
                     TopK = o.TopK,
-                    Seed = o.Seed is { } seed ? RowSeed(seed, row) : null,
+                    Seed = RowSeed(o.Seed ?? LlamaGenerateOptions.DefaultSeed, row),
                 },
             };
             var bytes = new List<byte>();

@@ -46,6 +46,8 @@ public static class LlamaCatalogExtensions
         ArgumentNullException.ThrowIfNull(catalog);
         options = (options ?? new LlamaGenerateOptions { InputColumn = inputColumnName, OutputColumn = outputColumnName })
             with { InputColumn = inputColumnName, OutputColumn = outputColumnName };
+        if (options.Seed is null && !options.RandomSeed && MLContextSeed.Draw(catalog) is { } seed)
+            options = options with { Seed = seed };
         return new LlamaGenerateEstimator(model, options);
     }
 

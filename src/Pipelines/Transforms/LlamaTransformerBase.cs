@@ -61,12 +61,16 @@ public abstract class LlamaEstimatorBase<TTransformer> : IEstimator<TTransformer
     /// <summary>Creates the transformer (no data is needed to fit these transforms).</summary>
     private protected abstract TTransformer Create();
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Checks the input column and opens the model with its tokenizer, so a missing model or a tokenizer of another
+    /// vocabulary is an error here rather than while rows are read. No data is needed to fit these transforms.
+    /// </summary>
     public TTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         TTransformer transformer = Create();
         transformer.GetOutputSchema(input.Schema);   // checks the input column
+        transformer.Model.Open();                    // loaded once per process, shared with the transform
         return transformer;
     }
 

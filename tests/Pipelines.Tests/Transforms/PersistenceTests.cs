@@ -50,6 +50,11 @@ public class PersistenceTests(ExportedStoriesFixture f) : IClassFixture<Exported
     [Fact]
     public void Onnx_pipeline_round_trips_with_identical_outputs() => AssertRoundTrip(LlamaModelReference.Onnx(f.ExportDirectory));
 
+    /// <summary>ONNX Runtime on a model named as a checkpoint (exported into the cache), not an export directory.</summary>
+    [Fact]
+    public void Onnx_pipeline_on_a_checkpoint_round_trips_with_identical_outputs() =>
+        AssertRoundTrip(LlamaModelReference.Onnx(TestPaths.Stories260K, tokenizer: TestPaths.Tok512Bin));
+
     [Fact]
     public void A_changed_or_moved_model_file_is_a_clear_error_on_load()
     {
