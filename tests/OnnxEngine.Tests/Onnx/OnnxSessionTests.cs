@@ -4,8 +4,8 @@ namespace MlPipelines.OnnxEngine.Tests.Onnx;
 
 /// <summary>
 /// The ONNX Runtime session keeps its KV cache and I/O in buffers it owns: decoding allocates no arrays per step (only
-/// ONNX Runtime's small per-tensor handles, a constant amount), rewinding works in place, and the results equal the
-/// managed engine's step for step.
+/// ONNX Runtime's small per-tensor handles, a constant amount) and rewinding works in place. Step-by-step equality with
+/// the managed engine across the buffers' growth is OnnxParityTests' incremental-decode test (200 positions).
 /// </summary>
 public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<ExportedStoriesFixture>
 {
@@ -54,23 +54,5 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         var expected = new float[tokens.Length * vocab];
         fresh.Forward(tokens, 0, expected);
         Assert.Equal(expected, all);
-    }
-
-    [Fact]
-    public void Each_step_matches_the_managed_engine()
-    {
-        int vocab = f.Onnx.Config.VocabSize;
-        using IModelSession onnx = f.Onnx.CreateSession();
-        using IModelSession managed = f.Managed.CreateSession();
-        float[] a = new float[vocab], b = new float[vocab];
-        int token = 1;
-        for (int p = 0; p < 150; p++)
-        {
-            onnx.Forward([token], p, a);
-            managed.Forward([token], p, b);
-            for (int i = 0; i < vocab; i++)
-                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4f, $"position {p}, token {i}: {a[i]} vs {b[i]}");
-            token = Array.IndexOf(b, b.Max());
-        }
     }
 }
