@@ -23,8 +23,11 @@ public abstract class LlamaTransformerBase : ITransformer
     /// <summary>The text column read.</summary>
     public string InputColumn { get; }
 
-    /// <summary>Always false: rows are computed in batches through a cursor, not one by one.</summary>
-    public bool IsRowToRowMapper => false;
+    /// <summary>
+    /// True: besides batched cursors (<see cref="Transform"/>), a transform maps single rows, so
+    /// <c>mlContext.Model.CreatePredictionEngine</c> works on pipelines that contain it.
+    /// </summary>
+    public bool IsRowToRowMapper => true;
 
     internal abstract IRowComputation Computation { get; }
 
@@ -46,8 +49,11 @@ public abstract class LlamaTransformerBase : ITransformer
     }
 
     /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
-        throw new NotSupportedException($"{GetType().Name} computes rows in batches through cursors; it is not a row-to-row mapper.");
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new LlamaRowMapper(inputSchema, Computation);
+    }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         throw new NotSupportedException(
