@@ -36,14 +36,15 @@ public sealed class Embedder
     /// <summary>The effective token limit per text.</summary>
     public int MaxTokens { get; }
 
-    /// <summary>The token ids a text is embedded from (after truncation).</summary>
+    /// <summary>The token ids a text is embedded from (after <see cref="EmbeddingOptions.LongInputs"/> is applied).</summary>
+    /// <exception cref="ArgumentException">The text is too long and the policy is <see cref="LongInputPolicy.Error"/>.</exception>
     public int[] Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         int[] ids = _tokenizer.Encode(text, Options.AddBos, addEos: false);
         if (ids.Length == 0)
             ids = [_tokenizer.BosId];   // an empty text without BOS still needs one position
-        return ids.Length <= MaxTokens ? ids : ids[..MaxTokens];
+        return TokenLimits.Fit(ids, MaxTokens, Options.LongInputs, keepFirst: Options.AddBos);
     }
 
     /// <summary>Embeds texts, <see cref="EmbeddingOptions.BatchSize"/> at a time; one vector per text.</summary>

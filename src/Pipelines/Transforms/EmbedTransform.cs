@@ -79,7 +79,8 @@ public sealed class LlamaEmbedTransformer : LlamaTransformerBase
 
         public void Compute(IReadOnlyList<string> texts, IReadOnlyList<long> positions, object[][] results)
         {
-            float[][] vectors = _embedder.EmbedTokens(texts.Select(_embedder.Tokenize).ToArray());
+            int[][] tokens = texts.Select((text, i) => RowErrors.For(InputColumn, positions[i], () => _embedder.Tokenize(text))).ToArray();
+            float[][] vectors = _embedder.EmbedTokens(tokens);
             for (int i = 0; i < vectors.Length; i++)
                 results[0][i] = new VBuffer<float>(vectors[i].Length, vectors[i]);
         }

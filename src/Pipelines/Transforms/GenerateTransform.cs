@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Generation;
+using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
 using MlPipelines.OnnxEngine;
 
@@ -49,6 +50,20 @@ public sealed record LlamaGenerateOptions
     /// <summary>Generation stops at the first of these strings; the string is not included.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
+    /// <summary>
+    /// What happens to a prompt that leaves no room for <see cref="MaxNewTokens"/> in the model's context (it may hold
+    /// at most context − <see cref="MaxNewTokens"/> tokens, BOS included). Default <see cref="LongInputPolicy.Error"/>:
+    /// the row is refused with an error naming the column and row, so no row silently gets fewer tokens than asked.
+    /// <see cref="LongInputPolicy.TruncateStart"/> keeps BOS and the prompt's end (the usual choice for generation).
+    /// </summary>
+    public LongInputPolicy LongPrompts { get; init; } = LongInputPolicy.Error;
+
+    /// <summary>
+    /// When set, a text column of this name says why each completion ended: <c>stop</c> (end of text or a stop
+    /// string), <c>length</c> (<see cref="MaxNewTokens"/> reached) or <c>context</c> (the context was full first).
+    /// </summary>
+    public string? FinishReasonColumn { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -57,6 +72,10 @@ public sealed record LlamaGenerateOptions
         new SamplingOptions { Temperature = Temperature, TopP = TopP, TopK = TopK }.Validate();
         if (StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("Stop strings must not be empty.", nameof(StopStrings));
+        if (!Enum.IsDefined(LongPrompts))
+            throw new ArgumentOutOfRangeException(nameof(LongPrompts), LongPrompts, "Unknown long-input policy.");
+        if (FinishReasonColumn is { Length: 0 })
+            throw new ArgumentException("The finish-reason column name must not be empty (null: no such column).", nameof(FinishReasonColumn));
     }
 }
 
@@ -109,7 +128,9 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
 
         public string InputColumn => owner.InputColumn;
 
-        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = [new(owner.Options.OutputColumn, TextDataViewType.Instance)];
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = owner.Options.FinishReasonColumn is { } reason
+            ? [new(owner.Options.OutputColumn, TextDataViewType.Instance), new(reason, TextDataViewType.Instance)]
+            : [new(owner.Options.OutputColumn, TextDataViewType.Instance)];
 
         public int BatchSize => 1;
 
@@ -117,13 +138,19 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
         {
             using var session = _loaded.Model.CreateSession();
             for (int i = 0; i < texts.Count; i++)
-                results[0][i] = Complete(session, texts[i], positions[i]).AsMemory();
+            {
+                var (text, reason) = Complete(session, texts[i], positions[i]);
+                results[0][i] = text.AsMemory();
+                if (results.Length > 1) results[1][i] = reason.AsMemory();
+            }
         }
 
-        private string Complete(MlPipelines.ManagedEngine.Model.IModelSession session, string prompt, long row)
+        private (string Text, string FinishReason) Complete(MlPipelines.ManagedEngine.Model.IModelSession session, string prompt, long row)
         {
             LlamaGenerateOptions o = owner.Options;
-            int[] tokens = _loaded.Tokenizer.Encode(prompt, addBos: true, addEos: false);
+            int context = _loaded.Model.Config.MaxSequenceLength;
+            int[] tokens = RowErrors.For(owner.InputColumn, row, () => TokenLimits.Fit(
+                _loaded.Tokenizer.Encode(prompt, addBos: true, addEos: false), Math.Max(1, context - o.MaxNewTokens), o.LongPrompts, keepFirst: true));
             var options = new GenerationOptions
             {
                 MaxSteps = tokens.Length + o.MaxNewTokens - 1,   // steps count prompt positions too
@@ -136,14 +163,17 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
                 },
             };
             var bytes = new List<byte>();
+            int generated = 0;
             foreach (GeneratedToken token in Generator.Generate(session, tokens, options))
             {
                 if (token.IsPrompt) continue;
+                generated++;
                 bytes.AddRange(_loaded.Tokenizer.GetPieceBytes(token.Previous, token.Id));
                 if (o.StopStrings.Count > 0 && CutAtStop(Encoding.UTF8.GetString([.. bytes]), o.StopStrings) is { } cut)
-                    return cut;
+                    return (cut, "stop");
             }
-            return Encoding.UTF8.GetString([.. bytes]);
+            string reason = generated >= o.MaxNewTokens ? "length" : tokens.Length + generated >= context ? "context" : "stop";
+            return (Encoding.UTF8.GetString([.. bytes]), reason);
         }
 
         private static string? CutAtStop(string text, IReadOnlyList<string> stops)
