@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 
 namespace MlPipelines.Pipelines.Transforms;
@@ -10,10 +11,13 @@ namespace MlPipelines.Pipelines.Transforms;
 /// </summary>
 public static class LlamaCatalogExtensions
 {
-    /// <summary>Text → token ids (a variable-length Int32 vector), optionally with a token count column.</summary>
+    /// <summary>
+    /// Text → token ids (a variable-length Int32 vector, or Int64 with <paramref name="tokenIdType"/> for ONNX models
+    /// downstream), optionally with a token count column.
+    /// </summary>
     public static LlamaTokenizeEstimator TokenizeWithLlama(this TransformsCatalog.TextTransforms catalog,
         LlamaModelReference model, string outputColumnName, string? inputColumnName = null,
-        string? tokenCountColumnName = null, bool addBos = true, bool addEos = false)
+        string? tokenCountColumnName = null, bool addBos = true, bool addEos = false, DataKind tokenIdType = DataKind.Int32)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new LlamaTokenizeEstimator(model, new LlamaTokenizeOptions
@@ -23,6 +27,7 @@ public static class LlamaCatalogExtensions
             TokenCountColumn = tokenCountColumnName,
             AddBos = addBos,
             AddEos = addEos,
+            TokenIdType = tokenIdType,
         });
     }
 

@@ -48,6 +48,11 @@ internal sealed class LlamaDataView : IDataView
         return new LlamaCursor(this, cursor, needed, computing ? _input : null, _computation);
     }
 
+    // One cursor, whatever n is (the IDataView contract allows fewer than asked). The work a row needs already runs
+    // in parallel inside the engine (the managed engine's threads, ONNX Runtime's intra-op threads, and rows of a batch
+    // side by side), so splitting rows across cursors would only make the cursors compete for the same cores, and the
+    // batch read-ahead needs rows in order. Callers wanting parallel cursors may still open several with GetRowCursor:
+    // each has its own state and may run on its own thread.
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
         [GetRowCursor(columnsNeeded, rand)];
 }

@@ -9,8 +9,14 @@ public sealed record LlamaTokenizeOptions
     /// <summary>The text column to tokenize.</summary>
     public required string InputColumn { get; init; }
 
-    /// <summary>The output column of token ids (a variable-length vector of Int32).</summary>
+    /// <summary>The output column of token ids (a variable-length vector of <see cref="TokenIdType"/>).</summary>
     public required string OutputColumn { get; init; }
+
+    /// <summary>
+    /// The ids' type: <see cref="DataKind.Int32"/> (default) or <see cref="DataKind.Int64"/>, which ONNX models
+    /// downstream (<c>ApplyOnnxModel</c> with <c>input_ids</c>) take.
+    /// </summary>
+    public DataKind TokenIdType { get; init; } = DataKind.Int32;
 
     /// <summary>An optional Int32 column with the number of tokens.</summary>
     public string? TokenCountColumn { get; init; }
@@ -33,6 +39,7 @@ public sealed class LlamaTokenizeEstimator : LlamaEstimatorBase<LlamaTokenizeTra
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _options = options ?? throw new ArgumentNullException(nameof(options));
+        LlamaTokenizeTransformer.CheckTokenIdType(options);
     }
 
     private protected override LlamaTokenizeTransformer Create() => new(_model, _options);
@@ -48,7 +55,15 @@ public sealed class LlamaTokenizeTransformer : LlamaTransformerBase
     {
         Options = options;
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);
+        CheckTokenIdType(options);
         _computation = new Lazy<RowComputation>(() => new RowComputation(this));
+    }
+
+    internal static void CheckTokenIdType(LlamaTokenizeOptions options)
+    {
+        if (options.TokenIdType is not (DataKind.Int32 or DataKind.Int64))
+            throw new ArgumentOutOfRangeException(nameof(options), options.TokenIdType,
+                $"{nameof(LlamaTokenizeOptions.TokenIdType)} must be Int32 or Int64.");
     }
 
     /// <summary>The settings.</summary>
@@ -73,13 +88,19 @@ public sealed class LlamaTokenizeTransformer : LlamaTransformerBase
             for (int i = 0; i < texts.Count; i++)
             {
                 int[] ids = _tokenizer.Encode(texts[i], owner.Options.AddBos, owner.Options.AddEos);
-                results[0][i] = new VBuffer<int>(ids.Length, ids);
+                results[0][i] = owner.Options.TokenIdType == DataKind.Int64
+                    ? new VBuffer<long>(ids.Length, Array.ConvertAll(ids, id => (long)id))
+                    : new VBuffer<int>(ids.Length, ids);
                 if (results.Length > 1) results[1][i] = ids.Length;
             }
         }
 
-        private static DataViewSchema.DetachedColumn[] Columns(LlamaTokenizeOptions o) => o.TokenCountColumn is { Length: > 0 } count
-            ? [new(o.OutputColumn, new VectorDataViewType(NumberDataViewType.Int32)), new(count, NumberDataViewType.Int32)]
-            : [new(o.OutputColumn, new VectorDataViewType(NumberDataViewType.Int32))];
+        private static DataViewSchema.DetachedColumn[] Columns(LlamaTokenizeOptions o)
+        {
+            var ids = new VectorDataViewType(o.TokenIdType == DataKind.Int64 ? NumberDataViewType.Int64 : NumberDataViewType.Int32);
+            return o.TokenCountColumn is { Length: > 0 } count
+                ? [new(o.OutputColumn, ids), new(count, NumberDataViewType.Int32)]
+                : [new(o.OutputColumn, ids)];
+        }
     }
 }

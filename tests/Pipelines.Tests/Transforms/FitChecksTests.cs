@@ -44,3 +44,27 @@ public class FitChecksTests
         Assert.Contains("no-such-model-anywhere", e.Message);
     }
 }
+
+/// <summary>Token ids as Int64, the type ONNX models downstream take for input_ids.</summary>
+public class Int64TokenTests
+{
+    [Fact]
+    public void Int64_ids_equal_the_Int32_ids_and_survive_save_and_load()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = TextRows.Load(ml, TextRows.Varied(5));
+        var model = LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin);
+        ITransformer fitted = ml.Transforms.Text.TokenizeWithLlama(model, "Ids32", "Text")
+            .Append(ml.Transforms.Text.TokenizeWithLlama(model, "Ids64", "Text", tokenIdType: Microsoft.ML.Data.DataKind.Int64)).Fit(data);
+        using var dir = new TempDir();
+        LlamaPipelineModel.Save(ml, fitted, data.Schema, dir.File("p.zip"));
+        foreach (ITransformer t in new[] { fitted, LlamaPipelineModel.Load(new MLContext(), dir.File("p.zip"), out _) })
+        {
+            IDataView output = t.Transform(data);
+            Assert.Equal(Microsoft.ML.Data.NumberDataViewType.Int64, ((Microsoft.ML.Data.VectorDataViewType)output.Schema["Ids64"].Type).ItemType);
+            var ids32 = TextRows.Column<Microsoft.ML.Data.VBuffer<int>>(output, "Ids32").Select(v => v.DenseValues().Select(i => (long)i).ToArray());
+            var ids64 = TextRows.Column<Microsoft.ML.Data.VBuffer<long>>(output, "Ids64").Select(v => v.DenseValues().ToArray());
+            Assert.Equal(ids32, ids64);
+        }
+    }
+}
