@@ -42,6 +42,9 @@ internal sealed class Utf8TextBuilder
 
     public override string ToString() => _text.ToString();
 
+    /// <summary>The text from <paramref name="start"/> to the end (what a stream has not handed out yet).</summary>
+    public string ToString(int start) => _text.ToString(start, _text.Length - start);
+
     public void CopyTo(int count, Span<char> destination) => _text.CopyTo(0, destination, count);
 
     private void Drain(bool final)
