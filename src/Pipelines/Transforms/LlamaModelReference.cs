@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.OnnxEngine;
 
@@ -11,11 +10,11 @@ namespace MlPipelines.Pipelines.Transforms;
 /// </summary>
 public sealed class LlamaModelReference
 {
-    private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> Cache = new();
     private readonly LoadedModel? _instance;
 
-    private LlamaModelReference(EngineKind engine, ResolvedModel? model, EngineOptions? options, LoadedModel? instance)
+    private LlamaModelReference(EngineKind engine, ResolvedModel? model, EngineOptions? options, LoadedModel? instance, LlamaModelCache? cache = null)
     {
+        Cache = cache ?? LlamaModelCache.Shared;
         Engine = engine;
         Model = model;
         Options = options ?? new EngineOptions();
@@ -75,29 +74,25 @@ public sealed class LlamaModelReference
     /// <summary>How the engine runs the model.</summary>
     public EngineOptions Options { get; }
 
+    /// <summary>Where the loaded model is kept (default: <see cref="LlamaModelCache.Shared"/>).</summary>
+    public LlamaModelCache Cache { get; }
+
+    /// <summary>The same reference with its model kept in <paramref name="cache"/> (for example one disposed with a job).</summary>
+    public LlamaModelReference WithCache(LlamaModelCache cache) =>
+        new(Engine, Model, Options, _instance, cache ?? throw new ArgumentNullException(nameof(cache)));
+
     /// <summary>True when this reference names files and can therefore be saved with a pipeline.</summary>
     public bool IsSaveable => _instance is null;
 
     /// <summary>
-    /// The loaded model. Path references are loaded once per process and shared by every transform
+    /// The loaded model. Path references are loaded once per <see cref="Cache"/> and shared by every transform
     /// that names the same files with the same settings.
     /// </summary>
     public LoadedModel Open()
     {
         if (_instance is not null) return _instance;
         ResolvedModel model = Model!;
-        string key = $"{Engine}|{model.Path}|{TokenizerPath}|{Options}";
-        Lazy<LoadedModel> lazy = Cache.GetOrAdd(key, _ => new Lazy<LoadedModel>(
-            () => LanguageModels.Open(model, Engine, Options), LazyThreadSafetyMode.ExecutionAndPublication));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            Cache.TryRemove(new KeyValuePair<string, Lazy<LoadedModel>>(key, lazy));   // let a fixed file load next time
-            throw;
-        }
+        return Cache.GetOrOpen($"{Engine}|{model.Path}|{TokenizerPath}|{Options}", () => LanguageModels.Open(model, Engine, Options));
     }
 
     /// <inheritdoc />
