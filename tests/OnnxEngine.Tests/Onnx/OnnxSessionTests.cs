@@ -16,20 +16,30 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         var logits = new float[f.Onnx.Config.VocabSize];
         for (int p = 0; p < 140; p++) session.Forward([p % 500 + 1], p, logits);   // past the first capacity doublings
 
+        // The least of three passes over the same positions (rewound in between), so a one-time allocation elsewhere
+        // on the thread (a JIT tier-up, a timer) cannot pass for a per-step one.
         long Step(int from, int count)
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
-            return (GC.GetAllocatedBytesForCurrentThread() - before) / count;
+            long least = long.MaxValue;
+            for (int pass = 0; pass < 3; pass++)
+            {
+                session.Rewind(from);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
+                least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / count);
+            }
+            return least;
         }
 
+        for (int p = 140; p < 250; p++) session.Forward([p % 500 + 1], p, logits);
         long early = Step(140, 40), late = Step(180, 70);
         // What remains is ONNX Runtime's API per bound tensor: an OrtValue handle and the UTF-8 copy of the tensor's
         // name that BindInput/BindOutput make (about 185 bytes). An array of the cache or of the logits would grow with
         // the position or the vocabulary.
         long perTensorHandles = (3 + 4L * f.Onnx.Config.LayerCount + 1) * 256;
         Assert.True(late <= perTensorHandles, $"{late} bytes per step at positions 180-249 (bound {perTensorHandles})");
-        Assert.True(Math.Abs(late - early) <= 64, $"per-step allocation grew with the position: {early} → {late} bytes");
+        // An array sized by the position (a cache copy, a mask) would add hundreds of bytes per step between the windows.
+        Assert.True(Math.Abs(late - early) <= 128, $"per-step allocation grew with the position: {early} → {late} bytes");
     }
 
     [Fact]
