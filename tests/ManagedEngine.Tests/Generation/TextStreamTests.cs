@@ -8,6 +8,9 @@ namespace MlPipelines.ManagedEngine.Tests.Generation;
 /// <summary>Streamed text equals the tokenizer's decoding of the same generation, and never splits a character.</summary>
 public class TextStreamTests
 {
+    private static string Gguf => Path.Combine(TestPaths.Models, "tiny-random-gguf", "llama-2-tiny-random.gguf");
+    private static readonly Lazy<MlPipelines.ManagedEngine.Inference.TransformerModel> Model = new(() => ManagedModelLoader.LoadModel(Gguf));
+
     [Theory]
     [InlineData(1UL)]
     [InlineData(7UL)]
@@ -16,9 +19,8 @@ public class TextStreamTests
     {
         // The Llama 2 vocabulary on the random tiny GGUF model: sampling at a high temperature produces byte-fallback
         // pieces (<0xE2> <0x96> ...) that only make characters together.
-        string gguf = Path.Combine(TestPaths.Models, "tiny-random-gguf", "llama-2-tiny-random.gguf");
-        using var model = ManagedModelLoader.LoadModel(gguf);
-        var tokenizer = ManagedModelLoader.LoadTokenizer(null, gguf);
+        var model = Model.Value;   // shared by the cases (sessions are independent); loading widens F16 weights once
+        var tokenizer = ManagedModelLoader.LoadTokenizer(null, Gguf);
         var options = new GenerationOptions { MaxSteps = 200, Sampling = new SamplingOptions { Temperature = 1.5f, TopP = 1f, Seed = seed } };
 
         using var a = model.CreateSession();
