@@ -44,11 +44,21 @@ public static class LlamaCatalogExtensions
         });
     }
 
-    /// <summary>Prompt → completion text.</summary>
+    /// <summary>
+    /// Prompt → completion text. The columns are named here, as in every ML.NET catalog method: the input defaults to
+    /// <paramref name="outputColumnName"/> (the completion then replaces the prompt), and <paramref name="options"/>
+    /// carries the other settings; options naming other columns are an error rather than silently overridden.
+    /// </summary>
     public static LlamaGenerateEstimator GenerateWithLlama(this TransformsCatalog.TextTransforms catalog,
-        LlamaModelReference model, string outputColumnName, string inputColumnName, LlamaGenerateOptions? options = null)
+        LlamaModelReference model, string outputColumnName, string? inputColumnName = null, LlamaGenerateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
+        inputColumnName ??= outputColumnName;
+        if (options is not null && (options.InputColumn != inputColumnName || options.OutputColumn != outputColumnName))
+            throw new ArgumentException(
+                $"The options name the columns '{options.InputColumn}' → '{options.OutputColumn}' but the call names '{inputColumnName}' → " +
+                $"'{outputColumnName}'; name them in one place (the call's arguments).", nameof(options));
         options = (options ?? new LlamaGenerateOptions { InputColumn = inputColumnName, OutputColumn = outputColumnName })
             with { InputColumn = inputColumnName, OutputColumn = outputColumnName };
         if (options.Seed is null && !options.RandomSeed && MLContextSeed.Draw(catalog) is { } seed)

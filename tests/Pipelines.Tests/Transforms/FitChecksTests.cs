@@ -68,3 +68,25 @@ public class Int64TokenTests
         }
     }
 }
+
+/// <summary>Column names in one place: the catalog call's arguments, the input defaulting to the output as in ML.NET.</summary>
+public class GenerateColumnTests
+{
+    [Fact]
+    public void The_input_defaults_to_the_output_column_and_conflicting_options_are_an_error()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = TextRows.Load(ml, ["Once upon a time"]);
+        var model = LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin);
+
+        IDataView replaced = ml.Transforms.Text.GenerateWithLlama(model, "Text", options: null).Fit(data).Transform(data);
+        string completion = TextRows.Column<ReadOnlyMemory<char>>(replaced, "Text")[0].ToString();
+        Assert.False(completion.StartsWith("Once upon a time", StringComparison.Ordinal));   // the completion, not the prompt
+        Assert.NotEmpty(completion);
+
+        var other = new LlamaGenerateOptions { InputColumn = "Prompt", OutputColumn = "Out" };
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.Text.GenerateWithLlama(model, "Out", "Text", other));
+        Assert.Contains("'Prompt' → 'Out'", e.Message);
+        Assert.Contains("'Text' → 'Out'", e.Message);
+    }
+}
