@@ -17,7 +17,10 @@ internal abstract class ParallelJob
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
-    private const int SpinsBeforeSleep = 20_000;
+    // How long an idle worker spins before it blocks; MLPIPE_WORKER_SPINS overrides it (read once) so the policy can be
+    // measured under contention (docs/benchmarks.md).
+    private static readonly int SpinsBeforeSleep =
+        int.TryParse(Environment.GetEnvironmentVariable("MLPIPE_WORKER_SPINS"), out int spins) && spins >= 0 ? spins : 20_000;
 
     private readonly Thread[] _workers;
     private readonly SemaphoreSlim _wake = new(0);
