@@ -11,6 +11,13 @@ public sealed record GenerationOptions
     /// </summary>
     public int MaxSteps { get; init; } = 256;
 
+    /// <summary>
+    /// At most this many new (sampled) tokens, whatever the prompt's length; 0 (the default) sets no limit beyond
+    /// <see cref="MaxSteps"/>. The ML.NET generate transform and chat-style callers count this way; <see cref="MaxSteps"/>
+    /// keeps run.c's meaning for compatibility with its command line.
+    /// </summary>
+    public int MaxNewTokens { get; init; }
+
     /// <summary>How each new token is chosen.</summary>
     public SamplingOptions Sampling { get; init; } = new();
 
@@ -25,6 +32,8 @@ public sealed record GenerationOptions
     {
         if (MaxSteps < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "Steps must be ≥ 0 (0 = the model's context length).");
+        if (MaxNewTokens < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "New tokens must be ≥ 0 (0 = no limit beyond MaxSteps).");
         ArgumentNullException.ThrowIfNull(Sampling);
         Sampling.Validate();
     }

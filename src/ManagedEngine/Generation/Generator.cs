@@ -63,13 +63,13 @@ public static class Generator
         ct.ThrowIfCancellationRequested();
         session.Forward(prompt, 0, logits);
         int previous = prompt[^1];
-        for (int pos = prompt.Length; ; pos++)
+        for (int pos = prompt.Length, sampled = 1; ; pos++, sampled++)
         {
             ct.ThrowIfCancellationRequested();
             int next = sampler.Sample(logits);
             if (next == config.BosId || (options.StopAtEos && next == config.EosId)) yield break;
             yield return new GeneratedToken(next, previous, IsPrompt: false);
-            if (pos >= steps) yield break;
+            if (pos >= steps || sampled == options.MaxNewTokens) yield break;
             ct.ThrowIfCancellationRequested();
             session.Forward([next], pos, logits);
             previous = next;

@@ -153,7 +153,8 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
                 _loaded.Tokenizer.Encode(prompt, addBos: true, addEos: false), Math.Max(1, context - o.MaxNewTokens), o.LongPrompts, keepFirst: true));
             var options = new GenerationOptions
             {
-                MaxSteps = tokens.Length + o.MaxNewTokens - 1,   // steps count prompt positions too
+                MaxSteps = 0,                                    // the whole context; the new tokens are counted below
+                MaxNewTokens = o.MaxNewTokens,
                 Sampling = new SamplingOptions
                 {
                     Temperature = o.Temperature,

@@ -78,4 +78,19 @@ public class GeneratorTests
             async.Add(t.Id);
         Assert.Equal(sync, async);
     }
+
+    [Fact]
+    public void New_tokens_are_counted_apart_from_the_prompt_and_agree_with_run_c_steps()
+    {
+        using var model = Stories();
+        foreach (int[] prompt in new[] { new[] { 1 }, new[] { 1, 403, 407, 261, 378, 429 } })
+        {
+            using var a = model.CreateSession();
+            using var b = model.CreateSession();
+            var byNew = Generator.Generate(a, prompt, new GenerationOptions { MaxSteps = 0, MaxNewTokens = 12, Sampling = SamplingOptions.Greedy }).ToList();
+            var bySteps = Generator.Generate(b, prompt, new GenerationOptions { MaxSteps = prompt.Length + 11, Sampling = SamplingOptions.Greedy }).ToList();
+            Assert.Equal(12, byNew.Count(t => !t.IsPrompt));
+            Assert.Equal(bySteps, byNew);   // MaxSteps = prompt + n - 1 is run.c's way of asking for n new tokens
+        }
+    }
 }
