@@ -45,7 +45,7 @@ internal sealed class EngineArguments
         EngineKind engine = parse.GetValue(_engine) == "onnx" ? EngineKind.Onnx : EngineKind.Managed;
         var options = new EngineOptions
         {
-            Provider = parse.GetValue(_provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
+            Provider = ParseProvider(parse.GetValue(_provider)),
             DeviceId = parse.GetValue(_device),
             FallbackToCpu = parse.GetValue(_fallback),
             Threads = parse.GetValue(_threads),
@@ -57,6 +57,10 @@ internal sealed class EngineArguments
             throw new ArgumentException("--quantize applies to the managed engine; export an int8 model for ONNX Runtime instead.");
         return (engine, options);
     }
+
+    /// <summary>The execution provider a <c>--provider</c> value names (cpu, cuda, dml).</summary>
+    public static ExecutionProvider ParseProvider(string? value) =>
+        value switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu };
 
     /// <summary>Resolves the model once and opens it on the engine the flags choose; warns about a provider fallback.</summary>
     public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer)

@@ -53,7 +53,7 @@ internal static class ParityCommand
             CheckOutputDirectory(jsonPath);
             var onnxOptions = new EngineOptions
             {
-                Provider = parse.GetValue(provider) switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu },
+                Provider = EngineArguments.ParseProvider(parse.GetValue(provider)),
                 DeviceId = parse.GetValue(device),
                 FallbackToCpu = parse.GetValue(fallback),
                 Threads = parse.GetValue(threads),
