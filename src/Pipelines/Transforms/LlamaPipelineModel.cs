@@ -71,6 +71,7 @@ public static class LlamaPipelineModel
                 }
                 var manifest = new JsonObject { ["formatVersion"] = FormatVersion, ["stages"] = stages };
                 WriteEntry(zip, ManifestEntry, s => JsonSerializer.Serialize(s, manifest, StageSettings.Json));
+                CopyEntries(zip, s => MLNetLoadHint.Save(mlContext, inputSchema, s));   // what ml.Model.Load finds
             }
         });
     }
@@ -127,6 +128,20 @@ public static class LlamaPipelineModel
         using Stream entry = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
         buffer.Position = 0;
         buffer.CopyTo(entry);
+    }
+
+    /// <summary>Copies every entry of the ML.NET model zip that <paramref name="write"/> produces into <paramref name="zip"/>.</summary>
+    private static void CopyEntries(ZipArchive zip, Action<Stream> write)
+    {
+        using var buffer = new MemoryStream();
+        write(buffer);
+        buffer.Position = 0;
+        using var model = new ZipArchive(buffer, ZipArchiveMode.Read);
+        foreach (ZipArchiveEntry source in model.Entries)
+        {
+            using Stream from = source.Open(), to = zip.CreateEntry(source.FullName, CompressionLevel.Fastest).Open();
+            from.CopyTo(to);
+        }
     }
 
     private static MemoryStream Entry(ZipArchive zip, string name, string path)

@@ -17,7 +17,7 @@ public class PersistenceTests(ExportedStoriesFixture f) : IClassFixture<Exported
             .Append(_ml.Transforms.Text.EmbedWithLlama(model, "Embedding", "Text"))
             .Append(_ml.Transforms.NormalizeMinMax("Scaled", "Embedding"))
             .Append(_ml.Transforms.Text.GenerateWithLlama(model, "Completion", "Prompt",
-                new LlamaGenerateOptions { InputColumn = "Prompt", OutputColumn = "Completion", MaxNewTokens = 12, Temperature = 0.8f, Seed = 5, StopStrings = ["!"] }));
+                new LlamaGenerateOptions { MaxNewTokens = 12, Temperature = 0.8f, Seed = 5, StopStrings = ["!"] }));
 
     private static (List<int[]>, List<float[]>, List<float[]>, List<string>) Outputs(IDataView view) => (
         TextRows.Column<VBuffer<int>>(view, "Tokens").Select(v => v.DenseValues().ToArray()).ToList(),
@@ -90,7 +90,16 @@ public class PersistenceTests(ExportedStoriesFixture f) : IClassFixture<Exported
         var e = Assert.ThrowsAny<Exception>(() => _ml.Model.Save(fitted, data.Schema, dir.File("x.zip")));
         Assert.Contains("LlamaPipelineModel.Save", e.ToString());
 
-        File.WriteAllText(dir.File("junk.zip"), "not a zip");
+        // The other way round: ML.NET's own loader, given one of our files, says what to call instead.
+        LlamaPipelineModel.Save(_ml, fitted, data.Schema, dir.File("ours.zip"));
+        var load = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(dir.File("ours.zip"), out _));
+        Exception cause = load;   // ML.NET calls the loader through reflection, which wraps what it throws
+        while (cause.InnerException is { } inner) cause = inner;
+        Assert.IsType<InvalidOperationException>(cause);
+        Assert.Contains("LlamaPipelineModel.Load(mlContext, path, out inputSchema)", cause.Message);
+        Assert.DoesNotContain("legacy", load.ToString());
+
+                File.WriteAllText(dir.File("junk.zip"), "not a zip");
         Assert.Throws<InvalidDataException>(() => LlamaPipelineModel.Load(_ml, dir.File("junk.zip"), out _));
         Assert.Throws<FileNotFoundException>(() => LlamaPipelineModel.Load(_ml, dir.File("missing.zip"), out _));
     }
