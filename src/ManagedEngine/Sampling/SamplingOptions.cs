@@ -1,13 +1,15 @@
 namespace MlPipelines.ManagedEngine.Sampling;
 
 /// <summary>
-/// How the next token is chosen from the logits. The defaults are llama2.c run.c's
-/// (temperature 1.0, top-p 0.9, no top-k).
+/// How the next token is chosen from the logits. The default is greedy (temperature 0), as everywhere in the
+/// library (the ML.NET generate transform too), so an unconfigured run is deterministic; top-p 0.9 and no top-k,
+/// run.c's values, apply once a temperature is set. (<c>mlpipe generate</c> keeps run.c's command line, temperature
+/// 1.0 included.)
 /// </summary>
 public sealed record SamplingOptions
 {
-    /// <summary>Divides the logits before softmax; 0 means greedy (argmax). Must be ≥ 0 and finite.</summary>
-    public float Temperature { get; init; } = 1.0f;
+    /// <summary>Divides the logits before softmax; 0 (the default) means greedy (argmax). Must be ≥ 0 and finite.</summary>
+    public float Temperature { get; init; }
 
     /// <summary>
     /// Nucleus sampling: sample among the most probable tokens whose cumulative probability first

@@ -71,7 +71,7 @@ public class GeneratorTests
     {
         using var model = Stories();
         using var session = model.CreateSession();
-        var options = new GenerationOptions { MaxSteps = 40, Sampling = new SamplingOptions { Seed = 7 } };
+        var options = new GenerationOptions { MaxSteps = 40, Sampling = new SamplingOptions { Temperature = 1f, Seed = 7 } };
         int[] sync = Generator.Generate(session, [1], options).Select(t => t.Id).ToArray();
         var async = new List<int>();
         await foreach (var t in Generator.GenerateAsync(session, [1], options))

@@ -18,8 +18,7 @@ public class GoldenGenerationTests
     [InlineData("sample_bos_t1_p09_s133742", 1f, 0.9f, 133742UL)]
     public void Token_ids_match_run_c(string golden, float temperature, float topP, ulong seed)
     {
-        int[] expected = File.ReadAllText(Path.Combine(TestPaths.Golden, golden + ".ids"))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        int[] expected = GoldenIds(golden);
         using TransformerModel model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
         using var session = model.CreateSession();
         var options = new GenerationOptions
@@ -30,4 +29,18 @@ public class GoldenGenerationTests
         int[] ids = Generator.Generate(session, [model.Config.BosId], options).Select(t => t.Id).ToArray();
         Assert.Equal(expected, ids);
     }
+
+    /// <summary>Unconfigured sampling is greedy (the library's one default, the ML.NET transform's too): run.c's -t 0 story.</summary>
+    [Fact]
+    public void Default_options_generate_run_c_s_greedy_story()
+    {
+        int[] expected = GoldenIds("greedy_bos_256");
+        using TransformerModel model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
+        using var session = model.CreateSession();
+        int[] ids = Generator.Generate(session, [model.Config.BosId], new GenerationOptions()).Select(t => t.Id).ToArray();
+        Assert.Equal(expected, ids);
+    }
+
+    private static int[] GoldenIds(string golden) => File.ReadAllText(Path.Combine(TestPaths.Golden, golden + ".ids"))
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
 }

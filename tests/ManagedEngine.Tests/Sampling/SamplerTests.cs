@@ -127,7 +127,7 @@ public class SamplerTests
     {
         var rng = new Random(1);
         float[][] steps = Enumerable.Range(0, 50).Select(_ => RandomLogits(rng, 300, false)).ToArray();
-        int[] Run() { var s = new Sampler(300, new SamplingOptions { Seed = 1234 }); return steps.Select(l => s.Sample((float[])l.Clone())).ToArray(); }
+        int[] Run() { var s = new Sampler(300, new SamplingOptions { Temperature = 1f, Seed = 1234 }); return steps.Select(l => s.Sample((float[])l.Clone())).ToArray(); }
         Assert.Equal(Run(), Run());
     }
 

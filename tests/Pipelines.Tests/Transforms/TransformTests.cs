@@ -20,7 +20,7 @@ public class TransformTests(ExportedStoriesFixture f) : IClassFixture<ExportedSt
             .Append(_ml.Transforms.Text.EmbedWithLlama(model, "Embedding", "Text", new EmbeddingOptions { BatchSize = 16 }))
             .Append(_ml.Transforms.Text.GenerateWithLlama(model, "Completion", "Text", new LlamaGenerateOptions
             {
-                InputColumn = "Text", OutputColumn = "Completion", MaxNewTokens = maxNewTokens,
+                MaxNewTokens = maxNewTokens,
             }));
 
     private static double Cosine(float[] a, float[] b)
@@ -57,18 +57,28 @@ public class TransformTests(ExportedStoriesFixture f) : IClassFixture<ExportedSt
     public void Stop_strings_end_the_completion()
     {
         IDataView data = TextRows.Load(_ml, ["Once upon a time"]);
-        var options = new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", MaxNewTokens = 80, StopStrings = ["."] };
+        var options = new LlamaGenerateOptions { MaxNewTokens = 80, StopStrings = ["."] };
         string completion = TextRows.Column<ReadOnlyMemory<char>>(
             _ml.Transforms.Text.GenerateWithLlama(ManagedRef, "Out", "Text", options).Fit(data).Transform(data), "Out")[0].ToString();
         Assert.DoesNotContain(".", completion);
         Assert.NotEmpty(completion);
     }
 
+    /// <summary>The transform samples as the engine does when neither is configured: greedily, with run.c's top-p and no top-k.</summary>
+    [Fact]
+    public void Default_sampling_is_the_engine_s()
+    {
+        var transform = new LlamaGenerateOptions();
+        var engine = new MlPipelines.ManagedEngine.Sampling.SamplingOptions();
+        Assert.Equal((engine.Temperature, engine.TopP, engine.TopK), (transform.Temperature, transform.TopP, transform.TopK));
+        Assert.Equal(0f, engine.Temperature);
+    }
+
     [Fact]
     public void Seeded_sampling_is_reproducible_row_by_row()
     {
         var texts = TextRows.Varied(8);
-        var options = new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", MaxNewTokens = 20, Temperature = 1f, Seed = 77 };
+        var options = new LlamaGenerateOptions { MaxNewTokens = 20, Temperature = 1f, Seed = 77 };
         var transformer = _ml.Transforms.Text.GenerateWithLlama(ManagedRef, "Out", "Text", options).Fit(TextRows.Load(_ml, texts));
         var all = TextRows.Column<ReadOnlyMemory<char>>(transformer.Transform(TextRows.Load(_ml, texts)), "Out").Select(m => m.ToString()).ToList();
         var again = TextRows.Column<ReadOnlyMemory<char>>(transformer.Transform(TextRows.Load(_ml, texts)), "Out").Select(m => m.ToString()).ToList();
