@@ -14,7 +14,7 @@ public class GenerateTransformTests
         var ml = new MLContext(seed: 0);
         IDataView data = TextRows.Load(ml, ["Once upon a time"]);
         string completion = TextRows.Column<ReadOnlyMemory<char>>(
-            ml.Transforms.Text.GenerateWithLlama(LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin), "Out", "Text", new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", MaxNewTokens = 30 })
+            ml.Transforms.Text.GenerateWithLlama(LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin), "Out", "Text", new LlamaGenerateOptions { MaxNewTokens = 30 })
                 .Fit(data).Transform(data), "Out")[0].ToString();
         var cli = CliRunner.Run("generate", "--model", TestPaths.Stories260K, "-z", TestPaths.Tok512Bin, "-t", "0", "-i", "Once upon a time", "-n", "34");
         Assert.Equal(cli.Stdout.TrimEnd('\n'), "Once upon a time" + completion);

@@ -99,7 +99,7 @@ internal static class DemoCommand
         var pipeline = ml.Transforms.Text.TokenizeWithLlama(model, "Tokens", "Text")
             .Append(ml.Transforms.Text.EmbedWithLlama(model, "Embedding", "Text", new EmbeddingOptions { BatchSize = 16 }))
             .Append(ml.Transforms.Text.GenerateWithLlama(model, "Completion", "Text",
-                new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Completion", MaxNewTokens = 32, StopStrings = ["\n"] }));
+                new LlamaGenerateOptions { MaxNewTokens = 32, StopStrings = ["\n"] }));
         IDataView output = pipeline.Fit(data).Transform(data);
         return new PipelineOutput(
             output.GetColumn<VBuffer<int>>(output.Schema["Tokens"]).Select(v => v.DenseValues().ToArray()).ToList(),

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
 using MlPipelines.OnnxEngine;
@@ -8,11 +9,16 @@ namespace MlPipelines.Pipelines.Transforms;
 /// <summary>Settings of the embedding transform.</summary>
 public sealed record LlamaEmbedOptions
 {
-    /// <summary>The text column to embed.</summary>
-    public required string InputColumn { get; init; }
+    /// <summary>
+    /// The text column to embed. Named by the catalog method's arguments (<c>EmbedWithLlama(model, outputColumnName, inputColumnName)</c>), the one place columns are named, and
+    /// recorded here so a saved pipeline keeps it.
+    /// </summary>
+    [JsonInclude]
+    public string InputColumn { get; internal init; } = "";
 
-    /// <summary>The output column: a vector of Single of the model's hidden size.</summary>
-    public required string OutputColumn { get; init; }
+    /// <summary>The output column: a vector of Single of the model's hidden size. Named by the catalog method's arguments, like <see cref="InputColumn"/>.</summary>
+    [JsonInclude]
+    public string OutputColumn { get; internal init; } = "";
 
     /// <summary>Pooling, normalisation, truncation and batch size.</summary>
     public EmbeddingOptions Embedding { get; init; } = new();
@@ -24,8 +30,7 @@ public sealed class LlamaEmbedEstimator : LlamaEstimatorBase<LlamaEmbedTransform
     private readonly LlamaModelReference _model;
     private readonly LlamaEmbedOptions _options;
 
-    /// <summary>Creates the estimator.</summary>
-    public LlamaEmbedEstimator(LlamaModelReference model, LlamaEmbedOptions options)
+    internal LlamaEmbedEstimator(LlamaModelReference model, LlamaEmbedOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -43,8 +48,7 @@ public sealed class LlamaEmbedTransformer : LlamaTransformerBase
 {
     private readonly Lazy<RowComputation> _computation;
 
-    /// <summary>Creates the transformer.</summary>
-    public LlamaEmbedTransformer(LlamaModelReference model, LlamaEmbedOptions options) : base(model, options.InputColumn)
+    internal LlamaEmbedTransformer(LlamaModelReference model, LlamaEmbedOptions options) : base(model, options.InputColumn)
     {
         Options = options;
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);

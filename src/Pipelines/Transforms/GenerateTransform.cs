@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.ML;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Model;
@@ -11,11 +12,16 @@ namespace MlPipelines.Pipelines.Transforms;
 /// <summary>Settings of the generation transform.</summary>
 public sealed record LlamaGenerateOptions
 {
-    /// <summary>The prompt column.</summary>
-    public required string InputColumn { get; init; }
+    /// <summary>
+    /// The prompt column. Named by the catalog method's arguments (<c>GenerateWithLlama(model, outputColumnName, inputColumnName, options)</c>), the one place columns are named, and
+    /// recorded here so a saved pipeline keeps it.
+    /// </summary>
+    [JsonInclude]
+    public string InputColumn { get; internal init; } = "";
 
-    /// <summary>The output column: the completion text (without the prompt).</summary>
-    public required string OutputColumn { get; init; }
+    /// <summary>The output column: the completion text (without the prompt). Named by the catalog method's arguments, like <see cref="InputColumn"/>.</summary>
+    [JsonInclude]
+    public string OutputColumn { get; internal init; } = "";
 
     /// <summary>At most this many new tokens per row (default 64).</summary>
     public int MaxNewTokens { get; init; } = 64;
@@ -85,8 +91,8 @@ public sealed class LlamaGenerateEstimator : LlamaEstimatorBase<LlamaGenerateTra
     private readonly LlamaModelReference _model;
     private readonly LlamaGenerateOptions _options;
 
-    /// <summary>Creates the estimator (a missing <see cref="LlamaGenerateOptions.Seed"/> becomes <see cref="LlamaGenerateOptions.DefaultSeed"/>).</summary>
-    public LlamaGenerateEstimator(LlamaModelReference model, LlamaGenerateOptions options)
+    // A missing Seed becomes DefaultSeed (or a random one with RandomSeed) when the transformer is created.
+    internal LlamaGenerateEstimator(LlamaModelReference model, LlamaGenerateOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -106,8 +112,7 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
 {
     private readonly Lazy<RowComputation> _computation;
 
-    /// <summary>Creates the transformer.</summary>
-    public LlamaGenerateTransformer(LlamaModelReference model, LlamaGenerateOptions options) : base(model, options.InputColumn)
+    internal LlamaGenerateTransformer(LlamaModelReference model, LlamaGenerateOptions options) : base(model, options.InputColumn)
     {
         Options = options;
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);

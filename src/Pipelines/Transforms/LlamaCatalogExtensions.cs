@@ -1,13 +1,16 @@
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Embeddings;
+using MlPipelines.Pipelines.Transforms;
 
-namespace MlPipelines.Pipelines.Transforms;
+// In ML.NET's own namespace, as ML.NET's extension packages do (OnnxCatalog, TorchSharpCatalog): `using Microsoft.ML;`
+// is enough to find the methods on `mlContext.Transforms.Text`.
+namespace Microsoft.ML;
 
 /// <summary>
 /// The LLaMA transforms on ML.NET's text catalog: <c>mlContext.Transforms.Text.TokenizeWithLlama(...)</c>,
-/// <c>EmbedWithLlama(...)</c>, <c>GenerateWithLlama(...)</c>. Each takes the model through a
-/// <see cref="LlamaModelReference"/>, which selects the engine.
+/// <c>EmbedWithLlama(...)</c>, <c>GenerateWithLlama(...)</c>, <c>CompareLlamaEngines(...)</c>. Each takes the model
+/// through a <see cref="LlamaModelReference"/>, which selects the engine. Columns are named by the arguments only, as
+/// in ML.NET's own catalog methods: an input column left out defaults to the output column's name.
 /// </summary>
 public static class LlamaCatalogExtensions
 {
@@ -20,6 +23,7 @@ public static class LlamaCatalogExtensions
         string? tokenCountColumnName = null, bool addBos = true, bool addEos = false, DataKind tokenIdType = DataKind.Int32)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
         return new LlamaTokenizeEstimator(model, new LlamaTokenizeOptions
         {
             OutputColumn = outputColumnName,
@@ -36,6 +40,7 @@ public static class LlamaCatalogExtensions
         LlamaModelReference model, string outputColumnName, string? inputColumnName = null, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
         return new LlamaEmbedEstimator(model, new LlamaEmbedOptions
         {
             OutputColumn = outputColumnName,
@@ -45,22 +50,15 @@ public static class LlamaCatalogExtensions
     }
 
     /// <summary>
-    /// Prompt → completion text. The columns are named here, as in every ML.NET catalog method: the input defaults to
-    /// <paramref name="outputColumnName"/> (the completion then replaces the prompt), and <paramref name="options"/>
-    /// carries the other settings; options naming other columns are an error rather than silently overridden.
+    /// Prompt → completion text. The input column defaults to <paramref name="outputColumnName"/> (the completion then
+    /// replaces the prompt); <paramref name="options"/> carries the other settings (greedy, 64 new tokens by default).
     /// </summary>
     public static LlamaGenerateEstimator GenerateWithLlama(this TransformsCatalog.TextTransforms catalog,
         LlamaModelReference model, string outputColumnName, string? inputColumnName = null, LlamaGenerateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
-        inputColumnName ??= outputColumnName;
-        if (options is not null && (options.InputColumn != inputColumnName || options.OutputColumn != outputColumnName))
-            throw new ArgumentException(
-                $"The options name the columns '{options.InputColumn}' → '{options.OutputColumn}' but the call names '{inputColumnName}' → " +
-                $"'{outputColumnName}'; name them in one place (the call's arguments).", nameof(options));
-        options = (options ?? new LlamaGenerateOptions { InputColumn = inputColumnName, OutputColumn = outputColumnName })
-            with { InputColumn = inputColumnName, OutputColumn = outputColumnName };
+        options = (options ?? new LlamaGenerateOptions()) with { InputColumn = inputColumnName ?? outputColumnName, OutputColumn = outputColumnName };
         if (options.Seed is null && !options.RandomSeed && MLContextSeed.Draw(catalog) is { } seed)
             options = options with { Seed = seed };
         return new LlamaGenerateEstimator(model, options);
@@ -74,7 +72,8 @@ public static class LlamaCatalogExtensions
         LlamaModelReference reference, LlamaModelReference candidate, string inputColumnName, LlamaParityOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        options = (options ?? new LlamaParityOptions { InputColumn = inputColumnName }) with { InputColumn = inputColumnName };
+        ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
+        options = (options ?? new LlamaParityOptions()) with { InputColumn = inputColumnName };
         return new LlamaParityEstimator(reference, candidate, options);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Data;
 using MlPipelines.ManagedEngine.Parity;
 using MlPipelines.OnnxEngine;
@@ -8,8 +9,12 @@ namespace MlPipelines.Pipelines.Transforms;
 /// <summary>Settings of the parity transform.</summary>
 public sealed record LlamaParityOptions
 {
-    /// <summary>The prompt column.</summary>
-    public required string InputColumn { get; init; }
+    /// <summary>
+    /// The prompt column. Named by the catalog method's arguments (<c>CompareLlamaEngines(reference, candidate, inputColumnName, options)</c>), the one place columns are named, and
+    /// recorded here so a saved pipeline keeps it.
+    /// </summary>
+    [JsonInclude]
+    public string InputColumn { get; internal init; } = "";
 
     /// <summary>Prefix of the added columns (default <c>Parity</c>: ParityMaxAbsLogitDiff, ...).</summary>
     public string ColumnPrefix { get; init; } = "Parity";
@@ -24,8 +29,7 @@ public sealed class LlamaParityEstimator : LlamaEstimatorBase<LlamaParityTransfo
     private readonly LlamaModelReference _reference, _candidate;
     private readonly LlamaParityOptions _options;
 
-    /// <summary>Creates the estimator comparing <paramref name="candidate"/> with <paramref name="reference"/>.</summary>
-    public LlamaParityEstimator(LlamaModelReference reference, LlamaModelReference candidate, LlamaParityOptions options)
+    internal LlamaParityEstimator(LlamaModelReference reference, LlamaModelReference candidate, LlamaParityOptions options)
     {
         _reference = reference ?? throw new ArgumentNullException(nameof(reference));
         _candidate = candidate ?? throw new ArgumentNullException(nameof(candidate));
@@ -46,8 +50,7 @@ public sealed class LlamaParityTransformer : LlamaTransformerBase
 {
     private readonly Lazy<RowComputation> _computation;
 
-    /// <summary>Creates the transformer.</summary>
-    public LlamaParityTransformer(LlamaModelReference reference, LlamaModelReference candidate, LlamaParityOptions options)
+    internal LlamaParityTransformer(LlamaModelReference reference, LlamaModelReference candidate, LlamaParityOptions options)
         : base(reference, options.InputColumn)
     {
         Candidate = candidate ?? throw new ArgumentNullException(nameof(candidate));

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Data;
 
 namespace MlPipelines.Pipelines.Transforms;
@@ -6,11 +7,16 @@ namespace MlPipelines.Pipelines.Transforms;
 /// <summary>Settings of the tokenize transform.</summary>
 public sealed record LlamaTokenizeOptions
 {
-    /// <summary>The text column to tokenize.</summary>
-    public required string InputColumn { get; init; }
+    /// <summary>
+    /// The text column to tokenize. Named by the catalog method's arguments (<c>TokenizeWithLlama(model, outputColumnName, inputColumnName)</c>), the one place columns are named, and
+    /// recorded here so a saved pipeline keeps it.
+    /// </summary>
+    [JsonInclude]
+    public string InputColumn { get; internal init; } = "";
 
-    /// <summary>The output column of token ids (a variable-length vector of <see cref="TokenIdType"/>).</summary>
-    public required string OutputColumn { get; init; }
+    /// <summary>The output column of token ids (a variable-length vector of <see cref="TokenIdType"/>). Named by the catalog method's arguments, like <see cref="InputColumn"/>.</summary>
+    [JsonInclude]
+    public string OutputColumn { get; internal init; } = "";
 
     /// <summary>
     /// The ids' type: <see cref="DataKind.Int32"/> (default) or <see cref="DataKind.Int64"/>, which ONNX models
@@ -34,8 +40,7 @@ public sealed class LlamaTokenizeEstimator : LlamaEstimatorBase<LlamaTokenizeTra
     private readonly LlamaModelReference _model;
     private readonly LlamaTokenizeOptions _options;
 
-    /// <summary>Creates the estimator.</summary>
-    public LlamaTokenizeEstimator(LlamaModelReference model, LlamaTokenizeOptions options)
+    internal LlamaTokenizeEstimator(LlamaModelReference model, LlamaTokenizeOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -50,8 +55,7 @@ public sealed class LlamaTokenizeTransformer : LlamaTransformerBase
 {
     private readonly Lazy<RowComputation> _computation;
 
-    /// <summary>Creates the transformer.</summary>
-    public LlamaTokenizeTransformer(LlamaModelReference model, LlamaTokenizeOptions options) : base(model, options.InputColumn)
+    internal LlamaTokenizeTransformer(LlamaModelReference model, LlamaTokenizeOptions options) : base(model, options.InputColumn)
     {
         Options = options;
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumn);

@@ -16,7 +16,7 @@ public class GenerationSeedTests
     {
         IDataView data = TextRows.Load(ml, Prompts);
         var model = LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin);
-        options ??= new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out" };
+        options ??= new LlamaGenerateOptions();
         options = options with { MaxNewTokens = 24, Temperature = 1f };
         return TextRows.Column<ReadOnlyMemory<char>>(
             ml.Transforms.Text.GenerateWithLlama(model, "Out", "Text", options).Fit(data).Transform(data), "Out")
@@ -41,10 +41,10 @@ public class GenerationSeedTests
     [Fact]
     public void An_explicit_seed_wins_and_random_seeds_are_opt_in()
     {
-        var explicitSeed = new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", Seed = 42 };
+        var explicitSeed = new LlamaGenerateOptions { Seed = 42 };
         Assert.Equal(Generate(new MLContext(seed: 1), explicitSeed), Generate(new MLContext(seed: 2), explicitSeed));
 
-        var random = new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", RandomSeed = true };
+        var random = new LlamaGenerateOptions { RandomSeed = true };
         Assert.NotEqual(Generate(new MLContext(seed: 7), random), Generate(new MLContext(seed: 7), random));
     }
 }

@@ -53,7 +53,7 @@ public class LongRowTests
     public void A_prompt_that_leaves_no_room_is_refused_by_default_and_truncated_on_request_with_the_reason_reported()
     {
         IDataView data = TextRows.Load(_ml, Texts);
-        var refuse = new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Out", MaxNewTokens = 32, FinishReasonColumn = "Why" };
+        var refuse = new LlamaGenerateOptions { MaxNewTokens = 32, FinishReasonColumn = "Why" };
         var e = Assert.Throws<ArgumentException>(() =>
             TextRows.Column<ReadOnlyMemory<char>>(_ml.Transforms.Text.GenerateWithLlama(Model, "Out", "Text", refuse).Fit(data).Transform(data), "Out"));
         Assert.Contains("Column 'Text', row 1", e.Message);

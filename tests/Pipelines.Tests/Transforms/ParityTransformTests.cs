@@ -18,7 +18,7 @@ public class ParityTransformTests(ExportedStoriesFixture f) : IClassFixture<Expo
         var managed = LlamaModelReference.Managed(TestPaths.Stories260K, TestPaths.Tok512Bin);
         var onnx = LlamaModelReference.Onnx(f.ExportDirectory);
         ITransformer fitted = _ml.Transforms.Text.CompareLlamaEngines(managed, onnx, "Text",
-            new LlamaParityOptions { InputColumn = "Text", Parity = new ParityOptions { Steps = 16 } }).Fit(data);
+            new LlamaParityOptions { Parity = new ParityOptions { Steps = 16 } }).Fit(data);
         IDataView view = fitted.Transform(data);
 
         var maxDiff = TextRows.Column<double>(view, "ParityMaxAbsLogitDiff");

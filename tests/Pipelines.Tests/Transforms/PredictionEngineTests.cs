@@ -28,7 +28,7 @@ public class PredictionEngineTests(ExportedStoriesFixture f) : IClassFixture<Exp
         ml.Transforms.Text.TokenizeWithLlama(model, "Tokens", "Text")
             .Append(ml.Transforms.Text.EmbedWithLlama(model, "Embedding", "Text"))
             .Append(ml.Transforms.Text.GenerateWithLlama(model, "Completion", "Text",
-                new LlamaGenerateOptions { InputColumn = "Text", OutputColumn = "Completion", MaxNewTokens = 16 }))
+                new LlamaGenerateOptions { MaxNewTokens = 16 }))
             .Fit(data);
 
     public static TheoryData<string> Engines => new() { "managed", "onnx" };
