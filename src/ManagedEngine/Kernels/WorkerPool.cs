@@ -19,11 +19,13 @@ internal sealed class WorkerPool : IDisposable
 {
     // How long an idle worker spins before it blocks; MLPIPE_WORKER_SPINS overrides it (read once) so the policy can be
     // measured under contention (docs/benchmarks.md).
-    private static readonly int SpinsBeforeSleep =
+    internal static readonly int DefaultSpinsBeforeSleep =
         int.TryParse(Environment.GetEnvironmentVariable("MLPIPE_WORKER_SPINS"), out int spins) && spins >= 0 ? spins : 20_000;
 
+    private readonly int _spinsBeforeSleep;
+
     private readonly Thread[] _workers;
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _gate = new();   // sleeping workers wait on it; a new job pulses it
     private ParallelJob? _job;
     private int _units;
     private long _generation;
@@ -32,10 +34,11 @@ internal sealed class WorkerPool : IDisposable
     private volatile bool _stopping;
     private Exception? _failure;
 
-    public WorkerPool(int threads)
+    public WorkerPool(int threads, int? spinsBeforeSleep = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Threads = threads;
+        _spinsBeforeSleep = spinsBeforeSleep ?? DefaultSpinsBeforeSleep;
         _workers = new Thread[threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -61,7 +64,7 @@ internal sealed class WorkerPool : IDisposable
         Volatile.Write(ref _pending, _workers.Length);
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleepers) > 0)
-            _wake.Release(_workers.Length);
+            WakeAll();
 
         Exception? mine = null;
         try
@@ -118,27 +121,37 @@ internal sealed class WorkerPool : IDisposable
         {
             long generation = Volatile.Read(ref _generation);
             if (generation != seen || _stopping) return generation;
-            if (++spins < SpinsBeforeSleep)
+            if (++spins < _spinsBeforeSleep)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
-            // Announce sleeping, then look again: a job published in between is either seen here
-            // or its publisher sees the sleeper and releases the semaphore.
+            // Announce sleeping, then wait for a new generation under the gate. A job published before the
+            // announcement is seen by the check below; one published after it finds a sleeper and pulses the gate,
+            // which cannot fall between the check and the wait because both hold the gate. Every sleeper is woken
+            // (PulseAll): counted wake-ups (a semaphore) let a fast worker take a slow one's permit and leave it
+            // asleep with its share of the job undone.
             Interlocked.Increment(ref _sleepers);
-            if (Volatile.Read(ref _generation) == seen && !_stopping)
-                _wake.Wait();
+            lock (_gate)
+            {
+                while (Volatile.Read(ref _generation) == seen && !_stopping)
+                    Monitor.Wait(_gate);
+            }
             Interlocked.Decrement(ref _sleepers);
             spins = 0;
         }
+    }
+
+    private void WakeAll()
+    {
+        lock (_gate) Monitor.PulseAll(_gate);
     }
 
     public void Dispose()
     {
         if (_stopping) return;
         _stopping = true;
-        if (_workers.Length > 0) _wake.Release(_workers.Length);
+        WakeAll();
         foreach (Thread worker in _workers) worker.Join();
-        _wake.Dispose();
     }
 }
