@@ -104,6 +104,7 @@ public static class OnnxExporter
         ["mlpipe.profile"] = "portable",
         ["mlpipe.rope"] = "adjacent-pairs",
         ["mlpipe.rope_theta"] = c.RopeTheta.ToString("R", CultureInfo.InvariantCulture),
+        ["mlpipe.rope_scaling"] = c.RopeScaling.ToString(),
         ["mlpipe.max_sequence_length"] = c.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
     };
 }

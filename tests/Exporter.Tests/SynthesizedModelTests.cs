@@ -55,6 +55,43 @@ public sealed class SynthesizedModelTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// RoPE scaling (Llama 3.1's, and linear) reaches the graph through the cos/sin tables: the export computes what the
+    /// managed engine computes with the same scaled configuration, and something else than without scaling.
+    /// </summary>
+    [Theory]
+    [InlineData(RopeScalingKind.Llama3)]
+    [InlineData(RopeScalingKind.Linear)]
+    public void Scaled_rope_exports_the_managed_engine_s_angles(RopeScalingKind kind)
+    {
+        var config = new ModelConfig
+        {
+            Dim = 64, HiddenDim = 160, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 300, MaxSequenceLength = 256,
+        };
+        using var dir = new TempDir();
+        string checkpoint = dir.File("plain.bin");
+        Llama2cCheckpointWriter.WriteRandom(checkpoint, config, seed: 31);
+        using var plain = ManagedModelLoader.LoadModel(checkpoint);
+        LlamaWeights w = plain.Weights;
+        var scaling = kind == RopeScalingKind.Linear
+            ? new RopeScaling { Kind = kind, Factor = 4f }
+            : new RopeScaling { Kind = kind, Factor = 8f, LowFrequencyFactor = 1f, HighFrequencyFactor = 4f, OriginalMaxPositions = 64 };
+        var scaledWeights = new LlamaWeights(w.Config with { RopeTheta = 500000f, RopeScaling = scaling }, w.TokenEmbedding, w.Layers, w.RmsFinal, w.Classifier, owner: null, w.Source);
+        using var scaled = new MlPipelines.ManagedEngine.Inference.TransformerModel(scaledWeights);
+
+        var result = OnnxExporter.Export(scaledWeights, dir.File("onnx"));
+        Assert.Equal(scaling, ExportManifest.Read(result.OutputDirectory).Config.RopeScaling);
+        int[] tokens = Reference.Tokens(40, config.VocabSize, seed: 5);
+        float[] expected = Reference.AllLogits(scaled, tokens);
+        using var decoder = new OnnxDecoder(result.ModelPath, scaledWeights.Config);
+        float diff = Reference.MaxAbsDiff(expected, decoder.RunSequence(tokens).Logits);
+        output.WriteLine($"{kind}: max |logit diff| {diff:E2}");
+        Assert.InRange(diff, 0, 1e-4f);
+        using var unscaled = new MlPipelines.ManagedEngine.Inference.TransformerModel(
+            new LlamaWeights(w.Config with { RopeTheta = 500000f }, w.TokenEmbedding, w.Layers, w.RmsFinal, w.Classifier, owner: null, w.Source));
+        Assert.True(Reference.MaxAbsDiff(expected, Reference.AllLogits(unscaled, tokens)) > 1e-3f, "the scaling changed nothing");
+    }
+
+    /// <summary>
     /// The 110M shape (~440 MB of weights) exports with the weights embedded and with external data;
     /// both load in ONNX Runtime and agree with the managed engine on a short prompt.
     /// </summary>

@@ -99,7 +99,7 @@ internal sealed class PortableLlamaGraph
 
         // RoPE factors for each token's position: [B,S,hd/2] → [B,S,1,hd/2,1] (broadcast over heads).
         // The managed engine's own table, so both engines rotate by bit-identical factors.
-        var rope = new RopeTable(headDim, _c.MaxSequenceLength, _c.RopeTheta);
+        var rope = RopeTable.For(_c);
         long[] tableDims = [_c.MaxSequenceLength, headDim / 2];
         _cos = _g.Unsqueeze(_g.Gather(_g.Floats("rope.cos", rope.CosTable, tableDims), positionIds, name: "cos_pos"), [2, 4], "cos");
         _sin = _g.Unsqueeze(_g.Gather(_g.Floats("rope.sin", rope.SinTable, tableDims), positionIds, name: "sin_pos"), [2, 4], "sin");

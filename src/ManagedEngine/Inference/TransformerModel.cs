@@ -38,7 +38,7 @@ public sealed class TransformerModel : ILanguageModel
         _f32 = f32;
         QuantizedWeights = q8;
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
-        Rope = new RopeTable(Config.HeadDim, Config.MaxSequenceLength, Config.RopeTheta);
+        Rope = RopeTable.For(Config);
         int dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim;
         if (f32 is not null)
         {

@@ -1,18 +1,25 @@
+using MlPipelines.ManagedEngine.Model;
+
 namespace MlPipelines.ManagedEngine.Kernels;
 
 /// <summary>
 /// Precomputed rotary position embedding (RoPE) factors for every position and pair of a head,
 /// in the llama2.c / Meta convention: adjacent pairs <c>(v[2i], v[2i+1])</c> are rotated by
 /// <c>pos * theta^(-2i/headDim)</c>. The angles are computed in single precision exactly as
-/// llama2.c does (powf, then pos * freq, then cosf/sinf), so tables and run.c agree bit for bit.
+/// llama2.c does (powf, then pos * freq, then cosf/sinf), so tables and run.c agree bit for bit. A model's
+/// <see cref="RopeScaling"/> divides each frequency before the angles are taken (unscaled frequencies are untouched).
 /// </summary>
 public sealed class RopeTable
 {
     private readonly float[] _cos;
     private readonly float[] _sin;
 
+    /// <summary>The table of a model: its head size, context, base frequency and scaling.</summary>
+    public static RopeTable For(ModelConfig config) =>
+        new(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeScaling);
+
     /// <summary>Builds the table for <paramref name="maxPositions"/> positions.</summary>
-    public RopeTable(int headDim, int maxPositions, float theta)
+    public RopeTable(int headDim, int maxPositions, float theta, RopeScaling? scaling = null)
     {
         if (headDim <= 0 || headDim % 2 != 0)
             throw new ArgumentOutOfRangeException(nameof(headDim), $"Head size must be positive and even for RoPE, got {headDim}.");
@@ -22,12 +29,18 @@ public sealed class RopeTable
         int pairs = headDim / 2;
         _cos = new float[(long)maxPositions * pairs > Array.MaxLength ? throw new ArgumentOutOfRangeException(nameof(maxPositions)) : maxPositions * pairs];
         _sin = new float[_cos.Length];
+        var frequencies = new float[pairs];
+        double[]? divisors = scaling is { Kind: not RopeScalingKind.None } ? scaling.FrequencyDivisors(headDim, theta) : null;
+        for (int p = 0; p < pairs; p++)
+        {
+            float freq = 1.0f / MathF.Pow(theta, (2 * p) / (float)headDim);
+            frequencies[p] = divisors is null || divisors[p] == 1.0 ? freq : (float)(freq / divisors[p]);
+        }
         for (int pos = 0; pos < maxPositions; pos++)
         {
             for (int p = 0; p < pairs; p++)
             {
-                float freq = 1.0f / MathF.Pow(theta, (2 * p) / (float)headDim);
-                float angle = pos * freq;
+                float angle = pos * frequencies[p];
                 _cos[pos * pairs + p] = MathF.Cos(angle);
                 _sin[pos * pairs + p] = MathF.Sin(angle);
             }

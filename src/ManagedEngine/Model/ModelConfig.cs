@@ -33,6 +33,9 @@ public sealed record ModelConfig
     /// <summary>RoPE base frequency (10000 for Llama 2 and llama2.c).</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>RoPE scaling (Llama 3.1's, or linear interpolation); <see cref="RopeScaling.None"/> for plain RoPE.</summary>
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.None;
+
     /// <summary>Epsilon added inside RMSNorm (llama2.c uses 1e-5).</summary>
     public float NormEpsilon { get; init; } = 1e-5f;
 

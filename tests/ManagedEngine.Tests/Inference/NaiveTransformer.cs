@@ -88,12 +88,29 @@ internal sealed class NaiveTransformer(LlamaWeights w)
         for (int h = 0; h < v.Length; h += hd)
             for (int i = 0; i < hd / 2; i++)
             {
-                double angle = pos / Math.Pow(_c.RopeTheta, 2.0 * i / hd);
+                double angle = pos * InverseFrequency(i, hd);
                 double a = v[h + 2 * i], b = v[h + 2 * i + 1];
                 v[h + 2 * i] = a * Math.Cos(angle) - b * Math.Sin(angle);
                 v[h + 2 * i + 1] = a * Math.Sin(angle) + b * Math.Cos(angle);
             }
         return v;
+    }
+
+    /// <summary>
+    /// θ^(-2i/d), scaled as Hugging Face's rotary embedding scales it (written from its definition: linear divides every
+    /// frequency; llama3 divides long wavelengths by the factor, keeps short ones, and interpolates the frequency between).
+    /// </summary>
+    private double InverseFrequency(int i, int hd)
+    {
+        double inv = 1.0 / Math.Pow(_c.RopeTheta, 2.0 * i / hd);
+        RopeScaling s = _c.RopeScaling;
+        if (s.Kind == RopeScalingKind.Linear) return inv / s.Factor;
+        if (s.Kind != RopeScalingKind.Llama3) return inv;
+        double wavelength = 2 * Math.PI / inv;
+        if (wavelength > s.OriginalMaxPositions / (double)s.LowFrequencyFactor) return inv / s.Factor;
+        if (wavelength < s.OriginalMaxPositions / (double)s.HighFrequencyFactor) return inv;
+        double smooth = (s.OriginalMaxPositions / wavelength - s.LowFrequencyFactor) / (s.HighFrequencyFactor - s.LowFrequencyFactor);
+        return (1 - smooth) * inv / s.Factor + smooth * inv;
     }
 
     private static void Add(double[] x, double[] y)

@@ -59,10 +59,24 @@ internal static class GgufLlamaConfig
             VocabSize = vocab,
             MaxSequenceLength = context,
             RopeTheta = theta,
+            RopeScaling = ReadRopeScaling(f),
             NormEpsilon = epsilon,
             BosId = bos,
             EosId = eos,
         };
+    }
+
+    /// <summary>
+    /// Linear RoPE scaling: <c>llama.rope.scaling.type = linear</c> with <c>llama.rope.scaling.factor</c>, or the older
+    /// <c>llama.rope.scale_linear</c>.
+    /// </summary>
+    private static RopeScaling ReadRopeScaling(GgufFile f)
+    {
+        string key = f.GetString("llama.rope.scaling.type") == "linear" ? "llama.rope.scaling.factor" : "llama.rope.scale_linear";
+        if (f.GetFloat(key) is not float factor || factor == 1f)
+            return f.GetString("llama.rope.scaling.type") == "linear" ? throw f.Missing(key, "a FLOAT32 above 1") : RopeScaling.None;
+        var scaling = new RopeScaling { Kind = RopeScalingKind.Linear, Factor = factor };
+        return scaling.Problem() is { } problem ? throw f.Invalid(key, $"is {factor}: {problem}") : scaling;
     }
 
     /// <summary>llama.vocab_size, else the tokenizer's token count, else the embedding's rows.</summary>
@@ -86,10 +100,8 @@ internal static class GgufLlamaConfig
     /// <summary>Settings that change the math in ways the forward pass does not implement: refuse rather than compute something else.</summary>
     private static void RejectUnsupportedVariants(GgufFile f)
     {
-        if (f.GetString("llama.rope.scaling.type") is { } scaling && scaling != "none")
-            throw new NotSupportedException($"{f.Path}: llama.rope.scaling.type is '{scaling}'; RoPE scaling is not supported.");
-        if (f.GetFloat("llama.rope.scale_linear") is float scale && scale != 1f)
-            throw new NotSupportedException($"{f.Path}: llama.rope.scale_linear is {scale}; RoPE scaling is not supported.");
+        if (f.GetString("llama.rope.scaling.type") is { } scaling && scaling is not ("none" or "linear"))
+            throw new NotSupportedException($"{f.Path}: llama.rope.scaling.type is '{scaling}'; only linear RoPE scaling is supported.");
         if (f.GetInteger("llama.expert_count") is > 0 and long experts)
             throw new NotSupportedException($"{f.Path}: llama.expert_count is {experts}; mixture-of-experts models are not supported.");
     }

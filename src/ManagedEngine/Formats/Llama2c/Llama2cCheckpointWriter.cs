@@ -124,6 +124,9 @@ public static class Llama2cCheckpointWriter
         if (config.RopeTheta != 10000f || config.NormEpsilon != 1e-5f)
             throw new ArgumentException($"The model config cannot be stored as a llama2.c checkpoint: RopeTheta = {config.RopeTheta} " +
                 $"and NormEpsilon = {config.NormEpsilon}, but the format implies 10000 and 1e-05.", paramName);
+        if (config.RopeScaling.Kind != RopeScalingKind.None)
+            throw new ArgumentException($"The model config cannot be stored as a llama2.c checkpoint: it has RoPE scaling ({config.RopeScaling.Kind}), " +
+                "which the format cannot record.", paramName);
         return layout;
     }
 

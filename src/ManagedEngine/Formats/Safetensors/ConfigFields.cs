@@ -73,6 +73,14 @@ internal readonly struct ConfigFields(JsonElement root, string path)
         return values;
     }
 
+    /// <summary>A nested object's fields (messages name the file and the object), or null when absent.</summary>
+    public ConfigFields? OptionalObject(string name)
+    {
+        if (Get(name) is not JsonElement v)
+            return null;
+        return v.ValueKind == JsonValueKind.Object ? new ConfigFields(v, $"{path}: {name}") : throw WrongType(name, v, "an object");
+    }
+
     /// <summary>
     /// A token id field: an integer, or a list of them (generation configs list several EOS tokens;
     /// the first is the model's own), with a default when absent.

@@ -41,6 +41,9 @@ public sealed record HuggingFaceConfig
     /// <summary><c>rope_theta</c>: RoPE base frequency (default 10000).</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary><c>rope_scaling</c>: <c>llama3</c> or <c>linear</c> (default: none).</summary>
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.None;
+
     /// <summary><c>tie_word_embeddings</c>: the classifier is the embedding table (default false).</summary>
     public bool TieWordEmbeddings { get; init; }
 
@@ -62,6 +65,7 @@ public sealed record HuggingFaceConfig
         MaxSequenceLength = MaxPositionEmbeddings,
         SharedClassifier = TieWordEmbeddings,
         RopeTheta = RopeTheta,
+        RopeScaling = RopeScaling,
         NormEpsilon = RmsNormEps,
         BosId = BosTokenId,
         EosId = EosTokenId,
@@ -69,7 +73,7 @@ public sealed record HuggingFaceConfig
 
     /// <summary>Reads and validates a config.json file.</summary>
     /// <exception cref="InvalidDataException">The file is malformed or describes an impossible shape; the message names the field.</exception>
-    /// <exception cref="NotSupportedException">The file describes a model this engine does not compute (another architecture, RoPE scaling, biases, another activation).</exception>
+    /// <exception cref="NotSupportedException">The file describes a model this engine does not compute (another architecture, RoPE scaling other than llama3 or linear, biases, another activation).</exception>
     public static HuggingFaceConfig Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -89,6 +93,7 @@ public sealed record HuggingFaceConfig
             MaxPositionEmbeddings = fields.Int("max_position_embeddings", 2048),
             RmsNormEps = fields.Float("rms_norm_eps", 1e-6f),
             RopeTheta = fields.Float("rope_theta", 10000f),
+            RopeScaling = ReadRopeScaling(fields),
             TieWordEmbeddings = fields.Bool("tie_word_embeddings", false),
             BosTokenId = fields.TokenId("bos_token_id", 1),
             EosTokenId = fields.TokenId("eos_token_id", 2),
@@ -100,6 +105,39 @@ public sealed record HuggingFaceConfig
             throw new NotSupportedException($"{path}: head_dim = {headDim} differs from hidden_size / num_attention_heads = " +
                 $"{config.HiddenSize / config.NumAttentionHeads}; only models whose heads split hidden_size evenly are supported");
         return config;
+    }
+
+    /// <summary>
+    /// <c>rope_scaling</c>: null or <c>rope_type</c> (older files: <c>type</c>) <c>default</c> is plain RoPE; <c>linear</c>
+    /// needs <c>factor</c>; <c>llama3</c> needs <c>factor</c>, <c>low_freq_factor</c>, <c>high_freq_factor</c> and
+    /// <c>original_max_position_embeddings</c>. Other schemes (dynamic, yarn, longrope, ...) change the forward pass in
+    /// ways this engine does not compute.
+    /// </summary>
+    private static RopeScaling ReadRopeScaling(ConfigFields fields)
+    {
+        if (fields.OptionalObject("rope_scaling") is not ConfigFields scaling)
+            return RopeScaling.None;
+        string type = scaling.OptionalString("rope_type") ?? scaling.OptionalString("type")
+            ?? throw new InvalidDataException($"{fields.Path}: rope_scaling = {fields.Raw("rope_scaling")} names no rope_type; expected \"llama3\" or \"linear\"");
+        float Required(string name) => scaling.Has(name) ? scaling.Float(name, 0f)
+            : throw new InvalidDataException($"{scaling.Path}: {name} is missing; rope_type \"{type}\" needs it");
+        RopeScaling result = type switch
+        {
+            "default" => RopeScaling.None,
+            "linear" => new RopeScaling { Kind = RopeScalingKind.Linear, Factor = Required("factor") },
+            "llama3" => new RopeScaling
+            {
+                Kind = RopeScalingKind.Llama3,
+                Factor = Required("factor"),
+                LowFrequencyFactor = Required("low_freq_factor"),
+                HighFrequencyFactor = Required("high_freq_factor"),
+                OriginalMaxPositions = scaling.Has("original_max_position_embeddings") ? scaling.Int("original_max_position_embeddings")
+                    : throw new InvalidDataException($"{scaling.Path}: original_max_position_embeddings is missing; rope_type \"llama3\" needs it"),
+            },
+            _ => throw new NotSupportedException($"{fields.Path}: rope_scaling = {fields.Raw("rope_scaling")}; RoPE scaling \"{type}\" is not " +
+                "supported (supported: \"llama3\", \"linear\", or none)"),
+        };
+        return result.Problem() is { } problem ? throw new InvalidDataException($"{scaling.Path}: {problem}") : result;
     }
 
     /// <summary>Rejects well-formed configurations of models whose forward pass differs from this engine's.</summary>
@@ -118,9 +156,6 @@ public sealed record HuggingFaceConfig
             throw new NotSupportedException($"{path}: model_type = \"{modelType}\"; only Llama models (model_type \"llama\") are supported");
         }
 
-        if (fields.Has("rope_scaling"))
-            throw new NotSupportedException($"{path}: rope_scaling = {fields.Raw("rope_scaling")}; RoPE scaling (linear, dynamic, yarn, llama3, ...) " +
-                "is not supported, only plain RoPE (rope_scaling null)");
         string act = fields.OptionalString("hidden_act") ?? "silu";
         if (act != "silu")
             throw new NotSupportedException($"{path}: hidden_act = \"{act}\"; only \"silu\" (SwiGLU) is supported");

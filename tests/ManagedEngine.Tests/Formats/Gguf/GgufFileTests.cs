@@ -143,8 +143,10 @@ public class GgufFileTests
 
         ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(Write("gpt2.gguf", TinyGguf.Valid().Str("general.architecture", "gpt2"))));
         Assert.Contains("general.architecture is 'gpt2'", ex.Message);
-        ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(Write("scaled.gguf", TinyGguf.Valid().Str("llama.rope.scaling.type", "linear"))));
-        Assert.Contains("llama.rope.scaling.type is 'linear'", ex.Message);
+        ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(Write("scaled.gguf", TinyGguf.Valid().Str("llama.rope.scaling.type", "yarn"))));
+        Assert.Contains("llama.rope.scaling.type is 'yarn'", ex.Message);
+        var noFactor = Assert.Throws<InvalidDataException>(() => GgufCheckpoint.Load(Write("linear.gguf", TinyGguf.Valid().Str("llama.rope.scaling.type", "linear"))));
+        Assert.Contains("'llama.rope.scaling.factor' is missing", noFactor.Message);
         ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(Write("extra.gguf",
             TinyGguf.Valid().Tensor("rope_freqs.weight", [2], F32, [1f, 1f]))));
         Assert.Contains("tensor 'rope_freqs.weight'", ex.Message);

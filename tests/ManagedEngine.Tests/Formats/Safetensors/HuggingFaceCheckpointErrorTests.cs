@@ -98,7 +98,7 @@ public class HuggingFaceCheckpointErrorTests
 
     public static TheoryData<string, string, string> Unsupported => new()
     {
-        { "rope_scaling", """{"rope_type": "llama3", "factor": 8.0}""", "rope_scaling = {\"rope_type\":\"llama3\",\"factor\":8.0}; RoPE scaling" },
+        { "rope_scaling", """{"rope_type": "yarn", "factor": 4.0}""", "rope_scaling = {\"rope_type\":\"yarn\",\"factor\":4.0}; RoPE scaling \"yarn\"" },
         { "model_type", "\"mistral\"", "model_type = \"mistral\"" },
         { "hidden_act", "\"gelu\"", "hidden_act = \"gelu\"" },
         { "attention_bias", "true", "attention_bias = true" },
@@ -110,6 +110,15 @@ public class HuggingFaceCheckpointErrorTests
     [MemberData(nameof(Unsupported))]
     public void Config_of_a_model_the_engine_does_not_compute(string field, string json, string expected) =>
         LoadFails<NotSupportedException>(Original, HfModelFiles.Config(c => c[field] = System.Text.Json.Nodes.JsonNode.Parse(json)), expected);
+
+    [Theory]
+    [InlineData("""{"rope_type": "llama3", "factor": 8.0}""", "rope_scaling: low_freq_factor is missing")]
+    [InlineData("""{"rope_type": "linear"}""", "rope_scaling: factor is missing")]
+    [InlineData("""{"factor": 2.0}""", "names no rope_type")]
+    [InlineData("""{"rope_type": "linear", "factor": 0.5}""", "factor is 0.5; expected a finite number ≥ 1")]
+    [InlineData("""{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192}""", "expected 0 < low_freq_factor < high_freq_factor")]
+    public void Incomplete_rope_scaling_names_the_field(string json, string expected) =>
+        LoadFails<InvalidDataException>(Original, HfModelFiles.Config(c => c["rope_scaling"] = System.Text.Json.Nodes.JsonNode.Parse(json)), expected);
 
     [Fact]
     public void Config_naming_neither_model_type_nor_architecture() =>
