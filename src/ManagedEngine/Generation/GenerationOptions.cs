@@ -22,8 +22,8 @@ public sealed record GenerationOptions
     public SamplingOptions Sampling { get; init; } = new();
 
     /// <summary>
-    /// Stop when the model produces EOS (it always stops on BOS, which llama2.c models emit between
-    /// stories). The EOS token itself is not returned.
+    /// Stop when the model produces EOS or another of its end ids (<see cref="Model.ModelConfig.StopIds"/>; it always stops
+    /// on BOS, which llama2.c models emit between stories). The ending token itself is not returned.
     /// </summary>
     public bool StopAtEos { get; init; } = true;
 

@@ -45,6 +45,16 @@ public sealed record ModelConfig
     /// <summary>End-of-sequence token id.</summary>
     public int EosId { get; init; } = 2;
 
+    /// <summary>
+    /// Further ids that end a generation as <see cref="EosId"/> does: the other entries of a list-valued
+    /// <c>eos_token_id</c> and <c>generation_config.json</c>'s, GGUF's end-of-turn ids (Llama 3: <c>&lt;|eot_id|&gt;</c>,
+    /// <c>&lt;|eom_id|&gt;</c>).
+    /// </summary>
+    public TokenIdList StopIds { get; init; } = TokenIdList.Empty;
+
+    /// <summary>Whether <paramref name="id"/> ends a generation: <see cref="EosId"/> or one of <see cref="StopIds"/>.</summary>
+    public bool IsEndOfSequence(int id) => id == EosId || StopIds.Contains(id);
+
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => Dim / HeadCount;
 

@@ -1,6 +1,7 @@
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
 using MlPipelines.Tests.Support;
 
@@ -26,6 +27,25 @@ public class GeneratorTests
         // Fewer steps than prompt tokens: only the prompt is replayed, nothing sampled.
         var shortRun = Generator.Generate(session, prompt, new GenerationOptions { MaxSteps = 2 }).ToList();
         Assert.Equal([403, 407], shortRun.Select(t => t.Id));
+    }
+
+    [Fact]
+    public void Any_of_the_model_s_stop_ids_ends_the_generation()
+    {
+        using var model = Stories();
+        var greedy = new GenerationOptions { MaxSteps = 40, Sampling = SamplingOptions.Greedy };
+        int[] story;
+        using (var session = model.CreateSession())
+            story = Generator.Generate(session, [1], greedy).Select(t => t.Id).ToArray();
+        int stop = story[6];
+
+        LlamaWeights w = model.Weights;
+        using var stopping = new TransformerModel(new LlamaWeights(w.Config with { StopIds = new([3, stop]) },
+            w.TokenEmbedding, w.Layers, w.RmsFinal, w.Classifier, owner: null, w.Source));
+        using (var session = stopping.CreateSession())
+            Assert.Equal(story[..Array.IndexOf(story, stop)], Generator.Generate(session, [1], greedy).Select(t => t.Id).ToArray());
+        using (var session = stopping.CreateSession())   // StopAtEos = false: the stop ids are ignored too
+            Assert.Equal(story, Generator.Generate(session, [1], greedy with { StopAtEos = false }).Select(t => t.Id).ToArray());
     }
 
     [Fact]

@@ -49,6 +49,10 @@ internal static class GgufLlamaConfig
 
         int bos = f.GetInt32("tokenizer.ggml.bos_token_id", 0, vocab - 1) ?? 1;
         int eos = f.GetInt32("tokenizer.ggml.eos_token_id", 0, vocab - 1) ?? 2;
+        // Chat models name their end-of-turn (Llama 3: <|eot_id|>) and end-of-message ids apart from EOS.
+        var stops = new List<int>();
+        foreach (string key in (ReadOnlySpan<string>)["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"])
+            if (f.GetInt32(key, 0, vocab - 1) is int id && id != eos) stops.Add(id);
         return new ModelConfig
         {
             Dim = dim,
@@ -63,6 +67,7 @@ internal static class GgufLlamaConfig
             NormEpsilon = epsilon,
             BosId = bos,
             EosId = eos,
+            StopIds = new TokenIdList(stops),
         };
     }
 

@@ -96,6 +96,20 @@ internal readonly struct ConfigFields(JsonElement root, string path)
         return AsInt(v[0], name);
     }
 
+    /// <summary>All ids of a token id field (an integer or a non-empty list of them); empty when absent.</summary>
+    public IReadOnlyList<int> TokenIds(string name)
+    {
+        if (Get(name) is not JsonElement v)
+            return [];
+        if (v.ValueKind != JsonValueKind.Array)
+            return [AsInt(v, name)];
+        if (v.GetArrayLength() is 0 or > 1024)
+            throw new InvalidDataException($"{path}: field {name} has {v.GetArrayLength()} entries; expected a token id or a list of 1 to 1024 of them");
+        var ids = new List<int>();
+        foreach (JsonElement e in v.EnumerateArray()) ids.Add(AsInt(e, name));
+        return ids;
+    }
+
     private JsonElement? Get(string name) =>
         root.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null ? v : null;
 

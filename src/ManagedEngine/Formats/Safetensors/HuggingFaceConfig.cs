@@ -53,6 +53,12 @@ public sealed record HuggingFaceConfig
     /// <summary><c>eos_token_id</c>, the first one when the file lists several (default 2).</summary>
     public int EosTokenId { get; init; } = 2;
 
+    /// <summary>
+    /// The other ids that end a sequence: the rest of a list-valued <c>eos_token_id</c> and the
+    /// <c>eos_token_id</c>(s) of <c>generation_config.json</c> beside the file.
+    /// </summary>
+    public IReadOnlyList<int> OtherEosTokenIds { get; init; } = [];
+
     /// <summary>The engine's configuration; <see cref="ModelConfig.SharedClassifier"/> follows <see cref="TieWordEmbeddings"/>.</summary>
     public ModelConfig ToModelConfig() => new()
     {
@@ -69,6 +75,7 @@ public sealed record HuggingFaceConfig
         NormEpsilon = RmsNormEps,
         BosId = BosTokenId,
         EosId = EosTokenId,
+        StopIds = new TokenIdList(OtherEosTokenIds.Where(id => id != EosTokenId)),
     };
 
     /// <summary>Reads and validates a config.json file.</summary>
@@ -97,6 +104,7 @@ public sealed record HuggingFaceConfig
             TieWordEmbeddings = fields.Bool("tie_word_embeddings", false),
             BosTokenId = fields.TokenId("bos_token_id", 1),
             EosTokenId = fields.TokenId("eos_token_id", 2),
+            OtherEosTokenIds = [.. fields.TokenIds("eos_token_id").Skip(1), .. GenerationConfigEosIds(path)],
         };
         string? error = HuggingFaceConfigRules.Validate(config);
         if (error is not null)
@@ -106,6 +114,19 @@ public sealed record HuggingFaceConfig
                 $"{config.HiddenSize / config.NumAttentionHeads}; only models whose heads split hidden_size evenly are supported");
         return config;
     }
+
+    /// <summary>The <c>eos_token_id</c>(s) of <c>generation_config.json</c> beside <paramref name="configPath"/>, if it exists.</summary>
+    private static IReadOnlyList<int> GenerationConfigEosIds(string configPath)
+    {
+        string generation = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(configPath))!, GenerationConfigFileName);
+        if (!File.Exists(generation))
+            return [];
+        using JsonDocument document = SmallJsonFile.ReadObject(generation, MaxFileBytes, "a Hugging Face generation configuration");
+        return new ConfigFields(document.RootElement, generation).TokenIds("eos_token_id");
+    }
+
+    /// <summary>The generation settings file Hugging Face keeps beside config.json.</summary>
+    public const string GenerationConfigFileName = "generation_config.json";
 
     /// <summary>
     /// <c>rope_scaling</c>: null or <c>rope_type</c> (older files: <c>type</c>) <c>default</c> is plain RoPE; <c>linear</c>

@@ -17,7 +17,8 @@ internal static class HuggingFaceConfigRules
             ?? Positive("rms_norm_eps", c.RmsNormEps)
             ?? Positive("rope_theta", c.RopeTheta)
             ?? TokenId("bos_token_id", c.BosTokenId, c.VocabSize)
-            ?? TokenId("eos_token_id", c.EosTokenId, c.VocabSize);
+            ?? TokenId("eos_token_id", c.EosTokenId, c.VocabSize)
+            ?? c.OtherEosTokenIds.Select(id => TokenId("eos_token_id", id, c.VocabSize)).FirstOrDefault(e => e is not null);
     }
 
     private static readonly ShapeFieldNames FieldNames = new("", "hidden_size", "intermediate_size", "num_hidden_layers",

@@ -131,6 +131,18 @@ public class GgufFileTests
     }
 
     [Fact]
+    public void Linear_rope_scaling_and_end_of_turn_ids_reach_the_configuration()
+    {
+        using var dir = new TempDir();
+        string path = TinyGguf.Valid().Str("llama.rope.scaling.type", "linear").F32Value("llama.rope.scaling.factor", 4f)
+            .U32("tokenizer.ggml.eot_token_id", 3).U32("tokenizer.ggml.eom_token_id", 4).WriteTo(dir.File("chat.gguf"));
+        using var weights = GgufCheckpoint.Load(path);
+        Assert.Equal(new MlPipelines.ManagedEngine.Model.RopeScaling { Kind = MlPipelines.ManagedEngine.Model.RopeScalingKind.Linear, Factor = 4f },
+            weights.Config.RopeScaling);
+        Assert.Equal([3, 4], weights.Config.StopIds);
+    }
+
+    [Fact]
     public void Unsupported_but_well_formed_files_raise_NotSupportedException()
     {
         using var dir = new TempDir();

@@ -123,5 +123,29 @@ public class HuggingFaceCheckpointVariantTests
         using var weights = HuggingFaceCheckpoint.Load(tmp.Path);
         var c = weights.Config;
         Assert.Equal((500000f, 1e-6f, 256, 3, 4), (c.RopeTheta, c.NormEpsilon, c.MaxSequenceLength, c.BosId, c.EosId));
+        Assert.Equal([2], c.StopIds);
+    }
+
+    /// <summary>Llama 3's way: several eos ids in config.json and more in generation_config.json; all end a generation.</summary>
+    [Fact]
+    public void Eos_lists_and_generation_config_give_the_stop_ids()
+    {
+        using var tmp = new TempDir();
+        HfModelFiles.WriteModel(tmp.Path, HfModelFiles.ReadStories260K(), HfModelFiles.Config(c => c["eos_token_id"] = new JsonArray(2, 7, 8)));
+        File.WriteAllText(tmp.File("generation_config.json"), """{"bos_token_id": 1, "eos_token_id": [2, 8, 9], "temperature": 0.6}""");
+        using (var weights = HuggingFaceCheckpoint.Load(tmp.Path))
+        {
+            Assert.Equal(2, weights.Config.EosId);
+            Assert.Equal([7, 8, 9], weights.Config.StopIds);
+            Assert.True(weights.Config.IsEndOfSequence(9));
+            Assert.False(weights.Config.IsEndOfSequence(10));
+        }
+
+        File.WriteAllText(tmp.File("generation_config.json"), """{"eos_token_id": [2, 600]}""");
+        var e = Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(tmp.Path));
+        Assert.Contains("eos_token_id = 600 is outside the vocabulary", e.Message);
+        File.WriteAllText(tmp.File("generation_config.json"), """{"eos_token_id": "two"}""");
+        e = Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(tmp.Path));
+        Assert.Contains("generation_config.json: field eos_token_id", e.Message);
     }
 }
