@@ -168,14 +168,22 @@ public sealed record HuggingFaceConfig
         string? modelType = fields.OptionalString("model_type");
         if (modelType is null)
         {
-            if (!fields.StringArray("architectures").Contains("LlamaForCausalLM"))
+            IReadOnlyList<string> architectures = fields.StringArray("architectures");
+            if (!architectures.Contains("LlamaForCausalLM") && !architectures.Contains("MistralForCausalLM"))
                 throw new InvalidDataException($"{path}: neither model_type \"llama\" nor architectures [\"LlamaForCausalLM\"] is present; " +
                     "expected a Hugging Face Llama model configuration");
         }
-        else if (modelType != "llama")
+        else if (modelType is not ("llama" or "mistral"))
         {
-            throw new NotSupportedException($"{path}: model_type = \"{modelType}\"; only Llama models (model_type \"llama\") are supported");
+            throw new NotSupportedException($"{path}: model_type = \"{modelType}\"; only Llama-architecture models (model_type \"llama\" " +
+                "or \"mistral\") are supported");
         }
+        // Mistral is Llama's forward pass plus sliding-window attention; a window at least as long as the context (or
+        // none) never hides a position, so the computation is the same.
+        if (fields.OptionalInt("sliding_window") is int window && window < fields.Int("max_position_embeddings", 2048))
+            throw new NotSupportedException($"{path}: sliding_window = {window} is shorter than max_position_embeddings = " +
+                $"{fields.Int("max_position_embeddings", 2048)}; sliding-window attention is not supported (a window of null, or one at " +
+                "least as long as the context, is)");
 
         string act = fields.OptionalString("hidden_act") ?? "silu";
         if (act != "silu")

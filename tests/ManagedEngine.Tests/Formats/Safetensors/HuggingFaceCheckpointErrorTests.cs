@@ -99,7 +99,8 @@ public class HuggingFaceCheckpointErrorTests
     public static TheoryData<string, string, string> Unsupported => new()
     {
         { "rope_scaling", """{"rope_type": "yarn", "factor": 4.0}""", "rope_scaling = {\"rope_type\":\"yarn\",\"factor\":4.0}; RoPE scaling \"yarn\"" },
-        { "model_type", "\"mistral\"", "model_type = \"mistral\"" },
+        { "model_type", "\"qwen2\"", "model_type = \"qwen2\"" },
+        { "sliding_window", "128", "sliding_window = 128 is shorter than max_position_embeddings" },
         { "hidden_act", "\"gelu\"", "hidden_act = \"gelu\"" },
         { "attention_bias", "true", "attention_bias = true" },
         { "mlp_bias", "true", "mlp_bias = true" },

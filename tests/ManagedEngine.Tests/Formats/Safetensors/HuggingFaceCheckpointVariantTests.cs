@@ -126,6 +126,22 @@ public class HuggingFaceCheckpointVariantTests
         Assert.Equal([2], c.StopIds);
     }
 
+    /// <summary>A Mistral configuration with no sliding window (or one as long as the context) is the same Llama model.</summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(4096)]
+    public void Mistral_without_a_binding_sliding_window_computes_the_llama_model(int? window)
+    {
+        using var tmp = new TempDir();
+        HfModelFiles.WriteModel(tmp.Path, HfModelFiles.ReadStories260K(), HfModelFiles.Config(c =>
+        {
+            c["model_type"] = "mistral";
+            c["architectures"] = new JsonArray("MistralForCausalLM");
+            c["sliding_window"] = window;
+        }));
+        Assert.Equal(HuggingFaceStories260KTests.Bits(ReferenceLogits()), HuggingFaceStories260KTests.Bits(HfRuns.Logits(HuggingFaceCheckpoint.Load(tmp.Path), HfRuns.Prompt)));
+    }
+
     /// <summary>Llama 3's way: several eos ids in config.json and more in generation_config.json; all end a generation.</summary>
     [Fact]
     public void Eos_lists_and_generation_config_give_the_stop_ids()
