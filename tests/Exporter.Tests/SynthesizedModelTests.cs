@@ -61,6 +61,7 @@ public sealed class SynthesizedModelTests(ITestOutputHelper output)
     [Theory]
     [InlineData(RopeScalingKind.Llama3)]
     [InlineData(RopeScalingKind.Linear)]
+    [InlineData(RopeScalingKind.FrequencyFactors)]
     public void Scaled_rope_exports_the_managed_engine_s_angles(RopeScalingKind kind)
     {
         var config = new ModelConfig
@@ -72,9 +73,12 @@ public sealed class SynthesizedModelTests(ITestOutputHelper output)
         Llama2cCheckpointWriter.WriteRandom(checkpoint, config, seed: 31);
         using var plain = ManagedModelLoader.LoadModel(checkpoint);
         LlamaWeights w = plain.Weights;
-        var scaling = kind == RopeScalingKind.Linear
-            ? new RopeScaling { Kind = kind, Factor = 4f }
-            : new RopeScaling { Kind = kind, Factor = 8f, LowFrequencyFactor = 1f, HighFrequencyFactor = 4f, OriginalMaxPositions = 64 };
+        RopeScaling scaling = kind switch
+        {
+            RopeScalingKind.Linear => new RopeScaling { Kind = kind, Factor = 4f },
+            RopeScalingKind.FrequencyFactors => RopeScaling.FromFactors([1f, 1f, 1.5f, 2f, 4f, 6f, 8f, 8f]),   // as GGUF's rope_freqs.weight
+            _ => new RopeScaling { Kind = kind, Factor = 8f, LowFrequencyFactor = 1f, HighFrequencyFactor = 4f, OriginalMaxPositions = 64 },
+        };
         var scaledWeights = new LlamaWeights(w.Config with { RopeTheta = 500000f, RopeScaling = scaling }, w.TokenEmbedding, w.Layers, w.RmsFinal, w.Classifier, owner: null, w.Source);
         using var scaled = new MlPipelines.ManagedEngine.Inference.TransformerModel(scaledWeights);
 

@@ -14,6 +14,12 @@ public enum RopeScalingKind
     /// the band between them blended smoothly.
     /// </summary>
     Llama3,
+
+    /// <summary>
+    /// One divisor per frequency, given as numbers (llama.cpp stores Llama 3.1's scaling this way, as the GGUF tensor
+    /// <c>rope_freqs.weight</c>): <see cref="RopeScaling.Factors"/>.
+    /// </summary>
+    FrequencyFactors,
 }
 
 /// <summary>
@@ -41,10 +47,28 @@ public sealed record RopeScaling
     /// <summary><c>original_max_position_embeddings</c> (Llama 3): the context length trained on.</summary>
     public int OriginalMaxPositions { get; init; } = 8192;
 
+    /// <summary>The divisors of <see cref="RopeScalingKind.FrequencyFactors"/>, one per pair of a head.</summary>
+    public IReadOnlyList<float>? Factors { get; init; }
+
+    /// <summary>Scaling by explicit per-frequency divisors (copied).</summary>
+    public static RopeScaling FromFactors(IEnumerable<float> factors) => new() { Kind = RopeScalingKind.FrequencyFactors, Factors = factors.ToArray() };
+
+    /// <inheritdoc/>
+    public bool Equals(RopeScaling? other) =>
+        other is not null && Kind == other.Kind && Factor == other.Factor && LowFrequencyFactor == other.LowFrequencyFactor &&
+        HighFrequencyFactor == other.HighFrequencyFactor && OriginalMaxPositions == other.OriginalMaxPositions &&
+        (Factors ?? []).SequenceEqual(other.Factors ?? []);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Kind, Factor, LowFrequencyFactor, HighFrequencyFactor, OriginalMaxPositions, Factors?.Count ?? 0);
+
     /// <summary>Null when the settings are usable, else what is wrong (for the reader to report with its field names).</summary>
     public string? Problem() => Kind switch
     {
         RopeScalingKind.None => null,
+        RopeScalingKind.FrequencyFactors when Factors is null || Factors.Count == 0 || Factors.Any(f => !float.IsFinite(f) || f <= 0) =>
+            "the frequency factors must be positive finite numbers",
+        RopeScalingKind.FrequencyFactors => null,
         _ when !float.IsFinite(Factor) || Factor < 1f => $"factor is {Factor}; expected a finite number ≥ 1",
         RopeScalingKind.Linear => null,
         _ when OriginalMaxPositions <= 0 => $"original_max_position_embeddings is {OriginalMaxPositions}; expected a positive integer",
@@ -61,6 +85,13 @@ public sealed record RopeScaling
     public double[] FrequencyDivisors(int headDim, float theta)
     {
         var divisors = new double[headDim / 2];
+        if (Kind == RopeScalingKind.FrequencyFactors)
+        {
+            if (Factors is null || Factors.Count != divisors.Length)
+                throw new InvalidOperationException($"{Factors?.Count ?? 0} RoPE frequency factors for a head of {headDim} (expected {divisors.Length}).");
+            for (int i = 0; i < divisors.Length; i++) divisors[i] = Factors[i];
+            return divisors;
+        }
         for (int i = 0; i < divisors.Length; i++)
         {
             double frequency = 1.0 / Math.Pow(theta, 2.0 * i / headDim);

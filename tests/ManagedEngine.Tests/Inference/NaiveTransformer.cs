@@ -105,6 +105,7 @@ internal sealed class NaiveTransformer(LlamaWeights w)
         double inv = 1.0 / Math.Pow(_c.RopeTheta, 2.0 * i / hd);
         RopeScaling s = _c.RopeScaling;
         if (s.Kind == RopeScalingKind.Linear) return inv / s.Factor;
+        if (s.Kind == RopeScalingKind.FrequencyFactors) return inv / s.Factors![i];
         if (s.Kind != RopeScalingKind.Llama3) return inv;
         double wavelength = 2 * Math.PI / inv;
         if (wavelength > s.OriginalMaxPositions / (double)s.LowFrequencyFactor) return inv / s.Factor;

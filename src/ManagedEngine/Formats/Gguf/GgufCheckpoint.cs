@@ -46,6 +46,16 @@ public static class GgufCheckpoint
             }).ToArray();
             WeightTensor rmsFinal = converter.ToFloat32(tensors.OutputNormWeight);
             WeightTensor classifier = tensors.OutputWeight is { } output ? converter.ToFloat32(output) : embedding;
+            if (tensors.RopeFrequencyFactors is { } factors)
+            {
+                // Llama 3.1's RoPE scaling as llama.cpp stores it: a divisor per frequency, kept in the configuration.
+                var scaling = RopeScaling.FromFactors(converter.ToFloat32(factors).Span.ToArray());
+                if (config.RopeScaling.Kind != RopeScalingKind.None)
+                    throw new NotSupportedException($"{path}: it has both {GgufLlamaTensors.RopeFrequencies} and llama.rope.scaling metadata; expected one kind of RoPE scaling.");
+                if (scaling.Problem() is { } problem)
+                    throw new InvalidDataException($"{path}: tensor '{GgufLlamaTensors.RopeFrequencies}': {problem}.");
+                config = config with { RopeScaling = scaling };
+            }
 
             // Keep the mapping only while some tensor points into it; fully converted files are closed now.
             if (converter.UsesMapping) memory.Own(file);

@@ -18,10 +18,13 @@ internal sealed class GgufLlamaTensors
     public const string TokenEmbedding = "token_embd.weight";
     public const string OutputNorm = "output_norm.weight";
     public const string Output = "output.weight";
+    public const string RopeFrequencies = "rope_freqs.weight";
 
-    private GgufLlamaTensors(GgufTensorInfo embedding, GgufTensorInfo outputNorm, GgufTensorInfo? output, LayerTensors[] layers)
+    private GgufLlamaTensors(GgufTensorInfo embedding, GgufTensorInfo outputNorm, GgufTensorInfo? output, GgufTensorInfo? ropeFrequencies,
+        LayerTensors[] layers)
     {
         Embedding = embedding;
+        RopeFrequencyFactors = ropeFrequencies;
         OutputNormWeight = outputNorm;
         OutputWeight = output;
         Layers = layers;
@@ -32,6 +35,8 @@ internal sealed class GgufLlamaTensors
     /// <summary>The classifier, or null when it is tied to the embedding.</summary>
     public GgufTensorInfo? OutputWeight { get; }
     public IReadOnlyList<LayerTensors> Layers { get; }
+    /// <summary>One divisor per RoPE frequency (llama.cpp's form of Llama 3.1's scaling), or null.</summary>
+    public GgufTensorInfo? RopeFrequencyFactors { get; }
 
     /// <summary>One block's tensors, named by the engine's fields.</summary>
     public sealed record LayerTensors(GgufTensorInfo RmsAttention, GgufTensorInfo Wq, GgufTensorInfo Wk, GgufTensorInfo Wv,
@@ -70,11 +75,12 @@ internal sealed class GgufLlamaTensors
         }
         var outputNorm = Get(OutputNorm, "final RMSNorm [dim]", d);
         var output = Find(file, Output, "classifier [vocab, dim]", describe, used, d, c.VocabSize);
+        var ropeFrequencies = Find(file, RopeFrequencies, "RoPE frequency factors [head_dim / 2]", describe, used, c.HeadDim / 2, 1);
 
         if (file.Tensors.FirstOrDefault(t => !used.Contains(t.Name)) is { } extra)
             throw new NotSupportedException($"{file.Path}: tensor '{extra.Name}' ({extra.Shape}) has no place in a llama model with " +
-                $"block_count = {c.LayerCount}; files with extra tensors (RoPE frequency factors, biases, more layers) are not supported.");
-        return new GgufLlamaTensors(embedding, outputNorm, output, layers);
+                $"block_count = {c.LayerCount}; files with extra tensors (biases, more layers) are not supported.");
+        return new GgufLlamaTensors(embedding, outputNorm, output, ropeFrequencies, layers);
     }
 
     private static GgufTensorInfo? Find(GgufFile file, string name, string meaning, string describe, HashSet<string> used, long inner, long outer)

@@ -142,6 +142,34 @@ public class GgufFileTests
         Assert.Equal([3, 4], weights.Config.StopIds);
     }
 
+    /// <summary>llama.cpp stores Llama 3.1's RoPE scaling as rope_freqs.weight: one divisor per frequency.</summary>
+    [Fact]
+    public void Rope_frequency_factors_are_read_checked_and_computed_as_the_naive_pass_does()
+    {
+        using var dir = new TempDir();
+        string path = TinyGguf.Valid(dim: 16, hidden: 32, heads: 2, kvHeads: 1).Tensor("rope_freqs.weight", [4], F32, [1f, 1.5f, 4f, 8f])
+            .WriteTo(dir.File("freqs.gguf"));
+        using (var weights = GgufCheckpoint.Load(path))
+        {
+            Assert.Equal(MlPipelines.ManagedEngine.Model.RopeScaling.FromFactors([1f, 1.5f, 4f, 8f]), weights.Config.RopeScaling);
+            int[] tokens = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3];
+            double[][] expected = new MlPipelines.ManagedEngine.Tests.Inference.NaiveTransformer(weights).Logits(tokens);
+            using var model = new MlPipelines.ManagedEngine.Inference.TransformerModel(weights);
+            using var session = model.CreateSession();
+            var actual = new float[tokens.Length * weights.Config.VocabSize];
+            session.Forward(tokens, 0, actual);
+            for (int i = 0; i < actual.Length; i++)
+                Assert.True(Math.Abs(expected[i / weights.Config.VocabSize][i % weights.Config.VocabSize] - actual[i]) < 1e-4, $"logit {i}");
+        }
+
+        var wrongCount = Assert.Throws<InvalidDataException>(() => GgufCheckpoint.Load(
+            TinyGguf.Valid(dim: 16, hidden: 32, heads: 2, kvHeads: 1).Tensor("rope_freqs.weight", [3], F32, [1f, 1f, 1f]).WriteTo(dir.File("three.gguf"))));
+        Assert.Contains("tensor 'rope_freqs.weight' (RoPE frequency factors [head_dim / 2]) has ne = [3]", wrongCount.Message);
+        var zero = Assert.Throws<InvalidDataException>(() => GgufCheckpoint.Load(
+            TinyGguf.Valid(dim: 16, hidden: 32, heads: 2, kvHeads: 1).Tensor("rope_freqs.weight", [4], F32, [1f, 0f, 1f, 1f]).WriteTo(dir.File("zero.gguf"))));
+        Assert.Contains("frequency factors must be positive", zero.Message);
+    }
+
     [Fact]
     public void Unsupported_but_well_formed_files_raise_NotSupportedException()
     {
@@ -160,8 +188,8 @@ public class GgufFileTests
         var noFactor = Assert.Throws<InvalidDataException>(() => GgufCheckpoint.Load(Write("linear.gguf", TinyGguf.Valid().Str("llama.rope.scaling.type", "linear"))));
         Assert.Contains("'llama.rope.scaling.factor' is missing", noFactor.Message);
         ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(Write("extra.gguf",
-            TinyGguf.Valid().Tensor("rope_freqs.weight", [2], F32, [1f, 1f]))));
-        Assert.Contains("tensor 'rope_freqs.weight'", ex.Message);
+            TinyGguf.Valid().Tensor("blk.0.attn_q.bias", [8], F32, new float[8]))));
+        Assert.Contains("tensor 'blk.0.attn_q.bias'", ex.Message);
 
         ex = Assert.Throws<NotSupportedException>(() => GgufTokenizer.Load(Write("bpe.gguf",
             Stories260KGguf.AddTok512(TinyGguf.Valid()).Str("tokenizer.ggml.model", "gpt2"))));
