@@ -10,7 +10,7 @@ internal static class TokenizeCommand
 {
     public static Command Create(CliConsole console)
     {
-        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "A .model file, a llama2.c tokenizer.bin, or a model whose tokenizer lies beside it (default: the default model's)." };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "A .model file, a llama2.c tokenizer.bin, a Hugging Face tokenizer.json, a GGUF file, or a model whose tokenizer lies beside it (default: the default model's)." };
         var text = new Option<string?>("--text") { Description = "The text to tokenize (default: read standard input)." };
         var lines = new Option<bool>("--lines") { Description = "Treat each input line as its own text and print one line of ids per input line." };
         var decode = new Option<bool>("--decode") { Description = "The input is token ids (space separated); print the text they decode to." };

@@ -5,7 +5,9 @@ namespace MlPipelines.ManagedEngine.Formats.Gguf;
 /// <summary>
 /// The tokenizer embedded in a GGUF file, for <c>tokenizer.ggml.model = "llama"</c> (SentencePiece
 /// BPE, as Llama 1/2, Mistral and TinyLlama use): it encodes and decodes exactly as the
-/// <see cref="SentencePieceModelTokenizer"/> of the original <c>tokenizer.model</c> does.
+/// <see cref="SentencePieceModelTokenizer"/> of the original <c>tokenizer.model</c> does; and for
+/// <c>"gpt2"</c> (byte-level BPE, as Llama 3 uses) a <see cref="Tokenization.HuggingFace.HuggingFaceTokenizer"/>
+/// that encodes as llama.cpp does (see <see cref="GgufByteLevelVocabulary"/>).
 /// </summary>
 /// <remarks>
 /// Read from <c>tokenizer.ggml.tokens</c> (pieces, '▁' for a space), <c>tokenizer.ggml.scores</c>
@@ -24,11 +26,13 @@ public static class GgufTokenizer
 
     /// <summary>Reads the tokenizer of the GGUF file at <paramref name="path"/> (a model or a vocabulary-only file).</summary>
     /// <exception cref="InvalidDataException">The file is malformed, or its tokenizer arrays are missing or inconsistent.</exception>
-    /// <exception cref="NotSupportedException">The tokenizer is not SentencePiece BPE (e.g. "gpt2", the byte-level BPE of Llama 3).</exception>
+    /// <exception cref="NotSupportedException">The tokenizer is neither SentencePiece BPE ("llama") nor byte-level BPE ("gpt2"), or its pre-tokenizer is unknown.</exception>
     public static PieceTokenizer Load(string path)
     {
         using GgufFile file = GgufFile.Open(path);
-        return FromFile(file);
+        return file.GetString("tokenizer.ggml.model") == GgufByteLevelVocabulary.Model
+            ? GgufByteLevelVocabulary.FromFile(file)
+            : FromFile(file);
     }
 
     internal static SentencePieceModelTokenizer FromFile(GgufFile f)
@@ -36,7 +40,7 @@ public static class GgufTokenizer
         string model = f.GetString("tokenizer.ggml.model")
             ?? throw f.Missing("tokenizer.ggml.model", "\"llama\" (the file holds no tokenizer)");
         if (model != SentencePieceModel)
-            throw new NotSupportedException($"{f.Path}: tokenizer.ggml.model is '{model}'; only '{SentencePieceModel}' (SentencePiece BPE) tokenizers are supported.");
+            throw new NotSupportedException($"{f.Path}: tokenizer.ggml.model is '{model}'; only '{SentencePieceModel}' (SentencePiece BPE) and '{GgufByteLevelVocabulary.Model}' (byte-level BPE) tokenizers are supported.");
 
         string[] tokens = f.GetStringArray("tokenizer.ggml.tokens") ?? throw f.Missing("tokenizer.ggml.tokens", "an ARRAY of STRING");
         float[] scores = f.GetFloatArray("tokenizer.ggml.scores") ?? throw f.Missing("tokenizer.ggml.scores", "an ARRAY of FLOAT32 (BPE merge priorities)");
