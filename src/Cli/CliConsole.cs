@@ -9,12 +9,16 @@ namespace MlPipelines.Cli;
 /// </summary>
 internal sealed class CliConsole
 {
-    public CliConsole(Stream stdout, TextWriter stderr)
+    public CliConsole(Stream stdout, TextWriter stderr, TextReader? stdin = null)
     {
+        In = stdin ?? Console.In;
         Raw = stdout;
         Out = new StreamWriter(stdout, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 4096, leaveOpen: true);
         Error = stderr;
     }
+
+    /// <summary>Standard input (the user's turns in <c>mlpipe chat</c>).</summary>
+    public TextReader In { get; }
 
     /// <summary>Standard output as bytes. Flush <see cref="Out"/> before writing here.</summary>
     public Stream Raw { get; }
@@ -43,5 +47,6 @@ internal sealed class CliConsole
     public static bool IsUserError(Exception e) =>
         e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
             or NotSupportedException or IOException or UnauthorizedAccessException or FormatException
-            or MlPipelines.OnnxEngine.ExecutionProviderUnavailableException;
+            or MlPipelines.OnnxEngine.ExecutionProviderUnavailableException
+            or MlPipelines.ChatTemplates.ChatTemplateException;   // a template refusing a conversation, with its own message
 }

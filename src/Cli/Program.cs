@@ -17,12 +17,16 @@ public static class Program
     /// Runs the command line against the given streams (tests call this in-process). Generated text is
     /// written to <paramref name="stdout"/> as raw bytes, exactly as llama2.c prints them.
     /// </summary>
-    public static int Run(string[] args, Stream stdout, TextWriter stderr)
+    public static int Run(string[] args, Stream stdout, TextWriter stderr) => Run(args, stdout, stderr, stdin: null);
+
+    /// <summary>As <see cref="Run(string[], Stream, TextWriter)"/>, reading standard input from <paramref name="stdin"/> (null: the console's).</summary>
+    public static int Run(string[] args, Stream stdout, TextWriter stderr, TextReader? stdin)
     {
-        var console = new CliConsole(stdout, stderr);
+        var console = new CliConsole(stdout, stderr, stdin);
         var root = new RootCommand("mlpipe — LLaMA-family language models in .NET data pipelines.")
         {
             GenerateCommand.Create(console),
+            ChatCommand.Create(console),
             TokenizeCommand.Create(console),
             SynthCommand.Create(console),
             ExportCommand.Create(console),

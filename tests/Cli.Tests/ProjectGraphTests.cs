@@ -11,7 +11,8 @@ public class ProjectGraphTests
 {
     private static readonly Dictionary<string, string[]> Expected = new()
     {
-        ["ManagedEngine"] = [],
+        ["ManagedEngine"] = ["ChatTemplates"],
+        ["ChatTemplates"] = [],
         ["Exporter"] = ["ManagedEngine"],
         ["OnnxEngine"] = ["Exporter", "ManagedEngine"],
         ["Pipelines"] = ["OnnxEngine"],

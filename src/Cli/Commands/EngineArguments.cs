@@ -63,10 +63,14 @@ internal sealed class EngineArguments
         value switch { "cuda" => ExecutionProvider.Cuda, "dml" => ExecutionProvider.DirectML, _ => ExecutionProvider.Cpu };
 
     /// <summary>Resolves the model once and opens it on the engine the flags choose; warns about a provider fallback.</summary>
-    public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer)
+    public LoadedModel Open(ParseResult parse, CliConsole console, string? model, string? tokenizer) =>
+        Open(parse, console, ResolvedModel.Resolve(model, tokenizer));
+
+    /// <summary>Opens an already resolved model on the engine the flags choose; warns about a provider fallback.</summary>
+    public LoadedModel Open(ParseResult parse, CliConsole console, ResolvedModel model)
     {
         var (engine, options) = Read(parse);
-        LoadedModel loaded = LanguageModels.Open(ResolvedModel.Resolve(model, tokenizer), engine, options);
+        LoadedModel loaded = LanguageModels.Open(model, engine, options);
         if (loaded.Model.Description.Notice is { } notice)
             console.Error.WriteLine($"mlpipe: warning: {notice}");
         return loaded;

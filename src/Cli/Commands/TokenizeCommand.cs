@@ -19,7 +19,7 @@ internal static class TokenizeCommand
         command.SetAction(parse =>
         {
             PieceTokenizer tok = ManagedModelLoader.LoadTokenizer(parse.GetValue(tokenizer), modelNameOrPath: null);
-            string input = parse.GetValue(text) ?? Console.In.ReadToEnd();
+            string input = parse.GetValue(text) ?? console.In.ReadToEnd();
             IEnumerable<string> inputs = parse.GetValue(lines) ? SplitLines(input) : [input];
             foreach (string item in inputs)
             {

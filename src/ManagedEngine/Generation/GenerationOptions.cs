@@ -27,6 +27,12 @@ public sealed record GenerationOptions
     /// </summary>
     public bool StopAtEos { get; init; } = true;
 
+    /// <summary>
+    /// Further ids that end the generation (not returned), whatever <see cref="StopAtEos"/> says: e.g. a chat template's
+    /// end-of-turn token. Kept short: it is scanned once per token.
+    /// </summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -35,6 +41,7 @@ public sealed record GenerationOptions
         if (MaxNewTokens < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "New tokens must be ≥ 0 (0 = no limit beyond MaxSteps).");
         ArgumentNullException.ThrowIfNull(Sampling);
+        ArgumentNullException.ThrowIfNull(StopTokenIds);
         Sampling.Validate();
     }
 }

@@ -67,7 +67,7 @@ public static class Generator
         {
             ct.ThrowIfCancellationRequested();
             int next = sampler.Sample(logits);
-            if (next == config.BosId || (options.StopAtEos && config.IsEndOfSequence(next))) yield break;
+            if (next == config.BosId || (options.StopAtEos && config.IsEndOfSequence(next)) || options.StopTokenIds.Contains(next)) yield break;
             yield return new GeneratedToken(next, previous, IsPrompt: false);
             if (pos >= steps || sampled == options.MaxNewTokens) yield break;
             ct.ThrowIfCancellationRequested();
