@@ -165,9 +165,7 @@ internal static class TokenizerJsonReader
         switch (f.Type(n, path))
         {
             case "Sequence":
-                int i = 0;
-                foreach (JsonElement item in f.Array(f.Required(n, "normalizers", path), path + ".normalizers").EnumerateArray())
-                    ReadNormalizer(f, item, $"{path}.normalizers[{i++}]", steps);
+                EachOf(f, n, "normalizers", path, (item, at) => ReadNormalizer(f, item, at, steps));
                 break;
             case "Prepend":
                 steps.Add(new PrependStep(f.String(f.Required(n, "prepend", path), path + ".prepend")));
@@ -180,14 +178,20 @@ internal static class TokenizerJsonReader
         }
     }
 
+    /// <summary>Reads each element of the array <paramref name="key"/> of a <c>Sequence</c> step, with its JSON path.</summary>
+    private static void EachOf(JsonFields f, JsonElement node, string key, string path, Action<JsonElement, string> read)
+    {
+        int i = 0;
+        foreach (JsonElement item in f.Array(f.Required(node, key, path), $"{path}.{key}").EnumerateArray())
+            read(item, $"{path}.{key}[{i++}]");
+    }
+
     private static void ReadPreTokenizer(JsonFields f, JsonElement p, string path, List<PreTokenizerStep> steps)
     {
         switch (f.Type(p, path))
         {
             case "Sequence":
-                int i = 0;
-                foreach (JsonElement item in f.Array(f.Required(p, "pretokenizers", path), path + ".pretokenizers").EnumerateArray())
-                    ReadPreTokenizer(f, item, $"{path}.pretokenizers[{i++}]", steps);
+                EachOf(f, p, "pretokenizers", path, (item, at) => ReadPreTokenizer(f, item, at, steps));
                 break;
             case "Split":
                 string behavior = f.String(f.Required(p, "behavior", path), path + ".behavior");
@@ -217,9 +221,7 @@ internal static class TokenizerJsonReader
         switch (f.Type(d, path))
         {
             case "Sequence":
-                int i = 0;
-                foreach (JsonElement item in f.Array(f.Required(d, "decoders", path), path + ".decoders").EnumerateArray())
-                    ReadDecoder(f, item, $"{path}.decoders[{i++}]", steps);
+                EachOf(f, d, "decoders", path, (item, at) => ReadDecoder(f, item, at, steps));
                 break;
             case "Replace":
                 JsonElement pattern = f.Object(f.Required(d, "pattern", path), path + ".pattern");
