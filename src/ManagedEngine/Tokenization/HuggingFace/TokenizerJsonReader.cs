@@ -107,13 +107,17 @@ internal static class TokenizerJsonReader
         var tokenToId = new Dictionary<string, int>(count, StringComparer.Ordinal);
         var idToToken = new string?[count];
         int size = 0;
+        // Paths for messages are built only when something is wrong: 128k vocabulary entries and 280k merges would
+        // otherwise format as many strings at every load.
         foreach (JsonProperty entry in vocab.EnumerateObject())
         {
-            string path = $"$.model.vocab[\"{Shorten(entry.Name)}\"]";
-            int id = f.Int(entry.Value, path, 0, Math.Max(0, maxId));
+            string Path() => $"$.model.vocab[\"{Shorten(entry.Name)}\"]";
+            int id = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int fast) && fast >= 0 && fast <= maxId
+                ? fast
+                : f.Int(entry.Value, Path(), 0, Math.Max(0, maxId));
             if (id >= idToToken.Length) Array.Resize(ref idToToken, Math.Min(maxId + 1, Math.Max(id + 1, idToToken.Length * 2)));
-            if (!tokenToId.TryAdd(entry.Name, id)) throw f.Bad(path, "is defined twice");
-            if (idToToken[id] is not null) throw f.Bad(path, $"has the id {id}, which '{Shorten(idToToken[id]!)}' has too");
+            if (!tokenToId.TryAdd(entry.Name, id)) throw f.Bad(Path(), "is defined twice");
+            if (idToToken[id] is not null) throw f.Bad(Path(), $"has the id {id}, which '{Shorten(idToToken[id]!)}' has too");
             idToToken[id] = entry.Name;
             size = Math.Max(size, id + 1);
         }
@@ -122,29 +126,30 @@ internal static class TokenizerJsonReader
         var merges = new Dictionary<long, (int, int)>();
         if (f.Optional(model, "merges") is JsonElement mergeArray)
         {
+            merges.EnsureCapacity(f.Array(mergeArray, "$.model.merges").GetArrayLength());
             int rank = 0;
-            foreach (JsonElement merge in f.Array(mergeArray, "$.model.merges").EnumerateArray())
+            foreach (JsonElement merge in mergeArray.EnumerateArray())
             {
-                string path = $"$.model.merges[{rank}]";
+                string Path() => $"$.model.merges[{rank}]";
                 string left, right;
                 if (merge.ValueKind == JsonValueKind.String)
                 {
                     string line = merge.GetString()!;
                     int space = line.IndexOf(' ');
-                    if (space < 0 || line.IndexOf(' ', space + 1) >= 0) throw f.Bad(path, $"is \"{Shorten(line)}\", expected two tokens separated by one space");
+                    if (space < 0 || line.IndexOf(' ', space + 1) >= 0) throw f.Bad(Path(), $"is \"{Shorten(line)}\", expected two tokens separated by one space");
                     left = line[..space];
                     right = line[(space + 1)..];
                 }
                 else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2)
                 {
-                    left = f.String(merge[0], path + "[0]");
-                    right = f.String(merge[1], path + "[1]");
+                    left = f.String(merge[0], Path() + "[0]");
+                    right = f.String(merge[1], Path() + "[1]");
                 }
-                else throw f.Bad(path, "is neither \"left right\" nor [left, right]");
+                else throw f.Bad(Path(), "is neither \"left right\" nor [left, right]");
 
-                if (!tokenToId.TryGetValue(left, out int leftId)) throw f.Bad(path, $"names '{Shorten(left)}', which is not in the vocabulary");
-                if (!tokenToId.TryGetValue(right, out int rightId)) throw f.Bad(path, $"names '{Shorten(right)}', which is not in the vocabulary");
-                if (!tokenToId.TryGetValue(left + right, out int newId)) throw f.Bad(path, $"merges into '{Shorten(left + right)}', which is not in the vocabulary");
+                if (!tokenToId.TryGetValue(left, out int leftId)) throw f.Bad(Path(), $"names '{Shorten(left)}', which is not in the vocabulary");
+                if (!tokenToId.TryGetValue(right, out int rightId)) throw f.Bad(Path(), $"names '{Shorten(right)}', which is not in the vocabulary");
+                if (!tokenToId.TryGetValue(left + right, out int newId)) throw f.Bad(Path(), $"merges into '{Shorten(left + right)}', which is not in the vocabulary");
                 // As tokenizers' map built in file order, a repeated pair takes its last rank.
                 merges[BpeModel.PairKey(leftId, rightId)] = (rank, newId);
                 rank++;
