@@ -2,6 +2,8 @@ using System.Text;
 using Microsoft.ML;
 using System.Text.Json.Serialization;
 using Microsoft.ML.Data;
+using MlPipelines.ChatTemplates;
+using MlPipelines.ManagedEngine.Chat;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Sampling;
@@ -53,6 +55,17 @@ public sealed record LlamaGenerateOptions
     /// <summary>The seed a transform made with these options uses when none comes from an <see cref="MLContext"/>.</summary>
     public const ulong DefaultSeed = 1;
 
+    /// <summary>
+    /// Chat mode: the input column holds the user's message, written into the model's chat template (its
+    /// tokenizer_config.json, chat_template.jinja or GGUF template; <see cref="SystemPrompt"/> first when set) with the
+    /// assistant's turn opened, and the completion ends at the model's end-of-turn ids. A model without a chat template
+    /// is an error at <c>Fit</c>.
+    /// </summary>
+    public bool Chat { get; init; }
+
+    /// <summary>In chat mode, a system message put before every row's user message.</summary>
+    public string? SystemPrompt { get; init; }
+
     /// <summary>Generation stops at the first of these strings; the string is not included.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
@@ -76,6 +89,8 @@ public sealed record LlamaGenerateOptions
         if (MaxNewTokens < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "At least one new token is needed.");
         new SamplingOptions { Temperature = Temperature, TopP = TopP, TopK = TopK }.Validate();
+        if (SystemPrompt is not null && !Chat)
+            throw new ArgumentException("A system prompt is only used in chat mode; set Chat = true.", nameof(SystemPrompt));
         if (StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("Stop strings must not be empty.", nameof(StopStrings));
         if (!Enum.IsDefined(LongPrompts))
@@ -130,6 +145,7 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
     private sealed class RowComputation(LlamaGenerateTransformer owner) : IRowComputation
     {
         private readonly LoadedModel _loaded = owner.Model.Open();
+        private readonly ChatFormat? _chat = owner.Options.Chat ? ChatFormatOf(owner) : null;
 
         public string InputColumn => owner.InputColumn;
 
@@ -155,7 +171,7 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
             LlamaGenerateOptions o = owner.Options;
             int context = _loaded.Model.Config.MaxSequenceLength;
             int[] tokens = RowErrors.For(owner.InputColumn, row, () => TokenLimits.Fit(
-                _loaded.Tokenizer.Encode(prompt, addBos: true, addEos: false), Math.Max(1, context - o.MaxNewTokens), o.LongPrompts, keepFirst: true));
+                Encode(prompt), Math.Max(1, context - o.MaxNewTokens), o.LongPrompts, keepFirst: true));
             var options = new GenerationOptions
             {
                 MaxSteps = 0,                                    // the whole context; the new tokens are counted below
@@ -167,6 +183,7 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
                     TopK = o.TopK,
                     Seed = RowSeed(o.Seed ?? LlamaGenerateOptions.DefaultSeed, row),
                 },
+                StopTokenIds = _chat is null ? [] : ChatPrompt.StopIds(_loaded.Model.Config, _loaded.Tokenizer, _chat),
             };
             var bytes = new List<byte>();
             int generated = 0;
@@ -181,6 +198,22 @@ public sealed class LlamaGenerateTransformer : LlamaTransformerBase
             string reason = generated >= o.MaxNewTokens ? "length" : tokens.Length + generated >= context ? "context" : "stop";
             return (Encoding.UTF8.GetString([.. bytes]), reason);
         }
+
+        /// <summary>The prompt's ids: the text after BOS, or in chat mode the rendered conversation with its control tokens.</summary>
+        private int[] Encode(string text)
+        {
+            if (_chat is null)
+                return _loaded.Tokenizer.Encode(text, addBos: true, addEos: false);
+            List<ChatMessage> messages = owner.Options.SystemPrompt is { } system ? [ChatMessage.System(system)] : [];
+            messages.Add(ChatMessage.User(text));
+            return ChatPrompt.Encode(_loaded.Tokenizer, _chat, _chat.Render(messages, addGenerationPrompt: true));
+        }
+
+        private static ChatFormat ChatFormatOf(LlamaGenerateTransformer owner) =>
+            ChatFormat.Find(owner.Model.Model ?? throw new NotSupportedException(
+                    "Chat mode needs the model's files to find its chat template; reference the model by name or path."))
+            ?? throw new InvalidDataException($"{owner.Model.Model.Path}: no chat template found (tokenizer_config.json's chat_template, " +
+                $"{ChatFormat.TemplateFileName} or a GGUF's tokenizer.chat_template); chat mode (LlamaGenerateOptions.Chat) needs one.");
 
         private static string? CutAtStop(string text, IReadOnlyList<string> stops)
         {

@@ -77,6 +77,7 @@ public abstract class LlamaEstimatorBase<TTransformer> : IEstimator<TTransformer
         TTransformer transformer = Create();
         transformer.GetOutputSchema(input.Schema);   // checks the input column
         transformer.Model.Open();                    // loaded once per process, shared with the transform
+        _ = transformer.Computation;                 // what the rows need beyond the model (a chat template) is checked here too
         return transformer;
     }
 
