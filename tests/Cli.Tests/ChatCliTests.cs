@@ -1,8 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MlPipelines.ManagedEngine.Generation;
-using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Cli.Tests;
@@ -15,17 +12,7 @@ public class ChatCliTests
 {
     private static readonly string ReferenceData = Path.Combine(TestPaths.RepoRoot, "tests", "ChatTemplates.Tests", "data");
 
-    /// <summary>A model directory (stories260K's weights and tokenizer) carrying <paramref name="tokenizerConfig"/>.</summary>
-    private static string ModelWith(TempDir dir, JsonObject tokenizerConfig)
-    {
-        string model = dir.File("model");
-        Directory.CreateDirectory(model);
-        foreach (string file in Directory.GetFiles(Path.Combine(TestPaths.Models, "stories260K-hf")))
-            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
-        File.Copy(TestPaths.Tok512Model, Path.Combine(model, "tokenizer.model"));
-        File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), tokenizerConfig.ToJsonString());
-        return model;
-    }
+    private static string ModelWith(TempDir dir, JsonObject tokenizerConfig) => ChatModelFiles.Write(dir, tokenizerConfig);
 
     public static TheoryData<string, string> FamilyCases()
     {
@@ -108,8 +95,7 @@ public class ChatCliTests
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("conversation reset", result.Stderr);
 
-        using TransformerModelScope reference = new(model);
-        string expectedReply = reference.GreedyReply("Once upon a time", 20);
+        string expectedReply = ChatModelFiles.GreedyReply(model, "Once upon a time", 20);
         Assert.Equal(expectedReply + "\n" + expectedReply + "\n", result.Stdout);
         Assert.NotEmpty(expectedReply);
     }
@@ -141,24 +127,5 @@ public class ChatCliTests
             Assert.Contains(message, bad.Stderr);
             Assert.DoesNotContain("   at ", bad.Stderr);
         }
-    }
-
-    /// <summary>The library's own greedy continuation of a prompt, as the reply's reference.</summary>
-    private sealed class TransformerModelScope(string model) : IDisposable
-    {
-        private readonly MlPipelines.ManagedEngine.Inference.TransformerModel _model = ManagedModelLoader.LoadModel(model);
-
-        public string GreedyReply(string text, int maxNewTokens)
-        {
-            PieceTokenizer tokenizer = TokenizerLoader.Load(TestPaths.Tok512Model);
-            using var session = _model.CreateSession();
-            var options = new GenerationOptions { MaxSteps = 0, MaxNewTokens = maxNewTokens };
-            var bytes = new List<byte>();
-            foreach (GeneratedToken t in Generator.Generate(session, tokenizer.Encode(text, addBos: true, addEos: false), options))
-                if (!t.IsPrompt) bytes.AddRange(tokenizer.GetPieceBytes(t.Previous, t.Id).ToArray());
-            return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
-        }
-
-        public void Dispose() => _model.Dispose();
     }
 }

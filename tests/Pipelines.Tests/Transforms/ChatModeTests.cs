@@ -1,9 +1,5 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
-using MlPipelines.ManagedEngine.Generation;
-using MlPipelines.ManagedEngine.Loading;
-using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.Pipelines.Transforms;
 using MlPipelines.Tests.Support;
 
@@ -16,29 +12,12 @@ public class ChatModeTests
 
     private static string ChatModel(TempDir dir, bool withTemplate = true)
     {
-        string model = dir.File("model");
-        Directory.CreateDirectory(model);
-        foreach (string file in Directory.GetFiles(Path.Combine(TestPaths.Models, "stories260K-hf")))
-            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
-        File.Copy(TestPaths.Tok512Model, Path.Combine(model, "tokenizer.model"));
         var config = new JsonObject { ["bos_token"] = "<s>", ["eos_token"] = "</s>" };
         if (withTemplate) config["chat_template"] = Template;
-        File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), config.ToJsonString());
-        return model;
+        return ChatModelFiles.Write(dir, config);
     }
 
-    /// <summary>The library's greedy continuation of <paramref name="text"/> after BOS, as the reply's reference.</summary>
-    private static string Greedy(string model, string text, int maxNewTokens)
-    {
-        using var loaded = ManagedModelLoader.LoadModel(model);
-        PieceTokenizer tokenizer = TokenizerLoader.Load(TestPaths.Tok512Model);
-        using var session = loaded.CreateSession();
-        var bytes = new List<byte>();
-        foreach (GeneratedToken t in Generator.Generate(session, tokenizer.Encode(text, addBos: true, addEos: false),
-                     new GenerationOptions { MaxSteps = 0, MaxNewTokens = maxNewTokens }))
-            if (!t.IsPrompt) bytes.AddRange(tokenizer.GetPieceBytes(t.Previous, t.Id).ToArray());
-        return Encoding.UTF8.GetString(bytes.ToArray());
-    }
+    private static string Greedy(string model, string text, int maxNewTokens) => ChatModelFiles.GreedyReply(model, text, maxNewTokens);
 
     [Fact]
     public void Rows_are_user_messages_in_the_template_with_the_system_prompt_first_and_survive_save_and_load()
