@@ -25,9 +25,12 @@ internal static class HfModelFiles
     /// <summary>The tensors of stories260K-hf in file order, parsed here independently of the reader.</summary>
     public static IReadOnlyList<HfTensor> ReadStories260K() => Cached.Value;
 
-    private static readonly Lazy<IReadOnlyList<HfTensor>> Cached = new(() =>
+    private static readonly Lazy<IReadOnlyList<HfTensor>> Cached = new(() => ReadTensors(Path.Combine(Stories260KHf, "model.safetensors")));
+
+    /// <summary>The tensors of a safetensors file in data order, parsed here independently of the reader.</summary>
+    public static IReadOnlyList<HfTensor> ReadTensors(string path)
     {
-        byte[] file = File.ReadAllBytes(Path.Combine(Stories260KHf, "model.safetensors"));
+        byte[] file = File.ReadAllBytes(path);
         int n = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(file));
         using var header = JsonDocument.Parse(file.AsMemory(8, n));
         var tensors = new List<(long Begin, HfTensor Tensor)>();
@@ -40,7 +43,7 @@ internal static class HfModelFiles
             tensors.Add((begin, new HfTensor(p.Name, p.Value.GetProperty("dtype").GetString()!, shape, data)));
         }
         return tensors.OrderBy(t => t.Begin).Select(t => t.Tensor).ToList();
-    });
+    }
 
     /// <summary>stories260K-hf's tensors narrowed to "F16" or "BF16" (round to nearest even).</summary>
     public static IReadOnlyList<HfTensor> Narrowed(string dtype) => ReadStories260K().Select(t =>
