@@ -6,15 +6,17 @@ using MlPipelines.ManagedEngine.Model;
 namespace MlPipelines.Cli.Commands;
 
 /// <summary>
-/// <c>mlpipe synth</c>: writes a seeded random-weight llama2.c checkpoint of a named or explicit shape.
-/// Speed does not depend on weight values, so these stand in for public models in benchmarks.
+/// <c>mlpipe synth</c>: writes a seeded random-weight model of a named or explicit shape, as a llama2.c checkpoint or a
+/// Hugging Face directory. Speed does not depend on weight values, so these stand in for public models in benchmarks.
 /// </summary>
 internal static class SynthCommand
 {
     public static Command Create(CliConsole console)
     {
         var shape = new Option<string?>("--shape") { Description = $"Named shape: {string.Join(", ", ModelShapes.Names)}." };
-        var output = new Option<string>("--out", "-o") { Description = "Checkpoint file to write.", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Checkpoint file (llama2c) or directory (hf) to write.", Required = true };
+        var format = new Option<string>("--format") { Description = "llama2c (a .bin file) or hf (a Hugging Face directory: config.json + model.safetensors).", DefaultValueFactory = _ => "llama2c" };
+        format.AcceptOnlyFromAmong("llama2c", "hf");
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file." };
         var dim = new Option<int?>("--dim") { Description = "Hidden size (overrides the shape)." };
@@ -28,7 +30,7 @@ internal static class SynthCommand
 
         var command = new Command("synth", "Write a random-weight llama2.c checkpoint of a given shape.")
         {
-            shape, output, seed, force, dim, hidden, layers, heads, kvHeads, vocab, seq, unshared,
+            shape, output, format, seed, force, dim, hidden, layers, heads, kvHeads, vocab, seq, unshared,
         };
         command.SetAction(parse =>
         {
@@ -36,7 +38,7 @@ internal static class SynthCommand
             int Pick(Option<int?> option, int? fallback) => parse.GetValue(option) ?? fallback
                 ?? throw new ArgumentException($"{option.Name} is required when no --shape is given.");
             int headCount = Pick(heads, named?.HeadCount);
-            var config = new ModelConfig
+            var config = (named ?? new ModelConfig { Dim = 1, HiddenDim = 1, LayerCount = 1, HeadCount = 1, KvHeadCount = 1, VocabSize = 1, MaxSequenceLength = 1 }) with
             {
                 Dim = Pick(dim, named?.Dim),
                 HiddenDim = Pick(hidden, named?.HiddenDim),
@@ -47,13 +49,51 @@ internal static class SynthCommand
                 MaxSequenceLength = Pick(seq, named?.MaxSequenceLength),
                 SharedClassifier = !parse.GetValue(unshared),
             };
+            // A --vocab smaller than the shape's special ids keeps only the ids that still exist (BOS/EOS fall back to 1 and 2).
+            config = config with
+            {
+                BosId = config.BosId < config.VocabSize ? config.BosId : 1,
+                EosId = config.EosId < config.VocabSize ? config.EosId : 2,
+                StopIds = new TokenIdList(config.StopIds.Where(id => id < config.VocabSize)),
+            };
             string path = parse.GetValue(output)!;
-            Llama2cCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
+            if (parse.GetValue(format) == "hf")
+                WriteHuggingFace(path, config, parse.GetValue(seed), parse.GetValue(force));
+            else if (config.RopeTheta != 10000f || config.RopeScaling.Kind != RopeScalingKind.None)
+                throw new ArgumentException($"Shape '{parse.GetValue(shape)}' has RoPE base {config.RopeTheta} and {config.RopeScaling.Kind} RoPE scaling, " +
+                    "which a llama2.c checkpoint cannot record; write it with --format hf.");
+            else
+                Llama2cCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
             console.Out.WriteLine($"wrote {path}: dim {config.Dim}, hidden {config.HiddenDim}, {config.LayerCount} layers, " +
                 $"{config.HeadCount} heads, {config.KvHeadCount} kv heads, vocab {config.VocabSize}, seq {config.MaxSequenceLength}, " +
-                $"{new FileInfo(path).Length:N0} bytes");
+                $"{(File.Exists(path) ? new FileInfo(path).Length : Directory.GetFiles(path).Sum(f => new FileInfo(f).Length)):N0} bytes");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The same seeded weights as the llama2.c form (written to a temporary file and read back), saved as a Hugging Face
+    /// directory with the shape's full configuration: RoPE base and scaling, special ids.
+    /// </summary>
+    private static void WriteHuggingFace(string directory, ModelConfig config, int seed, bool overwrite)
+    {
+        if (!overwrite && Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+            throw new IOException($"'{directory}' exists and is not empty; pass --force to replace its files.");
+        string temporary = Path.Combine(Path.GetTempPath(), $"mlpipe-synth-{Guid.NewGuid():N}.bin");
+        try
+        {
+            Llama2cCheckpointWriter.WriteRandom(temporary, config with
+            {
+                RopeTheta = 10000f, RopeScaling = RopeScaling.None, NormEpsilon = 1e-5f, BosId = 1, EosId = 2, StopIds = TokenIdList.Empty,
+            }, seed);
+            using var weights = MlPipelines.ManagedEngine.Formats.Llama2c.Llama2cCheckpoint.Load(temporary);
+            var configured = new LlamaWeights(config, weights.TokenEmbedding, weights.Layers, weights.RmsFinal, weights.Classifier, owner: null, weights.Source);
+            MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceCheckpointWriter.Write(configured, directory, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 }
