@@ -16,6 +16,7 @@ internal static class LibraryTerms
         ("EngineOptions.Quantize", "--quantize"),
         ("EngineOptions.Provider", "--provider"),
         ("OnnxExportOptions.Force", "--force"),
+        ("set overwrite to replace", "pass --force to replace"),
         ("the tokenizer explicitly", "the tokenizer with --tokenizer"),
     ];
 

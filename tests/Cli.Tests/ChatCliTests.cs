@@ -12,8 +12,6 @@ public class ChatCliTests
 {
     private static readonly string ReferenceData = Path.Combine(TestPaths.RepoRoot, "tests", "ChatTemplates.Tests", "data");
 
-    private static string ModelWith(TempDir dir, JsonObject tokenizerConfig) => ChatModelFiles.Write(dir, tokenizerConfig);
-
     public static TheoryData<string, string> FamilyCases()
     {
         var cases = new TheoryData<string, string>();
@@ -36,7 +34,7 @@ public class ChatCliTests
             .Single(t => t!["name"]!.GetValue<string>() == template)!;
 
         using var dir = new TempDir();
-        string model = ModelWith(dir, new JsonObject
+        string model = ChatModelFiles.Write(dir, new JsonObject
         {
             ["chat_template"] = File.ReadAllText(Path.Combine(ReferenceData, "templates", template + ".jinja")),
             ["bos_token"] = info["bos_token"]?.DeepClone(),
@@ -64,7 +62,7 @@ public class ChatCliTests
     {
         using JsonDocument expectedFile = JsonDocument.Parse(File.ReadAllText(Path.Combine(ReferenceData, "expected.json")));
         using var dir = new TempDir();
-        string model = ModelWith(dir, JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.Models, "llama3-tokenizer", "tokenizer_config.json")))!.AsObject());
+        string model = ChatModelFiles.Write(dir, JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.Models, "llama3-tokenizer", "tokenizer_config.json")))!.AsObject());
         string messages = dir.File("m.json");
         File.WriteAllText(messages, expectedFile.RootElement.GetProperty("conversations").GetProperty("system_multi_turn").GetProperty("messages").GetRawText());
         var result = CliRunner.Run("chat", "--model", model, "--messages", messages, "--print-prompt");
@@ -84,7 +82,7 @@ public class ChatCliTests
     public void Replies_stream_the_greedy_continuation_and_reset_forgets_the_history()
     {
         using var dir = new TempDir();
-        string model = ModelWith(dir, new JsonObject
+        string model = ChatModelFiles.Write(dir, new JsonObject
         {
             ["chat_template"] = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}",
             ["bos_token"] = "<s>",
@@ -104,7 +102,7 @@ public class ChatCliTests
     public void Bad_messages_and_models_without_a_template_are_one_line_errors()
     {
         using var dir = new TempDir();
-        string model = ModelWith(dir, new JsonObject { ["bos_token"] = "<s>" });
+        string model = ChatModelFiles.Write(dir, new JsonObject { ["bos_token"] = "<s>" });
         string messages = dir.File("m.json");
         File.WriteAllText(messages, """[{"role": "user", "content": "hi"}]""");
         var noTemplate = CliRunner.Run("chat", "--model", model, "--messages", messages, "--print-prompt");

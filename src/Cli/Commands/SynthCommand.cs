@@ -58,7 +58,7 @@ internal static class SynthCommand
             };
             string path = parse.GetValue(output)!;
             if (parse.GetValue(format) == "hf")
-                WriteHuggingFace(path, config, parse.GetValue(seed), parse.GetValue(force));
+                MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
             else if (config.RopeTheta != 10000f || config.RopeScaling.Kind != RopeScalingKind.None)
                 throw new ArgumentException($"Shape '{parse.GetValue(shape)}' has RoPE base {config.RopeTheta} and {config.RopeScaling.Kind} RoPE scaling, " +
                     "which a llama2.c checkpoint cannot record; write it with --format hf.");
@@ -70,30 +70,5 @@ internal static class SynthCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>
-    /// The same seeded weights as the llama2.c form (written to a temporary file and read back), saved as a Hugging Face
-    /// directory with the shape's full configuration: RoPE base and scaling, special ids.
-    /// </summary>
-    private static void WriteHuggingFace(string directory, ModelConfig config, int seed, bool overwrite)
-    {
-        if (!overwrite && Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
-            throw new IOException($"'{directory}' exists and is not empty; pass --force to replace its files.");
-        string temporary = Path.Combine(Path.GetTempPath(), $"mlpipe-synth-{Guid.NewGuid():N}.bin");
-        try
-        {
-            Llama2cCheckpointWriter.WriteRandom(temporary, config with
-            {
-                RopeTheta = 10000f, RopeScaling = RopeScaling.None, NormEpsilon = 1e-5f, BosId = 1, EosId = 2, StopIds = TokenIdList.Empty,
-            }, seed);
-            using var weights = MlPipelines.ManagedEngine.Formats.Llama2c.Llama2cCheckpoint.Load(temporary);
-            var configured = new LlamaWeights(config, weights.TokenEmbedding, weights.Layers, weights.RmsFinal, weights.Classifier, owner: null, weights.Source);
-            MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceCheckpointWriter.Write(configured, directory, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
     }
 }

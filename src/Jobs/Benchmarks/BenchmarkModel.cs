@@ -1,6 +1,7 @@
 using MlPipelines.Exporter;
 using MlPipelines.ManagedEngine.Formats;
 using MlPipelines.ManagedEngine.Formats.Llama2c;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
@@ -66,8 +67,19 @@ public sealed class BenchmarkModel
         ModelConfig config = ModelShapes.Get(shape);
         config = config with { MaxSequenceLength = Math.Max(config.MaxSequenceLength, MinBenchmarkContext) };
         string name = shape.ToLowerInvariant();
-        string path = Path.Combine(cacheDirectory ?? OnnxExportCache.DefaultDirectory, "synth", name + ".bin");
         synthesized = false;
+        if (config.RopeTheta != 10000f || config.RopeScaling.Kind != RopeScalingKind.None)
+        {
+            // Llama 3's RoPE settings have no place in a llama2.c file: the shape is synthesized as a Hugging Face directory.
+            string directory = Path.Combine(cacheDirectory ?? OnnxExportCache.DefaultDirectory, "synth", name);
+            if (!HasShape(directory, config))
+            {
+                HuggingFaceCheckpointWriter.WriteRandom(directory, config, SynthesisSeed, overwrite: true);
+                synthesized = true;
+            }
+            return new BenchmarkModel(name, ResolvedModel.FromSource(new ModelSource(directory, ModelFormat.HuggingFace)), config, cacheDirectory);
+        }
+        string path = Path.Combine(cacheDirectory ?? OnnxExportCache.DefaultDirectory, "synth", name + ".bin");
         if (!HasShape(path, config))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -166,12 +178,24 @@ public sealed class BenchmarkModel
 
     private static bool HasShape(string path, ModelConfig shape)
     {
-        if (!File.Exists(path))
+        bool directory = Directory.Exists(path);
+        if (!directory && !File.Exists(path))
             return false;
         try
         {
-            using var weights = Llama2cCheckpoint.Load(path);
-            var c = weights.Config;
+            ModelConfig c;
+            if (directory)
+            {
+                // Only the configuration is read; an interrupted write lacks one of the files or fails to parse.
+                if (!File.Exists(Path.Combine(path, "model.safetensors"))) return false;
+                c = HuggingFaceConfig.Load(Path.Combine(path, HuggingFaceCheckpoint.ConfigFileName)).ToModelConfig();
+                if (c.RopeTheta != shape.RopeTheta || c.RopeScaling != shape.RopeScaling) return false;
+            }
+            else
+            {
+                using var weights = Llama2cCheckpoint.Load(path);
+                c = weights.Config;
+            }
             return c.Dim == shape.Dim && c.HiddenDim == shape.HiddenDim && c.LayerCount == shape.LayerCount
                 && c.HeadCount == shape.HeadCount && c.KvHeadCount == shape.KvHeadCount && c.VocabSize == shape.VocabSize
                 && c.MaxSequenceLength == shape.MaxSequenceLength && c.SharedClassifier == shape.SharedClassifier;

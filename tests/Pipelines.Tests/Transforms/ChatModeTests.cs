@@ -17,8 +17,6 @@ public class ChatModeTests
         return ChatModelFiles.Write(dir, config);
     }
 
-    private static string Greedy(string model, string text, int maxNewTokens) => ChatModelFiles.GreedyReply(model, text, maxNewTokens);
-
     [Fact]
     public void Rows_are_user_messages_in_the_template_with_the_system_prompt_first_and_survive_save_and_load()
     {
@@ -31,8 +29,8 @@ public class ChatModeTests
         List<string> replies = TextRows.Column<ReadOnlyMemory<char>>(fitted.Transform(data), "Reply").Select(m => m.ToString()).ToList();
 
         // The template writes "<s>" + system + " " + user: BOS, then the text "Once upon a time a little dog".
-        Assert.Equal(Greedy(model, "Once upon a time a little dog", 16), replies[0]);
-        Assert.Equal(Greedy(model, "Once upon a time the sun", 16), replies[1]);
+        Assert.Equal(ChatModelFiles.GreedyReply(model, "Once upon a time a little dog", 16), replies[0]);
+        Assert.Equal(ChatModelFiles.GreedyReply(model, "Once upon a time the sun", 16), replies[1]);
 
         LlamaPipelineModel.Save(ml, fitted, data.Schema, dir.File("chat.zip"));
         ITransformer reloaded = LlamaPipelineModel.Load(new MLContext(), dir.File("chat.zip"), out _);

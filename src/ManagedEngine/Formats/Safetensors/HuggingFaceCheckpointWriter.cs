@@ -60,6 +60,35 @@ public static class HuggingFaceCheckpointWriter
         });
     }
 
+    /// <summary>
+    /// Writes seeded random weights of <paramref name="config"/> as a Hugging Face directory: the same weights
+    /// <see cref="Llama2c.Llama2cCheckpointWriter.WriteRandom"/> writes for that seed (generated into a temporary llama2.c
+    /// file and read back), with the configuration's RoPE settings and special ids, which llama2.c files cannot record.
+    /// </summary>
+    /// <exception cref="IOException">The directory is not empty and <paramref name="overwrite"/> is false.</exception>
+    public static void WriteRandom(string directory, ModelConfig config, int seed, bool overwrite = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(config);
+        if (!overwrite && Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+            throw new IOException($"'{directory}' exists and is not empty; set overwrite to replace its files.");
+        string temporary = Path.Combine(Path.GetTempPath(), $"mlpipe-synth-{Guid.NewGuid():N}.bin");
+        try
+        {
+            Llama2c.Llama2cCheckpointWriter.WriteRandom(temporary, config with
+            {
+                RopeTheta = 10000f, RopeScaling = RopeScaling.None, NormEpsilon = 1e-5f, BosId = 1, EosId = 2, StopIds = TokenIdList.Empty,
+            }, seed);
+            using LlamaWeights plain = Llama2c.Llama2cCheckpoint.Load(temporary);
+            var configured = new LlamaWeights(config, plain.TokenEmbedding, plain.Layers, plain.RmsFinal, plain.Classifier, owner: null, plain.Source);
+            Write(configured, directory, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
     /// <summary>The config.json of <paramref name="c"/>.</summary>
     public static JsonObject Config(ModelConfig c)
     {
