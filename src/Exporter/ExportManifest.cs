@@ -48,7 +48,7 @@ public sealed record ExportManifest
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        // Computed members of ModelConfig (HeadDim, KvDim, ...) are not written.
+        // Computed members of ModelConfig (KvDim, QueryDim, ...) are not written; HeadDim only when set explicitly.
         IgnoreReadOnlyProperties = true,
     };
 

@@ -127,13 +127,13 @@ internal sealed class PortableLlamaGraph
     private string Layer(int l, string x, string pastKey, string pastValue)
     {
         LayerWeights w = _w.Layers[l];
-        int dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
+        int dim = _c.Dim, qDim = _c.QueryDim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
         string p = $"model.layers.{l}.";
         string W(string name, WeightTensor t, long rows, long cols) => _g.Weight(p + name, t, rows, cols);
 
         // Attention block.
         string xn = RmsNorm(x, _g.Weight(p + "input_layernorm.weight", w.RmsAttention, dim), $"l{l}_attn_norm");
-        string q = _g.Reshape(_g.GemmTransB(xn, W("self_attn.q_proj.weight", w.Wq, dim, dim), $"l{l}_q_2d"), _shapeQ, $"l{l}_q");
+        string q = _g.Reshape(_g.GemmTransB(xn, W("self_attn.q_proj.weight", w.Wq, qDim, dim), $"l{l}_q_2d"), _shapeQ, $"l{l}_q");
         string k = _g.Reshape(_g.GemmTransB(xn, W("self_attn.k_proj.weight", w.Wk, kvDim, dim), $"l{l}_k_2d"), _shapeKv, $"l{l}_k");
         string v = _g.Reshape(_g.GemmTransB(xn, W("self_attn.v_proj.weight", w.Wv, kvDim, dim), $"l{l}_v_2d"), _shapeKv, $"l{l}_v");
         q = Rope(q, _shapeQ, $"l{l}_q_rot");
@@ -156,8 +156,8 @@ internal sealed class PortableLlamaGraph
         string probs = _g.Softmax(scores, -1, $"l{l}_probs");
         string attn = _g.MatMul(probs, v5, $"l{l}_attn5");                                   // [B,KvH,G,S,hd]
         attn = _g.Transpose(_g.Reshape(attn, _shapeAttnOut, $"l{l}_attn4"), headsFirst, $"l{l}_attn_t");
-        attn = _g.Reshape(attn, _g.Int64s(-1, dim), $"l{l}_attn");
-        x = _g.Add(x, _g.GemmTransB(attn, W("self_attn.o_proj.weight", w.Wo, dim, dim), $"l{l}_o"), $"l{l}_h");
+        attn = _g.Reshape(attn, _g.Int64s(-1, qDim), $"l{l}_attn");
+        x = _g.Add(x, _g.GemmTransB(attn, W("self_attn.o_proj.weight", w.Wo, dim, qDim), $"l{l}_o"), $"l{l}_h");
 
         // Feed-forward block: SwiGLU, multiplied in the managed engine's order sigmoid(g) · (g · u).
         xn = RmsNorm(x, _g.Weight(p + "post_attention_layernorm.weight", w.RmsFfn, dim), $"l{l}_ffn_norm");

@@ -22,20 +22,20 @@ internal sealed unsafe class ProjectionJob : ParallelJob
 /// </summary>
 internal sealed unsafe class AttentionJob : ParallelJob
 {
-    public float* Q;                // [tokens, dim]
-    public float* Output;           // [tokens, dim]
+    public float* Q;                // [tokens, queryDim]
+    public float* Output;           // [tokens, queryDim]
     public float* Keys;             // the layer's key cache [seq, kvDim]
     public float* Values;
     public float[][] Scores = [];   // per thread, pinned, [ChunkCapacity * seq]
-    public int Start, Tokens, HeadDim, KvDim, GroupSize, Dim;
+    public int Start, Tokens, HeadDim, KvDim, GroupSize, QueryDim;
 
     public override void Execute(int start, int end, int thread)
     {
         fixed (float* scores = Scores[thread])
         {
             for (int h = start; h < end; h++)
-                Attention.Chunk(Q + h * HeadDim, Dim, Tokens, Start, Keys, Values, KvDim, h / GroupSize * HeadDim, HeadDim,
-                    Output + h * HeadDim, Dim, scores);
+                Attention.Chunk(Q + h * HeadDim, QueryDim, Tokens, Start, Keys, Values, KvDim, h / GroupSize * HeadDim, HeadDim,
+                    Output + h * HeadDim, QueryDim, scores);
         }
     }
 }

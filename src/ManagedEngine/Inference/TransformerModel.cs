@@ -39,11 +39,11 @@ public sealed class TransformerModel : ILanguageModel
         QuantizedWeights = q8;
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         Rope = RopeTable.For(Config);
-        int dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim;
+        int dim = config.Dim, qDim = config.QueryDim, kv = config.KvDim, hidden = config.HiddenDim;
         if (f32 is not null)
         {
             Blocks = f32.Layers.Select(l => new BlockWeights(l.RmsAttention,
-                Projection.Of(l.Wq, dim, dim), Projection.Of(l.Wk, kv, dim), Projection.Of(l.Wv, kv, dim), Projection.Of(l.Wo, dim, dim),
+                Projection.Of(l.Wq, qDim, dim), Projection.Of(l.Wk, kv, dim), Projection.Of(l.Wv, kv, dim), Projection.Of(l.Wo, dim, qDim),
                 l.RmsFfn, Projection.Of(l.W1, hidden, dim), Projection.Of(l.W2, dim, hidden), Projection.Of(l.W3, hidden, dim))).ToArray();
             TokenEmbedding = f32.TokenEmbedding;
             RmsFinal = f32.RmsFinal;

@@ -28,7 +28,8 @@ public sealed unsafe class TransformerSession : IModelSession
     private readonly Dictionary<(int Cols, int Group), Quantization.QuantizedVector[]> _q8Inputs = new();
     private readonly AttentionJob _attention = new();
 
-    // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c).
+    // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c). _q and the attention
+    // output (in _xb) are QueryDim wide, which an explicit head size can make wider than Dim.
     // Allocated on the pinned heap so the kernels can hold raw pointers to them.
     private readonly float[] _x, _xb, _xb2, _q, _hb, _hb2, _hbScratch;
     private readonly float[][] _keyCache, _valueCache;   // [layer][position * kvDim]
@@ -40,9 +41,9 @@ public sealed unsafe class TransformerSession : IModelSession
         _c = model.Config;
         ChunkCapacity = Math.Min(MaxChunk, _c.MaxSequenceLength);
         _x = Pinned(ChunkCapacity * _c.Dim);
-        _xb = Pinned(ChunkCapacity * _c.Dim);
+        _xb = Pinned(ChunkCapacity * Math.Max(_c.Dim, _c.QueryDim));
         _xb2 = Pinned(ChunkCapacity * _c.Dim);
-        _q = Pinned(ChunkCapacity * _c.Dim);
+        _q = Pinned(ChunkCapacity * _c.QueryDim);
         _hb = Pinned(ChunkCapacity * _c.HiddenDim);
         _hb2 = Pinned(ChunkCapacity * _c.HiddenDim);
         _hbScratch = Pinned(ChunkCapacity * _c.HiddenDim);
@@ -61,7 +62,7 @@ public sealed unsafe class TransformerSession : IModelSession
         _attention.HeadDim = _c.HeadDim;
         _attention.KvDim = _c.KvDim;
         _attention.GroupSize = _c.KvGroupSize;
-        _attention.Dim = _c.Dim;
+        _attention.QueryDim = _c.QueryDim;
     }
 
     /// <inheritdoc />
@@ -122,7 +123,7 @@ public sealed unsafe class TransformerSession : IModelSession
     /// <summary>A chunk of m tokens at positions pos..pos+m-1 through every layer; leaves the final-normed states in <c>_x</c>.</summary>
     private void ForwardChunk(ReadOnlySpan<int> tokens, int pos)
     {
-        int m = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
+        int m = tokens.Length, dim = _c.Dim, qDim = _c.QueryDim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
         float eps = _c.NormEpsilon;
         ReadOnlySpan<float> embedding = _model.TokenEmbedding.Span;
         for (int t = 0; t < m; t++)
@@ -140,13 +141,13 @@ public sealed unsafe class TransformerSession : IModelSession
                     VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsAttention.Span, eps);
                 fixed (float* k = &keys[pos * kvDim], v = &values[pos * kvDim])
                 {
-                    Project(layer.Wq, xb, m, q, dim);
+                    Project(layer.Wq, xb, m, q, qDim);
                     Project(layer.Wk, xb, m, k, kvDim);
                     Project(layer.Wv, xb, m, v, kvDim);
                 }
                 for (int t = 0; t < m; t++)
                 {
-                    _model.Rope.Rotate(_q.AsSpan(t * dim, dim), pos + t);
+                    _model.Rope.Rotate(_q.AsSpan(t * qDim, qDim), pos + t);
                     _model.Rope.Rotate(keys.AsSpan((pos + t) * kvDim, kvDim), pos + t);
                 }
 

@@ -5,13 +5,13 @@ public sealed class LayerWeights
 {
     /// <summary>RMSNorm weight before attention, <c>[dim]</c>.</summary>
     public required WeightTensor RmsAttention { get; init; }
-    /// <summary>Query projection, <c>[dim, dim]</c>.</summary>
+    /// <summary>Query projection, <c>[queryDim, dim]</c> (<see cref="ModelConfig.QueryDim"/>; usually <c>dim</c>).</summary>
     public required WeightTensor Wq { get; init; }
     /// <summary>Key projection, <c>[kvDim, dim]</c>.</summary>
     public required WeightTensor Wk { get; init; }
     /// <summary>Value projection, <c>[kvDim, dim]</c>.</summary>
     public required WeightTensor Wv { get; init; }
-    /// <summary>Attention output projection, <c>[dim, dim]</c>.</summary>
+    /// <summary>Attention output projection, <c>[dim, queryDim]</c>.</summary>
     public required WeightTensor Wo { get; init; }
     /// <summary>RMSNorm weight before the feed-forward layer, <c>[dim]</c>.</summary>
     public required WeightTensor RmsFfn { get; init; }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MlPipelines.ManagedEngine.Model;
 
 /// <summary>
@@ -55,8 +57,34 @@ public sealed record ModelConfig
     /// <summary>Whether <paramref name="id"/> ends a generation: <see cref="EosId"/> or one of <see cref="StopIds"/>.</summary>
     public bool IsEndOfSequence(int id) => id == EosId || StopIds.Contains(id);
 
-    /// <summary>Width of one attention head.</summary>
-    public int HeadDim => Dim / HeadCount;
+    private readonly int _headDim;
+
+    /// <summary>
+    /// Width of one attention head: <c>Dim / HeadCount</c> unless set explicitly (Hugging Face's <c>head_dim</c>,
+    /// GGUF's <c>attention.key_length</c>), where it may differ, so that the query width <see cref="QueryDim"/> is not
+    /// <see cref="Dim"/>.
+    /// </summary>
+    [JsonIgnore]
+    public int HeadDim
+    {
+        get => _headDim != 0 ? _headDim : Dim / HeadCount;
+        init => _headDim = value;
+    }
+
+    // Serialised only when explicit, so a configuration written and read back (an export manifest) equals the original.
+    [JsonInclude]
+    [JsonPropertyName("headDim")]
+    private int? ExplicitHeadDim
+    {
+        get => _headDim == 0 ? null : _headDim;
+        init => _headDim = value ?? 0;
+    }
+
+    /// <summary>True when <see cref="HeadDim"/> was set explicitly rather than derived from <see cref="Dim"/>.</summary>
+    public bool HasExplicitHeadDim => _headDim != 0;
+
+    /// <summary>Width of the query projection and of the attention output: <c>HeadCount * HeadDim</c>.</summary>
+    public int QueryDim => HeadCount * HeadDim;
 
     /// <summary>Width of the key (and value) projection: <c>KvHeadCount * HeadDim</c>.</summary>
     public int KvDim => KvHeadCount * HeadDim;

@@ -23,6 +23,9 @@ public readonly unsafe struct WeightTensor
     /// <summary>The first weight (the memory stays valid while the owner lives).</summary>
     internal float* Pointer => _data;
 
+    /// <summary>The weights as a writable span, for code that fills memory it allocated itself.</summary>
+    internal Span<float> MutableSpan() => new(_data, Length);
+
     /// <summary>The weights as a span.</summary>
     public ReadOnlySpan<float> Span => new(_data, Length);
 

@@ -9,7 +9,7 @@ public sealed class QuantizedLayerWeights
 {
     /// <summary>RMSNorm weight before attention, <c>[dim]</c>.</summary>
     public required WeightTensor RmsAttention { get; init; }
-    /// <summary>Query projection, <c>[dim, dim]</c>.</summary>
+    /// <summary>Query projection, <c>[queryDim, dim]</c>.</summary>
     public required Q8Matrix Wq { get; init; }
     /// <summary>Key projection, <c>[kvDim, dim]</c>.</summary>
     public required Q8Matrix Wk { get; init; }
@@ -81,8 +81,8 @@ public sealed class QuantizedLlamaWeights : IDisposable
         if (groupSize is int g)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(g, nameof(groupSize));
-            if (c.Dim % g != 0 || c.HiddenDim % g != 0)
-                throw new ArgumentException($"Group size {g} must divide dim {c.Dim} and hidden_dim {c.HiddenDim}.", nameof(groupSize));
+            if (c.Dim % g != 0 || c.HiddenDim % g != 0 || c.QueryDim % g != 0)
+                throw new ArgumentException($"Group size {g} must divide dim {c.Dim}, hidden_dim {c.HiddenDim} and the query width {c.QueryDim}.", nameof(groupSize));
         }
 
         var arrays = new List<float[]>();
@@ -103,10 +103,10 @@ public sealed class QuantizedLlamaWeights : IDisposable
             layers[i] = new QuantizedLayerWeights
             {
                 RmsAttention = Copy(l.RmsAttention),
-                Wq = Quantize(l.Wq, c.Dim, c.Dim),
+                Wq = Quantize(l.Wq, c.QueryDim, c.Dim),
                 Wk = Quantize(l.Wk, c.KvDim, c.Dim),
                 Wv = Quantize(l.Wv, c.KvDim, c.Dim),
-                Wo = Quantize(l.Wo, c.Dim, c.Dim),
+                Wo = Quantize(l.Wo, c.Dim, c.QueryDim),
                 RmsFfn = Copy(l.RmsFfn),
                 W1 = Quantize(l.W1, c.HiddenDim, c.Dim),
                 W2 = Quantize(l.W2, c.Dim, c.HiddenDim),
@@ -114,7 +114,7 @@ public sealed class QuantizedLlamaWeights : IDisposable
             };
         }
         int? uniform = groupSize ?? (Q8Matrix.DefaultGroupSize(c.Dim) == Q8Matrix.DefaultGroupSize(c.HiddenDim)
-            ? Q8Matrix.DefaultGroupSize(c.Dim) : null);
+            && Q8Matrix.DefaultGroupSize(c.Dim) == Q8Matrix.DefaultGroupSize(c.QueryDim) ? Q8Matrix.DefaultGroupSize(c.Dim) : null);
         return new QuantizedLlamaWeights(c, Copy(weights.TokenEmbedding), layers, Copy(weights.RmsFinal),
             Quantize(weights.Classifier, c.VocabSize, c.Dim), uniform, owner: null, arrays, $"{weights.Source} (quantised to Q8_0)");
     }

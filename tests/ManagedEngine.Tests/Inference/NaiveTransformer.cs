@@ -13,7 +13,7 @@ internal sealed class NaiveTransformer(LlamaWeights w)
     /// <summary>Logits at every position of <paramref name="tokens"/>, row-major [n, vocab].</summary>
     public double[][] Logits(int[] tokens)
     {
-        int n = tokens.Length, dim = _c.Dim, hd = _c.HeadDim, kvDim = _c.KvDim;
+        int n = tokens.Length, dim = _c.Dim, hd = _c.HeadDim, qDim = _c.HeadCount * hd, kvDim = _c.KvHeadCount * hd;
         var x = new double[n][];
         for (int t = 0; t < n; t++)
             x[t] = Row(w.TokenEmbedding, tokens[t], dim);
@@ -24,13 +24,13 @@ internal sealed class NaiveTransformer(LlamaWeights w)
             for (int t = 0; t < n; t++)
             {
                 double[] xn = RmsNorm(x[t], layer.RmsAttention);
-                q[t] = Rope(MatVec(layer.Wq, xn, dim), t);
+                q[t] = Rope(MatVec(layer.Wq, xn, qDim), t);
                 k[t] = Rope(MatVec(layer.Wk, xn, kvDim), t);
                 v[t] = MatVec(layer.Wv, xn, kvDim);
             }
             for (int t = 0; t < n; t++)
             {
-                var attn = new double[dim];
+                var attn = new double[qDim];
                 for (int h = 0; h < _c.HeadCount; h++)
                 {
                     int kvh = h / (_c.HeadCount / _c.KvHeadCount);

@@ -32,13 +32,16 @@ internal static class GgufLlamaConfig
         int kvHeads = f.GetInt32("llama.attention.head_count_kv", 1, heads) ?? heads;
         int context = f.RequireInt32("llama.context_length", 1, ModelLimits.MaxSeqLen);
         int vocab = VocabSize(f, dim);
-        if (ShapeRules.Validate(FieldNames, dim, hidden, layers, heads, kvHeads, vocab, context) is { } shapeError)
+        int? explicitHeadDim = ExplicitHeadDim(f, dim, heads);
+        if (ShapeRules.Validate(FieldNames, dim, hidden, layers, heads, kvHeads, vocab, context, headDim: explicitHeadDim) is { } shapeError)
             throw new InvalidDataException($"{f.Path}: {shapeError}");
-        int headDim = dim / heads;
-        // The engine rotates whole heads and derives head size from dim / heads; files that say otherwise describe another model.
-        foreach (string key in new[] { "llama.rope.dimension_count", "llama.attention.key_length", "llama.attention.value_length" })
+        int headDim = explicitHeadDim ?? dim / heads;
+        // Values must be as wide as keys, and RoPE must rotate whole heads; files that say otherwise describe another model.
+        foreach (string key in new[] { "llama.attention.value_length", "llama.rope.dimension_count" })
             if (f.GetInteger(key) is long value && value != headDim)
-                throw f.Invalid(key, $"is {value}; it must equal the head size embedding_length / head_count = {dim} / {heads} = {headDim}");
+                throw new NotSupportedException($"{f.Path}: metadata '{key}' is {value}, but the head size is {headDim}" +
+                    (explicitHeadDim is null ? $" (embedding_length / head_count = {dim} / {heads})" : " ('llama.attention.key_length')") +
+                    "; only models whose values and rotary part span the whole head are supported");
 
         float epsilon = f.GetFloat("llama.attention.layer_norm_rms_epsilon") ?? throw f.Missing("llama.attention.layer_norm_rms_epsilon", "a FLOAT32");
         if (!(epsilon > 0 && epsilon < 1))
@@ -60,6 +63,7 @@ internal static class GgufLlamaConfig
             LayerCount = layers,
             HeadCount = heads,
             KvHeadCount = kvHeads,
+            HeadDim = explicitHeadDim ?? 0,
             VocabSize = vocab,
             MaxSequenceLength = context,
             RopeTheta = theta,
@@ -69,6 +73,14 @@ internal static class GgufLlamaConfig
             EosId = eos,
             StopIds = new TokenIdList(stops),
         };
+    }
+
+    /// <summary><c>llama.attention.key_length</c> when present and not simply <c>embedding_length / head_count</c>.</summary>
+    private static int? ExplicitHeadDim(GgufFile f, int dim, int heads)
+    {
+        if (f.GetInt32("llama.attention.key_length", 1, ModelLimits.MaxDim) is not int keyLength)
+            return null;
+        return dim % heads == 0 && dim / heads == keyLength ? null : keyLength;
     }
 
     /// <summary>

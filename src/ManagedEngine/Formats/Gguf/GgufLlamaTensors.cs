@@ -49,14 +49,14 @@ internal sealed class GgufLlamaTensors
     {
         var used = new HashSet<string>(StringComparer.Ordinal);
         string describe = $"embedding_length {c.Dim}, feed_forward_length {c.HiddenDim}, head_count {c.HeadCount}, " +
-            $"head_count_kv {c.KvHeadCount}, vocabulary {c.VocabSize}";
+            $"head_count_kv {c.KvHeadCount}, " + (c.HasExplicitHeadDim ? $"key_length {c.HeadDim}, " : "") + $"vocabulary {c.VocabSize}";
 
         GgufTensorInfo Get(string name, string meaning, long inner, long outer = 1) =>
             Find(file, name, meaning, describe, used, inner, outer) ?? throw new InvalidDataException(
                 $"{file.Path}: tensor '{name}' ({meaning}) is missing; a llama model with block_count = {c.LayerCount} needs it " +
                 $"(expected {Shape(inner, outer)})");
 
-        int d = c.Dim, kv = c.KvDim, h = c.HiddenDim;
+        int d = c.Dim, q = c.QueryDim, kv = c.KvDim, h = c.HiddenDim;
         var embedding = Get(TokenEmbedding, "token embedding [vocab, dim]", d, c.VocabSize);
         var layers = new LayerTensors[c.LayerCount];
         for (int i = 0; i < layers.Length; i++)
@@ -64,10 +64,10 @@ internal sealed class GgufLlamaTensors
             string p = $"blk.{i}.";
             layers[i] = new LayerTensors(
                 RmsAttention: Get(p + "attn_norm.weight", "attention RMSNorm [dim]", d),
-                Wq: Get(p + "attn_q.weight", "query projection [dim, dim]", d, d),
+                Wq: Get(p + "attn_q.weight", "query projection [heads * head_dim, dim]", d, q),
                 Wk: Get(p + "attn_k.weight", "key projection [kv_dim, dim]", d, kv),
                 Wv: Get(p + "attn_v.weight", "value projection [kv_dim, dim]", d, kv),
-                Wo: Get(p + "attn_output.weight", "attention output [dim, dim]", d, d),
+                Wo: Get(p + "attn_output.weight", "attention output [dim, heads * head_dim]", q, d),
                 RmsFfn: Get(p + "ffn_norm.weight", "feed-forward RMSNorm [dim]", d),
                 W1: Get(p + "ffn_gate.weight", "feed-forward gate w1 [hidden, dim]", d, h),
                 W2: Get(p + "ffn_down.weight", "feed-forward down w2 [dim, hidden]", h, d),

@@ -61,9 +61,9 @@ public static class HuggingFaceCheckpointWriter
     }
 
     /// <summary>
-    /// Writes seeded random weights of <paramref name="config"/> as a Hugging Face directory: the same weights
-    /// <see cref="Llama2c.Llama2cCheckpointWriter.WriteRandom"/> writes for that seed (generated into a temporary llama2.c
-    /// file and read back), with the configuration's RoPE settings and special ids, which llama2.c files cannot record.
+    /// Writes seeded random weights of <paramref name="config"/> as a Hugging Face directory: for a shape llama2.c can hold,
+    /// the same weights <see cref="Llama2c.Llama2cCheckpointWriter.WriteRandom"/> writes for that seed, with the
+    /// configuration's RoPE settings, head width and special ids, which llama2.c files cannot record.
     /// </summary>
     /// <exception cref="IOException">The directory is not empty and <paramref name="overwrite"/> is false.</exception>
     public static void WriteRandom(string directory, ModelConfig config, int seed, bool overwrite = false)
@@ -72,21 +72,8 @@ public static class HuggingFaceCheckpointWriter
         ArgumentNullException.ThrowIfNull(config);
         if (!overwrite && Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
             throw new IOException($"'{directory}' exists and is not empty; set overwrite to replace its files.");
-        string temporary = Path.Combine(Path.GetTempPath(), $"mlpipe-synth-{Guid.NewGuid():N}.bin");
-        try
-        {
-            Llama2c.Llama2cCheckpointWriter.WriteRandom(temporary, config with
-            {
-                RopeTheta = 10000f, RopeScaling = RopeScaling.None, NormEpsilon = 1e-5f, BosId = 1, EosId = 2, StopIds = TokenIdList.Empty,
-            }, seed);
-            using LlamaWeights plain = Llama2c.Llama2cCheckpoint.Load(temporary);
-            var configured = new LlamaWeights(config, plain.TokenEmbedding, plain.Layers, plain.RmsFinal, plain.Classifier, owner: null, plain.Source);
-            Write(configured, directory, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        using LlamaWeights weights = RandomWeights.Create(config, seed);
+        Write(weights, directory, overwrite: true);
     }
 
     /// <summary>The config.json of <paramref name="c"/>.</summary>
@@ -112,6 +99,8 @@ public static class HuggingFaceCheckpointWriter
             ["eos_token_id"] = c.StopIds.Count == 0 ? c.EosId : new JsonArray([.. new[] { c.EosId }.Concat(c.StopIds).Select(id => (JsonNode?)id)]),
             ["torch_dtype"] = "float32",
         };
+        if (c.HasExplicitHeadDim)
+            config["head_dim"] = c.HeadDim;
         return config;
     }
 
@@ -137,10 +126,10 @@ public static class HuggingFaceCheckpointWriter
             LayerWeights layer = w.Layers[l];
             string Name(string suffix) => LlamaTensorNames.Layer(l, suffix);
             yield return (Name(LlamaTensorNames.AttentionNorm), c.Dim, 1, s => Floats(s, layer.RmsAttention.Span));
-            yield return (Name(LlamaTensorNames.Query), c.Dim, c.Dim, s => RotaryPermuted(s, layer.Wq.Span, c.Dim, c.HeadDim));
+            yield return (Name(LlamaTensorNames.Query), c.QueryDim, c.Dim, s => RotaryPermuted(s, layer.Wq.Span, c.Dim, c.HeadDim));
             yield return (Name(LlamaTensorNames.Key), c.KvDim, c.Dim, s => RotaryPermuted(s, layer.Wk.Span, c.Dim, c.HeadDim));
             yield return (Name(LlamaTensorNames.Value), c.KvDim, c.Dim, s => Floats(s, layer.Wv.Span));
-            yield return (Name(LlamaTensorNames.Output), c.Dim, c.Dim, s => Floats(s, layer.Wo.Span));
+            yield return (Name(LlamaTensorNames.Output), c.Dim, c.QueryDim, s => Floats(s, layer.Wo.Span));
             yield return (Name(LlamaTensorNames.FfnNorm), c.Dim, 1, s => Floats(s, layer.RmsFfn.Span));
             yield return (Name(LlamaTensorNames.Gate), c.HiddenDim, c.Dim, s => Floats(s, layer.W1.Span));
             yield return (Name(LlamaTensorNames.Down), c.Dim, c.HiddenDim, s => Floats(s, layer.W2.Span));

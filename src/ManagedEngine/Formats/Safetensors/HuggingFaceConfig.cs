@@ -29,6 +29,15 @@ public sealed record HuggingFaceConfig
     /// <summary><c>num_key_value_heads</c>: number of key/value heads (default: <see cref="NumAttentionHeads"/>).</summary>
     public required int NumKeyValueHeads { get; init; }
 
+    /// <summary>
+    /// <c>head_dim</c>: width of one attention head when the file gives it explicitly (it may differ from
+    /// <c>hidden_size / num_attention_heads</c>); null derives it.
+    /// </summary>
+    public int? HeadDim { get; init; }
+
+    /// <summary>The head width in effect: <see cref="HeadDim"/> or <c>hidden_size / num_attention_heads</c>.</summary>
+    public int EffectiveHeadDim => HeadDim ?? HiddenSize / NumAttentionHeads;
+
     /// <summary><c>vocab_size</c>: rows of the embedding and of the classifier.</summary>
     public required int VocabSize { get; init; }
 
@@ -67,6 +76,7 @@ public sealed record HuggingFaceConfig
         LayerCount = NumHiddenLayers,
         HeadCount = NumAttentionHeads,
         KvHeadCount = NumKeyValueHeads,
+        HeadDim = HeadDim ?? 0,
         VocabSize = VocabSize,
         MaxSequenceLength = MaxPositionEmbeddings,
         SharedClassifier = TieWordEmbeddings,
@@ -96,6 +106,7 @@ public sealed record HuggingFaceConfig
             NumHiddenLayers = fields.Int("num_hidden_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = fields.Int("num_key_value_heads", heads),
+            HeadDim = ExplicitHeadDim(fields, heads),
             VocabSize = fields.Int("vocab_size"),
             MaxPositionEmbeddings = fields.Int("max_position_embeddings", 2048),
             RmsNormEps = fields.Float("rms_norm_eps", 1e-6f),
@@ -109,24 +120,27 @@ public sealed record HuggingFaceConfig
         string? error = HuggingFaceConfigRules.Validate(config);
         if (error is not null)
             throw new InvalidDataException($"{path}: {error}");
-        if (fields.OptionalInt("head_dim") is int headDim && headDim != config.HiddenSize / config.NumAttentionHeads)
-            throw new NotSupportedException($"{path}: head_dim = {headDim} differs from hidden_size / num_attention_heads = " +
-                $"{config.HiddenSize / config.NumAttentionHeads}; only models whose heads split hidden_size evenly are supported");
         return config;
     }
 
-    /// <summary>The <c>eos_token_id</c>(s) of <c>generation_config.json</c> beside <paramref name="configPath"/>, if it exists.</summary>
-    private static IReadOnlyList<int> GenerationConfigEosIds(string configPath)
+    /// <summary>
+    /// <c>head_dim</c> when present and not simply <c>hidden_size / num_attention_heads</c> (many files state the derived
+    /// value; keeping those implicit keeps the heads-divide-the-width check meaningful for them).
+    /// </summary>
+    private static int? ExplicitHeadDim(ConfigFields fields, int heads)
     {
-        string generation = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(configPath))!, GenerationConfigFileName);
-        if (!File.Exists(generation))
-            return [];
-        using JsonDocument document = SmallJsonFile.ReadObject(generation, MaxFileBytes, "a Hugging Face generation configuration");
-        return new ConfigFields(document.RootElement, generation).TokenIds("eos_token_id");
+        if (fields.OptionalInt("head_dim") is not int headDim)
+            return null;
+        int hidden = fields.Int("hidden_size");
+        return heads > 0 && hidden % heads == 0 && hidden / heads == headDim ? null : headDim;
     }
 
+    /// <summary>The <c>eos_token_id</c>(s) of <c>generation_config.json</c> beside <paramref name="configPath"/>, if it exists.</summary>
+    private static IReadOnlyList<int> GenerationConfigEosIds(string configPath) =>
+        HuggingFaceGenerationConfig.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(configPath))!)?.EosTokenIds ?? [];
+
     /// <summary>The generation settings file Hugging Face keeps beside config.json.</summary>
-    public const string GenerationConfigFileName = "generation_config.json";
+    public const string GenerationConfigFileName = HuggingFaceGenerationConfig.FileName;
 
     /// <summary>
     /// <c>rope_scaling</c>: null or <c>rope_type</c> (older files: <c>type</c>) <c>default</c> is plain RoPE; <c>linear</c>

@@ -13,7 +13,7 @@ internal static class HuggingFaceConfigRules
     public static string? Validate(HuggingFaceConfig c)
     {
         return ShapeRules.Validate(FieldNames, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads,
-                c.NumKeyValueHeads, c.VocabSize, c.MaxPositionEmbeddings)
+                c.NumKeyValueHeads, c.VocabSize, c.MaxPositionEmbeddings, headDim: c.HeadDim)
             ?? Positive("rms_norm_eps", c.RmsNormEps)
             ?? Positive("rope_theta", c.RopeTheta)
             ?? TokenId("bos_token_id", c.BosTokenId, c.VocabSize)
@@ -23,7 +23,7 @@ internal static class HuggingFaceConfigRules
 
     private static readonly ShapeFieldNames FieldNames = new("", "hidden_size", "intermediate_size", "num_hidden_layers",
         "num_attention_heads", "num_key_value_heads", "vocab_size", "max_position_embeddings",
-        "model.embed_tokens.weight", "self_attn.q_proj.weight", "mlp.gate_proj.weight");
+        "model.embed_tokens.weight", "self_attn.q_proj.weight", "mlp.gate_proj.weight", "head_dim");
 
     private static string? Positive(string field, float value) =>
         float.IsFinite(value) && value > 0 ? null : $"{field} = {value} must be a positive finite number";

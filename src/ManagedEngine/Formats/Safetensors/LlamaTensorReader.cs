@@ -20,7 +20,7 @@ internal sealed unsafe class LlamaTensorReader(SafetensorsTensorSet tensors, Hug
     {
         CheckForeignTensors();
         int dim = hf.HiddenSize, hidden = hf.IntermediateSize, vocab = hf.VocabSize;
-        int headDim = dim / hf.NumAttentionHeads, kvDim = headDim * hf.NumKeyValueHeads;
+        int headDim = hf.EffectiveHeadDim, queryDim = headDim * hf.NumAttentionHeads, kvDim = headDim * hf.NumKeyValueHeads;
 
         Planned embedding = Plan(Embedding, vocab, dim, "[vocab_size, hidden_size]");
         var layers = new Planned[hf.NumHiddenLayers][];
@@ -29,10 +29,10 @@ internal sealed unsafe class LlamaTensorReader(SafetensorsTensorSet tensors, Hug
             layers[i] =
             [
                 Plan(Layer(i, AttentionNorm), dim, null, "[hidden_size]"),
-                Plan(Layer(i, Query), dim, dim, "[hidden_size, hidden_size]") with { RotaryHeadDim = headDim },
+                Plan(Layer(i, Query), queryDim, dim, "[num_attention_heads * head_dim, hidden_size]") with { RotaryHeadDim = headDim },
                 Plan(Layer(i, Key), kvDim, dim, "[num_key_value_heads * head_dim, hidden_size]") with { RotaryHeadDim = headDim },
                 Plan(Layer(i, Value), kvDim, dim, "[num_key_value_heads * head_dim, hidden_size]"),
-                Plan(Layer(i, Output), dim, dim, "[hidden_size, hidden_size]"),
+                Plan(Layer(i, Output), dim, queryDim, "[hidden_size, num_attention_heads * head_dim]"),
                 Plan(Layer(i, FfnNorm), dim, null, "[hidden_size]"),
                 Plan(Layer(i, Gate), hidden, dim, "[intermediate_size, hidden_size]"),
                 Plan(Layer(i, Down), dim, hidden, "[hidden_size, intermediate_size]"),

@@ -88,7 +88,6 @@ public class MalformedGgufTests
         { "string-block-count.gguf", TinyGguf.Valid().Str("llama.block_count", "one").ToArray(), ["'llama.block_count'", "has type STRING", "expected an integer"] },
         { "heads-not-dividing.gguf", TinyGguf.Valid().U32("llama.attention.head_count", 3).ToArray(), ["'llama.attention.head_count' = 3", "does not divide 'llama.embedding_length' = 8"] },
         { "kv-heads-above-heads.gguf", TinyGguf.Valid().U32("llama.attention.head_count_kv", 4).ToArray(), ["'llama.attention.head_count_kv'", "is 4", "expected 1 to 2"] },
-        { "partial-rope.gguf", TinyGguf.Valid().U32("llama.rope.dimension_count", 2).ToArray(), ["'llama.rope.dimension_count'", "is 2", "head size", "= 4"] },
         { "zero-epsilon.gguf", TinyGguf.Valid().F32Value("llama.attention.layer_norm_rms_epsilon", 0).ToArray(), ["'llama.attention.layer_norm_rms_epsilon'", "is 0"] },
         { "bos-outside-vocab.gguf", TinyGguf.Valid().U32("tokenizer.ggml.bos_token_id", 99).ToArray(), ["'tokenizer.ggml.bos_token_id'", "is 99", "expected 0 to 9"] },
     };
@@ -105,6 +104,28 @@ public class MalformedGgufTests
         Assert.Contains(path, ex.Message);
         foreach (string text in expected)
             Assert.Contains(text, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("llama.rope.dimension_count", 2u, "metadata 'llama.rope.dimension_count' is 2, but the head size is 4 (embedding_length / head_count = 8 / 2)")]
+    [InlineData("llama.attention.value_length", 6u, "metadata 'llama.attention.value_length' is 6, but the head size is 4")]
+    public void Partial_rotary_and_unequal_value_heads_are_not_supported(string key, uint value, string expected)
+    {
+        using var dir = new TempDir();
+        string path = TinyGguf.Valid().U32(key, value).WriteTo(dir.File("variant.gguf"));
+        var ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(path));
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Key_length_sizes_the_query_projection()
+    {
+        // key_length 6 with 2 heads: the query projection must be [dim 8, 12]; the tiny file's is [8, 8].
+        using var dir = new TempDir();
+        string path = TinyGguf.Valid().U32("llama.attention.key_length", 6).WriteTo(dir.File("key-length.gguf"));
+        var ex = Assert.Throws<InvalidDataException>(() => GgufCheckpoint.Load(path));
+        Assert.Contains("key_length 6", ex.Message);
+        Assert.Contains("attn_q.weight", ex.Message);
     }
 
     [Theory]

@@ -104,8 +104,16 @@ public class HuggingFaceCheckpointErrorTests
         { "hidden_act", "\"gelu\"", "hidden_act = \"gelu\"" },
         { "attention_bias", "true", "attention_bias = true" },
         { "mlp_bias", "true", "mlp_bias = true" },
-        { "head_dim", "16", "head_dim = 16" },
     };
+
+    [Fact]
+    public void Head_dim_that_does_not_match_the_tensors_names_the_query_projection() =>
+        LoadFails<InvalidDataException>(Original, HfModelFiles.Config(c => c["head_dim"] = 16),
+            "implies [128, 64] ([num_attention_heads * head_dim, hidden_size])");
+
+    [Fact]
+    public void Odd_head_dim_is_refused_by_name() =>
+        LoadFails<InvalidDataException>(Original, HfModelFiles.Config(c => c["head_dim"] = 7), "head_dim = 7 is odd");
 
     [Theory]
     [MemberData(nameof(Unsupported))]
