@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using MlPipelines.Exporter.Graph;
 using MlPipelines.Exporter.Llama;
+using MlPipelines.ManagedEngine.Chat;
 using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.ManagedEngine.Tokenization.HuggingFace;
 
 namespace MlPipelines.Exporter;
 
@@ -35,8 +37,25 @@ public static class OnnxExporter
         ExportCore(weights, outputDirectory, options ?? new OnnxExportOptions(), cancellationToken, beforePublish: null);
 
     /// <summary>The same, with a hook run after everything is written but before it is moved into place (tests inject failures there).</summary>
-    /// <summary>The file name a tokenizer taken out of a GGUF file gets in an export.</summary>
+    /// <summary>The file name a SentencePiece tokenizer taken out of a GGUF file gets in an export.</summary>
     public const string EmbeddedTokenizerFileName = "tokenizer.model";
+
+    /// <summary>The file name a byte-level BPE tokenizer taken out of a GGUF file gets in an export.</summary>
+    public const string EmbeddedTokenizerJsonFileName = "tokenizer.json";
+
+    /// <summary>
+    /// The files that complete a tokenizer.json (its special tokens, BOS/EOS flags and chat template) travel with it, so the
+    /// export tokenizes and chats as the source directory does.
+    /// </summary>
+    private static void CopyTokenizerCompanions(string tokenizerPath, string directory)
+    {
+        if (!Path.GetFileName(tokenizerPath).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase))
+            return;
+        string source = Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!;
+        foreach (string name in new[] { ChatFormat.TokenizerConfigFileName, ChatFormat.TemplateFileName })
+            if (File.Exists(Path.Combine(source, name)))
+                File.Copy(Path.Combine(source, name), Path.Combine(directory, name));
+    }
 
     internal static OnnxExportResult ExportCore(LlamaWeights weights, string outputDirectory, OnnxExportOptions options,
         CancellationToken cancellationToken, Action<string>? beforePublish)
@@ -52,14 +71,19 @@ public static class OnnxExporter
         var clock = Stopwatch.StartNew();
         GraphBuilder graph = PortableLlamaGraph.Build(weights);
         bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
-        // A GGUF file carries its tokenizer inside; the export gets it as a standard SentencePiece
-        // tokenizer.model rather than a copy of the whole (weights-sized) GGUF file.
-        byte[]? embeddedTokenizer = options.TokenizerPath is not null && GgufFile.HasMagic(options.TokenizerPath)
-            ? GgufTokenizer.Load(options.TokenizerPath) is SentencePieceModelTokenizer sp ? sp.ToModelBytes()
-                : throw new NotSupportedException($"The tokenizer in '{options.TokenizerPath}' cannot be written as a SentencePiece model.")
-            : null;
-        string? tokenizerFile = options.TokenizerPath is null ? null
-            : embeddedTokenizer is not null ? EmbeddedTokenizerFileName : Path.GetFileName(options.TokenizerPath);
+        // A GGUF file carries its tokenizer inside; the export gets it as a standard file (a SentencePiece tokenizer.model,
+        // or a tokenizer.json for a byte-level vocabulary) rather than a copy of the whole (weights-sized) GGUF file.
+        // A tokenizer.json goes with a tokenizer_config.json naming BOS/EOS and carrying the GGUF's chat template.
+        var (embeddedTokenizer, embeddedName, embeddedConfig) = options.TokenizerPath is not null && GgufFile.HasMagic(options.TokenizerPath)
+            ? GgufTokenizer.Load(options.TokenizerPath) switch
+            {
+                SentencePieceModelTokenizer sp => (sp.ToModelBytes(), EmbeddedTokenizerFileName, (byte[]?)null),
+                HuggingFaceTokenizer hf => (hf.ToTokenizerJson(), EmbeddedTokenizerJsonFileName,
+                    hf.ToTokenizerConfigJson(ChatFormat.FromGguf(options.TokenizerPath)?.Template.Source)),
+                _ => throw new NotSupportedException($"The tokenizer in '{options.TokenizerPath}' cannot be written as a standalone tokenizer file."),
+            }
+            : ((byte[]?)null, (string?)null, (byte[]?)null);
+        string? tokenizerFile = options.TokenizerPath is null ? null : embeddedName ?? Path.GetFileName(options.TokenizerPath);
         var manifest = new ExportManifest
         {
             Config = weights.Config,
@@ -77,7 +101,12 @@ public static class OnnxExporter
             if (embeddedTokenizer is not null)
                 File.WriteAllBytes(Path.Combine(temp, tokenizerFile!), embeddedTokenizer);
             else if (options.TokenizerPath is not null)
+            {
                 File.Copy(options.TokenizerPath, Path.Combine(temp, tokenizerFile!));
+                CopyTokenizerCompanions(options.TokenizerPath, temp);
+            }
+            if (embeddedConfig is not null)
+                File.WriteAllBytes(Path.Combine(temp, ChatFormat.TokenizerConfigFileName), embeddedConfig);
             File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
             cancellationToken.ThrowIfCancellationRequested();
             beforePublish?.Invoke(temp);

@@ -28,16 +28,14 @@ internal static class ChatCommand
         var messages = new Option<string?>("--messages") { Description = "A JSON file holding the conversation so far: an array of {\"role\": ..., \"content\": ...}." };
         var printPrompt = new Option<bool>("--print-prompt") { Description = "Print the rendered prompt and exit; the model is not run." };
         var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "At most this many tokens per reply.", DefaultValueFactory = _ => 512 };
-        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 (default) = greedy." };
-        var topP = new Option<double>("--top-p", "-p") { Description = "Nucleus sampling threshold; 0 or 1 disables it.", DefaultValueFactory = _ => 0.9 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 disables it." };
-        var seed = new Option<long>("--seed", "-s") { Description = "Random seed; 0 = from the clock." };
+        var sampling = new SamplingArguments(defaultTemperature: 0, "Random seed; 0 = from the clock.");
         var engine = new EngineArguments();
 
         var command = new Command("chat", "Chat with a model in its own chat template (tokenizer_config.json or GGUF).")
         {
-            model, tokenizer, system, messages, printPrompt, maxNewTokens, temperature, topP, topK, seed,
+            model, tokenizer, system, messages, printPrompt, maxNewTokens,
         };
+        sampling.AddTo(command);
         engine.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
@@ -59,13 +57,7 @@ internal static class ChatCommand
             {
                 MaxSteps = 0,
                 MaxNewTokens = parse.GetValue(maxNewTokens),
-                Sampling = new SamplingOptions
-                {
-                    Temperature = (float)parse.GetValue(temperature),
-                    TopP = (float)parse.GetValue(topP),
-                    TopK = parse.GetValue(topK),
-                    Seed = unchecked((ulong)parse.GetValue(seed)),
-                },
+                Sampling = sampling.Resolve(parse, resolved),
             };
             options.Validate();
             using LoadedModel loaded = engine.Open(parse, console, resolved);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using MlPipelines.ManagedEngine.Tokenization.HuggingFace;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Sampling;
@@ -21,34 +22,25 @@ internal static class GenerateCommand
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer file (.model or tokenizer.bin); default: the one beside the model." };
         var prompt = new Option<string?>("--prompt", "-i") { Description = "Prompt text (default: empty, generation starts from BOS)." };
         var steps = new Option<int>("--steps", "-n") { Description = "Positions to run, prompt included; 0 = the model's context.", DefaultValueFactory = _ => 256 };
-        // Parsed as double and narrowed, as run.c's atof does, so "0.9" becomes the same float.
-        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 1.0 };
-        var topP = new Option<double>("--top-p", "-p") { Description = "Nucleus sampling threshold in (0, 1); 0 or 1 disables it.", DefaultValueFactory = _ => 0.9 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 disables it." };
-        var seed = new Option<long>("--seed", "-s") { Description = "Random seed (run.c's xorshift*); 0 = from the clock." };
+        var sampling = new SamplingArguments(defaultTemperature: 1.0, "Random seed (run.c's xorshift*); 0 = from the clock.");
         var engine = new EngineArguments();
 
         var command = new Command("generate", "Generate text from a prompt (llama2.c run.c compatible).")
         {
-            checkpoint, model, tokenizer, prompt, steps, temperature, topP, topK, seed,
+            checkpoint, model, tokenizer, prompt, steps,
         };
+        sampling.AddTo(command);
         engine.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
-            string? modelPath = parse.GetValue(model) ?? parse.GetValue(checkpoint);
+            ResolvedModel resolved = ResolvedModel.Resolve(parse.GetValue(model) ?? parse.GetValue(checkpoint), parse.GetValue(tokenizer));
             var options = new GenerationOptions
             {
                 MaxSteps = parse.GetValue(steps),
-                Sampling = new SamplingOptions
-                {
-                    Temperature = (float)parse.GetValue(temperature),
-                    TopP = (float)parse.GetValue(topP),
-                    TopK = parse.GetValue(topK),
-                    Seed = unchecked((ulong)parse.GetValue(seed)),   // run.c keeps the seed in an unsigned 64-bit
-                },
+                Sampling = sampling.Resolve(parse, resolved),
             };
             options.Validate();
-            using LoadedModel loaded = engine.Open(parse, console, modelPath, parse.GetValue(tokenizer));
+            using LoadedModel loaded = engine.Open(parse, console, resolved);
             return Task.FromResult(Run(console, loaded, parse.GetValue(prompt) ?? "", options, cancellationToken));
         });
         return command;
@@ -66,7 +58,10 @@ internal static class GenerateCommand
         foreach (GeneratedToken token in Generator.Generate(session, promptTokens, options, ct))
         {
             ReadOnlySpan<byte> piece = tokenizer.GetPieceBytes(token.Previous, token.Id);
-            if (IsPrintable(piece))
+            // A Hugging Face vocabulary splits characters across tokens (byte-level BPE, byte fallback): every byte is
+            // written, and the terminal reassembles the UTF-8. run.c's filter stays for the llama2.c and SentencePiece
+            // tokenizers, whose output is compared with run.c's byte for byte.
+            if (tokenizer is HuggingFaceTokenizer ? !piece.IsEmpty : IsPrintable(piece))
             {
                 console.Raw.Write(piece);
                 console.Raw.Flush();

@@ -1,22 +1,37 @@
 using System.CommandLine;
 using MlPipelines.ManagedEngine.Formats;
+using MlPipelines.ManagedEngine.Chat;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Formats.Llama2c;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Model;
 
 namespace MlPipelines.Cli.Commands;
 
 /// <summary>
-/// <c>mlpipe synth</c>: writes a seeded random-weight model of a named or explicit shape, as a llama2.c checkpoint or a
-/// Hugging Face directory. Speed does not depend on weight values, so these stand in for public models in benchmarks.
+/// <c>mlpipe synth</c>: writes a seeded random-weight model of a named or explicit shape, as a llama2.c checkpoint, a
+/// Hugging Face directory or a GGUF file (the same weights for the same seed in every form). Speed does not depend on weight values, so these stand in for public models in benchmarks.
 /// </summary>
 internal static class SynthCommand
 {
     public static Command Create(CliConsole console)
     {
         var shape = new Option<string?>("--shape") { Description = $"Named shape: {string.Join(", ", ModelShapes.Names)}." };
-        var output = new Option<string>("--out", "-o") { Description = "Checkpoint file (llama2c) or directory (hf) to write.", Required = true };
-        var format = new Option<string>("--format") { Description = "llama2c (a .bin file) or hf (a Hugging Face directory: config.json + model.safetensors).", DefaultValueFactory = _ => "llama2c" };
-        format.AcceptOnlyFromAmong("llama2c", "hf");
+        var output = new Option<string>("--out", "-o") { Description = "Checkpoint file (llama2c, gguf) or directory (hf) to write.", Required = true };
+        var format = new Option<string>("--format")
+        {
+            Description = "llama2c (a .bin file), hf (a Hugging Face directory: config.json + model.safetensors) or gguf (a llama.cpp file).",
+            DefaultValueFactory = _ => "llama2c",
+        };
+        format.AcceptOnlyFromAmong("llama2c", "hf", "gguf");
+        var tokenizer = new Option<string?>("--tokenizer")
+        {
+            Description = "A tokenizer to ship with the model: tokenizer.json or a SentencePiece .model (gguf: embedded, with the chat " +
+                "template of a tokenizer_config.json beside it; hf: copied into the directory with that tokenizer_config.json).",
+        };
+        var matrixType = new Option<string>("--gguf-type") { Description = "How gguf stores the matrices: f32, f16, bf16 or q8_0.", DefaultValueFactory = _ => "f32" };
+        matrixType.AcceptOnlyFromAmong("f32", "f16", "bf16", "q8_0");
+        var headDim = new Option<int?>("--head-dim") { Description = "Width of an attention head, when it is not --dim / --heads." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file." };
         var dim = new Option<int?>("--dim") { Description = "Hidden size (overrides the shape)." };
@@ -28,9 +43,9 @@ internal static class SynthCommand
         var seq = new Option<int?>("--seq") { Description = "Context length." };
         var unshared = new Option<bool>("--unshared-classifier") { Description = "Write a separate classifier instead of tying it to the embedding." };
 
-        var command = new Command("synth", "Write a random-weight llama2.c checkpoint of a given shape.")
+        var command = new Command("synth", "Write a random-weight model of a given shape (llama2.c, Hugging Face or GGUF).")
         {
-            shape, output, format, seed, force, dim, hidden, layers, heads, kvHeads, vocab, seq, unshared,
+            shape, output, format, seed, force, dim, hidden, layers, heads, kvHeads, headDim, vocab, seq, unshared, tokenizer, matrixType,
         };
         command.SetAction(parse =>
         {
@@ -44,6 +59,7 @@ internal static class SynthCommand
                 HiddenDim = Pick(hidden, named?.HiddenDim),
                 LayerCount = Pick(layers, named?.LayerCount),
                 HeadCount = headCount,
+                HeadDim = parse.GetValue(headDim) ?? 0,
                 KvHeadCount = parse.GetValue(kvHeads) ?? (parse.GetValue(heads) is null ? named?.KvHeadCount : null) ?? headCount,
                 VocabSize = Pick(vocab, named?.VocabSize),
                 MaxSequenceLength = Pick(seq, named?.MaxSequenceLength),
@@ -57,18 +73,50 @@ internal static class SynthCommand
                 StopIds = new TokenIdList(config.StopIds.Where(id => id < config.VocabSize)),
             };
             string path = parse.GetValue(output)!;
-            if (parse.GetValue(format) == "hf")
-                MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
-            else if (config.RopeTheta != 10000f || config.RopeScaling.Kind != RopeScalingKind.None)
-                throw new ArgumentException($"Shape '{parse.GetValue(shape)}' has RoPE base {config.RopeTheta} and {config.RopeScaling.Kind} RoPE scaling, " +
-                    "which a llama2.c checkpoint cannot record; write it with --format hf.");
-            else
-                Llama2cCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
+            string? tokenizerPath = parse.GetValue(tokenizer);
+            if (tokenizerPath is not null && !File.Exists(tokenizerPath))
+                throw new FileNotFoundException($"--tokenizer '{tokenizerPath}' does not exist.", tokenizerPath);
+            switch (parse.GetValue(format))
+            {
+                case "hf":
+                    HuggingFaceCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
+                    if (tokenizerPath is not null)
+                        CopyTokenizer(tokenizerPath, path);
+                    break;
+                case "gguf":
+                    GgufCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), new GgufWriteOptions
+                    {
+                        TokenizerPath = tokenizerPath,
+                        ChatTemplate = tokenizerPath is null ? null : ChatFormat.FromDirectory(Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!)?.Template.Source,
+                        MatrixType = Enum.Parse<GgufTensorType>(parse.GetValue(matrixType)!, ignoreCase: true),
+                        Name = parse.GetValue(shape) ?? "synthetic",
+                    }, overwrite: parse.GetValue(force));
+                    break;
+                default:
+                    if (config.RopeTheta != 10000f || config.RopeScaling.Kind != RopeScalingKind.None || config.HasExplicitHeadDim)
+                        throw new ArgumentException($"This shape has RoPE base {config.RopeTheta}, {config.RopeScaling.Kind} RoPE scaling" +
+                            (config.HasExplicitHeadDim ? $" and head size {config.HeadDim}" : "") +
+                            ", which a llama2.c checkpoint cannot record; write it with --format hf or --format gguf.");
+                    if (tokenizerPath is not null)
+                        throw new ArgumentException("--tokenizer goes with --format hf or gguf; a llama2.c checkpoint keeps its tokenizer in a separate file.");
+                    Llama2cCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
+                    break;
+            }
             console.Out.WriteLine($"wrote {path}: dim {config.Dim}, hidden {config.HiddenDim}, {config.LayerCount} layers, " +
                 $"{config.HeadCount} heads, {config.KvHeadCount} kv heads, vocab {config.VocabSize}, seq {config.MaxSequenceLength}, " +
                 $"{(File.Exists(path) ? new FileInfo(path).Length : Directory.GetFiles(path).Sum(f => new FileInfo(f).Length)):N0} bytes");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Copies a tokenizer file, and the tokenizer_config.json beside it, into a Hugging Face directory.</summary>
+    private static void CopyTokenizer(string tokenizerPath, string directory)
+    {
+        string name = Path.GetExtension(tokenizerPath).Equals(".json", StringComparison.OrdinalIgnoreCase) ? "tokenizer.json" : "tokenizer.model";
+        File.Copy(tokenizerPath, Path.Combine(directory, name), overwrite: true);
+        string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!, ChatFormat.TokenizerConfigFileName);
+        if (File.Exists(config))
+            File.Copy(config, Path.Combine(directory, ChatFormat.TokenizerConfigFileName), overwrite: true);
     }
 }

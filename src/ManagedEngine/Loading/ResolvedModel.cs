@@ -143,7 +143,7 @@ public sealed class ResolvedModel
         }
         return TokenizerLoader.FindBeside(model.Path, vocab)
             ?? throw new FileNotFoundException(
-                $"No tokenizer beside '{model.Path}': expected tokenizer.bin, tokenizer.model, tok{vocab}.bin or tok{vocab}.model " +
+                $"No tokenizer beside '{model.Path}': expected tokenizer.bin, tokenizer.model, tok{vocab}.bin, tok{vocab}.model or tokenizer.json " +
                 $"in {(Directory.Exists(model.Path) ? "that directory" : "the same directory")}; name the tokenizer explicitly.", model.Path);
     }
 

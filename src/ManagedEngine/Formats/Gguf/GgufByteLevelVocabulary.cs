@@ -22,6 +22,21 @@ internal static class GgufByteLevelVocabulary
     private const string Llama3 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Qwen2 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+    /// <summary>The <c>tokenizer.ggml.pre</c> values this reader implements, one per distinct pre-tokenization.</summary>
+    public static IReadOnlyList<string> PreTokenizerNames { get; } = ["llama-bpe", "smollm", "gpt-2", "qwen2", "default"];
+
+    /// <summary>The pre-tokenizer steps llama.cpp applies for <paramref name="pre"/> (regex splits, then byte-level), or null when unknown.</summary>
+    public static List<PreTokenizerStep>? PreTokenizerSteps(string pre, string source)
+    {
+        if (PreTokenizer(pre) is not var (patterns, _))
+            return null;
+        var steps = new List<PreTokenizerStep>();
+        foreach (string pattern in patterns)
+            steps.Add(new SplitStep(new CodePointRegex(pattern, source), SplitBehavior.Isolated, invert: false));
+        steps.Add(new ByteLevelStep(addPrefixSpace: false, gpt2Split: null));
+        return steps;
+    }
+
     /// <summary>The pre-tokenizer regexes llama.cpp applies for a <c>tokenizer.ggml.pre</c> value, and whether it is Llama 3's.</summary>
     private static (string[] Patterns, bool IsLlama3)? PreTokenizer(string pre) => pre switch
     {
@@ -73,10 +88,7 @@ internal static class GgufByteLevelVocabulary
         int bos = f.GetInt32("tokenizer.ggml.bos_token_id", -1, last) ?? -1;
         int eos = f.GetInt32("tokenizer.ggml.eos_token_id", -1, last) ?? -1;
         var model = new BpeModel(tokens, tokenToId, ranks, byteFallback: false, ignoreMerges: isLlama3, unkId: -1, fuseUnk: false);
-        var preTokenizers = new List<PreTokenizerStep>();
-        foreach (string pattern in patterns)
-            preTokenizers.Add(new SplitStep(new CodePointRegex(pattern, f.Path), SplitBehavior.Isolated, invert: false));
-        preTokenizers.Add(new ByteLevelStep(addPrefixSpace: false, gpt2Split: null));
+        List<PreTokenizerStep> preTokenizers = PreTokenizerSteps(pre, f.Path)!;
         return new HuggingFaceTokenizer(f.Path, model, added, [], preTokenizers, [new DecoderStep.ByteLevel()],
             prefix: [], suffix: [], bos, eos,
             addBos: f.GetBool("tokenizer.ggml.add_bos_token") ?? isLlama3,

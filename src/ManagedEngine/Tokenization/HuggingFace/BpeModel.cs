@@ -65,6 +65,16 @@ internal sealed class BpeModel
 
     public static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
 
+    /// <summary>The merges as "left right" token texts, in rank order (as tokenizer.json and GGUF list them).</summary>
+    public List<string> MergesInRankOrder()
+    {
+        var ordered = new List<(int Rank, string Text)>(_merges.Count);
+        foreach (var (pair, (rank, _)) in _merges)
+            ordered.Add((rank, _idToToken[(int)(pair >> 32)] + " " + _idToToken[(int)(uint)pair]));
+        ordered.Sort((a, b) => a.Rank.CompareTo(b.Rank));
+        return ordered.ConvertAll(m => m.Text);
+    }
+
     /// <summary>
     /// Appends the ids of <paramref name="word"/> and, per id, how many of its chars the token covers
     /// (byte-fallback tokens of one char share it: the first gets its length, the others 0).

@@ -69,6 +69,48 @@ public sealed class HuggingFaceTokenizer : PieceTokenizer
         _decoder = new DecoderPlan(decoders, _tokenText, _special);
     }
 
+    /// <summary>
+    /// This tokenizer as tokenizer.json bytes (for a tokenizer read from a GGUF file, so that an export carries a standard
+    /// file that Hugging Face's tokenizers and onnxruntime-genai read).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The tokenizer is not byte-level BPE, or has normalizers.</exception>
+    public byte[] ToTokenizerJson() => TokenizerJsonWriter.Write(this);
+
+    /// <summary>
+    /// The tokenizer_config.json to put beside <see cref="ToTokenizerJson"/>: the BOS/EOS tokens, whether they are added,
+    /// and <paramref name="chatTemplate"/> when given.
+    /// </summary>
+    public byte[] ToTokenizerConfigJson(string? chatTemplate = null) => TokenizerJsonWriter.WriteConfig(this, chatTemplate);
+
+    /// <summary>The BPE model (for writing the vocabulary into another format).</summary>
+    internal BpeModel Model => _model;
+
+    /// <summary>The pre-tokenizer steps, in order.</summary>
+    internal IReadOnlyList<PreTokenizerStep> PreTokenizers => _preTokenizers;
+
+    /// <summary>Ids the post-processor puts before and after a sequence.</summary>
+    internal (int[] Prefix, int[] Suffix) PostProcessor => (_prefix, _suffix);
+
+    /// <summary>The normalizer steps, in order.</summary>
+    internal IReadOnlyList<NormalizerStep> Normalizers => _normalizers;
+
+    /// <summary>Whether the pre-tokenizer ends in <c>ByteLevel</c> (a byte-level BPE vocabulary, GPT-2's alphabet).</summary>
+    internal bool IsByteLevel => _preTokenizers.Count > 0 && _preTokenizers[^1] is ByteLevelStep;
+
+    /// <summary>The same vocabulary with other pre-tokenizer steps and no post-processor, as a GGUF reader would build it.</summary>
+    internal HuggingFaceTokenizer WithPreTokenizers(IReadOnlyList<PreTokenizerStep> steps) =>
+        new(SourceName, _model, AddedTokenList(), [], steps, [new DecoderStep.ByteLevel()], [], [], BosId, EosId,
+            addBos: false, addEos: false, parseSpecialTokens: false);
+
+    /// <summary>The added tokens (special or not), by id.</summary>
+    internal List<AddedToken> AddedTokenList()
+    {
+        var list = new List<AddedToken>();
+        foreach (var (content, id) in _addedIds) list.Add(new AddedToken(id, content, _special[id]));
+        list.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return list;
+    }
+
     /// <summary>Loads a tokenizer.json (and the tokenizer_config.json beside it, if any).</summary>
     /// <param name="path">The tokenizer.json file.</param>
     /// <param name="expectedVocabSize">If given, the vocabulary size (largest id + 1) the file must have.</param>

@@ -27,6 +27,8 @@ internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithN
 internal sealed class SplitStep(CodePointRegex pattern, SplitBehavior behavior, bool invert) : PreTokenizerStep
 {
     public CodePointRegex Pattern => pattern;
+    public SplitBehavior Behavior => behavior;
+    public bool Invert => invert;
 
     public override void Split(AlignedText piece, List<AlignedText> output)
     {
@@ -108,6 +110,9 @@ internal sealed class ByteLevelStep(bool addPrefixSpace, SplitStep? gpt2Split) :
 {
     /// <summary>GPT-2's pattern, which <c>use_regex: true</c> applies.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    public bool AddPrefixSpace => addPrefixSpace;
+    public bool UsesGpt2Split => gpt2Split is not null;
 
     public override void Split(AlignedText piece, List<AlignedText> output)
     {

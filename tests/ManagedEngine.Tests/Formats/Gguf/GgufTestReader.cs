@@ -8,7 +8,14 @@ namespace MlPipelines.ManagedEngine.Tests.Formats.Gguf;
 /// </summary>
 internal static class GgufTestReader
 {
-    public sealed record Header(uint Version, ulong TensorCount, Dictionary<string, object> Metadata);
+    public sealed record Header(uint Version, ulong TensorCount, Dictionary<string, object> Metadata)
+    {
+        /// <summary>Tensor infos by name: ggml shape (innermost first), type code, offset into the data section.</summary>
+        public Dictionary<string, (long[] Ne, uint Type, ulong Offset)> Tensors { get; } = new();
+
+        /// <summary>Where the data section starts (after the infos, aligned to 32).</summary>
+        public long DataStart { get; set; }
+    }
 
     public static Header Read(string path)
     {
@@ -23,7 +30,16 @@ internal static class GgufTestReader
             string key = ReadString(r);
             metadata[key] = ReadValue(r, r.ReadUInt32());
         }
-        return new Header(version, tensors, metadata);
+        var header = new Header(version, tensors, metadata);
+        for (ulong i = 0; i < tensors; i++)
+        {
+            string name = ReadString(r);
+            var ne = new long[r.ReadUInt32()];
+            for (int d = 0; d < ne.Length; d++) ne[d] = (long)r.ReadUInt64();
+            header.Tensors[name] = (ne, r.ReadUInt32(), r.ReadUInt64());
+        }
+        header.DataStart = (r.BaseStream.Position + 31) / 32 * 32;
+        return header;
     }
 
     private static string ReadString(BinaryReader r) => Encoding.UTF8.GetString(r.ReadBytes(checked((int)r.ReadUInt64())));

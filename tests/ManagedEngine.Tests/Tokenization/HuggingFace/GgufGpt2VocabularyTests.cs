@@ -14,7 +14,7 @@ namespace MlPipelines.ManagedEngine.Tests.Tokenization.HuggingFace;
 /// </summary>
 public class GgufGpt2VocabularyTests
 {
-    private static GgufTestWriter Llama3Gguf(string pre)
+    internal static GgufTestWriter Llama3Gguf(string pre)
     {
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Llama3Files.TokenizerJson));
         var model = doc.RootElement.GetProperty("model");

@@ -32,6 +32,33 @@ public class TokenizersDotNetReferenceTests
         Assert.True(failures.Count == 0, $"{texts.Count - failures.Count}/{texts.Count} texts agree:\n" + string.Join('\n', failures));
     }
 
+    /// <summary>
+    /// A GGUF gpt2 vocabulary (built as llama.cpp's converter builds it) written back out as tokenizer.json: Hugging Face's
+    /// tokenizers reads that file and gives llama.cpp's suite ids, as does this library's reader, with BOS named by the
+    /// tokenizer_config.json written beside it.
+    /// </summary>
+    [Fact]
+    public void Tokenizer_json_written_from_a_gguf_vocabulary_encodes_like_llama_cpp_in_hugging_face_tokenizers()
+    {
+        using var dir = new MlPipelines.Tests.Support.TempDir();
+        string gguf = GgufGpt2VocabularyTests.Llama3Gguf("llama-bpe").WriteTo(dir.File("vocab.gguf"));
+        var fromGguf = Assert.IsType<MlPipelines.ManagedEngine.Tokenization.HuggingFace.HuggingFaceTokenizer>(
+            MlPipelines.ManagedEngine.Formats.Gguf.GgufTokenizer.Load(gguf));
+        File.WriteAllBytes(dir.File("tokenizer.json"), fromGguf.ToTokenizerJson());
+        File.WriteAllBytes(dir.File("tokenizer_config.json"), fromGguf.ToTokenizerConfigJson("{{ bos_token }}"));
+
+        var reread = MlPipelines.ManagedEngine.Tokenization.HuggingFace.HuggingFaceTokenizer.Load(dir.File("tokenizer.json"));
+        Assert.Equal((128000, 128009, true), (reread.BosId, reread.EosId, reread.AddBeginningOfSentence));
+        var suite = Llama3Files.Suite;
+        Assert.All(suite, c => Assert.Equal(c.Ids, reread.Encode(c.Text, false, false)));
+        Assert.Equal("{{ bos_token }}", MlPipelines.ManagedEngine.Chat.ChatFormat.FromDirectory(dir.Path)!.Template.Source);
+
+        if (!ReferenceAvailable) return;
+        var reference = new Tokenizers.DotNet.Tokenizer(vocabPath: dir.File("tokenizer.json"));
+        foreach (var (text, ids) in suite)
+            Assert.Equal([128000, .. ids], reference.Encode(text).Select(id => (int)id).ToArray());   // its post-processor adds BOS
+    }
+
     /// <summary>Seeded random mixes of the characters pre-tokenizers treat differently.</summary>
     private static IEnumerable<string> Generated()
     {

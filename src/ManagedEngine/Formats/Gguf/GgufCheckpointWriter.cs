@@ -1,0 +1,191 @@
+using System.Runtime.InteropServices;
+using MlPipelines.ManagedEngine.Model;
+
+namespace MlPipelines.ManagedEngine.Formats.Gguf;
+
+/// <summary>How <see cref="GgufCheckpointWriter"/> writes a file.</summary>
+public sealed record GgufWriteOptions
+{
+    /// <summary>
+    /// The tokenizer to embed as <c>tokenizer.ggml.*</c> metadata: a byte-level BPE <c>tokenizer.json</c> (Llama 3, SmolLM2) or a
+    /// SentencePiece <c>.model</c> (Llama 2). Null writes no vocabulary (llama.cpp then cannot tokenize text).
+    /// </summary>
+    public string? TokenizerPath { get; init; }
+
+    /// <summary>A Jinja chat template for <c>tokenizer.chat_template</c>, or null.</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>
+    /// Storage of the matrices: <see cref="GgufTensorType.F32"/> (default), <see cref="GgufTensorType.F16"/>,
+    /// <see cref="GgufTensorType.BF16"/> or <see cref="GgufTensorType.Q8_0"/> (a matrix whose rows are not a multiple of 32
+    /// falls back to F16, as llama.cpp's quantizer does). Norm weights and RoPE factors stay F32.
+    /// </summary>
+    public GgufTensorType MatrixType { get; init; } = GgufTensorType.F32;
+
+    /// <summary><c>general.name</c>.</summary>
+    public string Name { get; init; } = "mlpipelines";
+}
+
+/// <summary>
+/// Writes a LLaMA model as a GGUF file laid out as llama.cpp's converter lays it out (<c>llama.*</c> keys, tensor names,
+/// ggml shapes innermost first, q/k rows in Meta's order), so that llama.cpp and <see cref="GgufCheckpoint"/> both load it.
+/// RoPE settings are kept: the base, linear scaling as <c>llama.rope.scaling.*</c>, Llama 3.1's scaling as the per-frequency
+/// divisors of <c>rope_freqs.weight</c>; an explicit head size as <c>attention.key_length</c>/<c>value_length</c>.
+/// Used by <c>mlpipe synth --format gguf</c>.
+/// </summary>
+public static class GgufCheckpointWriter
+{
+    /// <summary>Writes <paramref name="weights"/> to <paramref name="path"/> (atomically).</summary>
+    /// <exception cref="ArgumentException">The options do not fit the model (a vocabulary of another size, an unsupported matrix type).</exception>
+    /// <exception cref="IOException">The file exists and <paramref name="overwrite"/> is false.</exception>
+    /// <exception cref="NotSupportedException">The tokenizer cannot be written as a GGUF vocabulary.</exception>
+    public static void Write(LlamaWeights weights, string path, GgufWriteOptions? options = null, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new GgufWriteOptions();
+        if (options.MatrixType is not (GgufTensorType.F32 or GgufTensorType.F16 or GgufTensorType.BF16 or GgufTensorType.Q8_0))
+            throw new ArgumentException($"MatrixType {options.MatrixType} cannot be written; use F32, F16, BF16 or Q8_0.", nameof(options));
+        ModelConfig c = weights.Config;
+        var writer = new GgufWriter();
+        WriteMetadata(writer, c, options);
+        if (options.TokenizerPath is { } tokenizerPath)
+            WriteVocabulary(writer, c, GgufVocabulary.FromFile(tokenizerPath), tokenizerPath);
+        if (options.ChatTemplate is { } template)
+            writer.String("tokenizer.chat_template", template);
+        WriteTensors(writer, weights, options.MatrixType);
+        writer.WriteTo(path, overwrite);
+    }
+
+    /// <summary>Writes seeded random weights of <paramref name="config"/> (the same weights the other writers give for that seed).</summary>
+    /// <inheritdoc cref="Write" path="/exception"/>
+    public static void WriteRandom(string path, ModelConfig config, int seed, GgufWriteOptions? options = null, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!overwrite && File.Exists(path))
+            throw new IOException($"'{path}' exists; set overwrite to replace it.");
+        using LlamaWeights weights = RandomWeights.Create(config, seed);
+        Write(weights, path, options, overwrite);
+    }
+
+    private static void WriteMetadata(GgufWriter w, ModelConfig c, GgufWriteOptions options)
+    {
+        const string a = GgufLlamaConfig.Architecture;
+        w.String("general.architecture", a)
+            .String("general.name", options.Name)
+            .UInt32("general.file_type", options.MatrixType switch
+            {
+                GgufTensorType.F16 => 1u, GgufTensorType.Q8_0 => 7u, GgufTensorType.BF16 => 32u, _ => 0u, // llama_ftype
+            })
+            .UInt32($"{a}.context_length", (uint)c.MaxSequenceLength)
+            .UInt32($"{a}.embedding_length", (uint)c.Dim)
+            .UInt32($"{a}.block_count", (uint)c.LayerCount)
+            .UInt32($"{a}.feed_forward_length", (uint)c.HiddenDim)
+            .UInt32($"{a}.rope.dimension_count", (uint)c.HeadDim)
+            .UInt32($"{a}.attention.head_count", (uint)c.HeadCount)
+            .UInt32($"{a}.attention.head_count_kv", (uint)c.KvHeadCount)
+            .Float32($"{a}.attention.layer_norm_rms_epsilon", c.NormEpsilon)
+            .Float32($"{a}.rope.freq_base", c.RopeTheta)
+            .UInt32($"{a}.vocab_size", (uint)c.VocabSize)
+            .UInt32("tokenizer.ggml.bos_token_id", (uint)c.BosId)
+            .UInt32("tokenizer.ggml.eos_token_id", (uint)c.EosId);
+        if (c.HasExplicitHeadDim)
+            w.UInt32($"{a}.attention.key_length", (uint)c.HeadDim).UInt32($"{a}.attention.value_length", (uint)c.HeadDim);
+        if (c.RopeScaling.Kind == RopeScalingKind.Linear)
+            w.String($"{a}.rope.scaling.type", "linear").Float32($"{a}.rope.scaling.factor", c.RopeScaling.Factor);
+    }
+
+    /// <summary>
+    /// The vocabulary, then the configuration's special ids over the tokenizer's own (the model's settings win, as in
+    /// llama.cpp's converter): end-of-turn and end-of-message ids found among the stop ids by their text.
+    /// </summary>
+    private static void WriteVocabulary(GgufWriter w, ModelConfig c, GgufVocabulary vocabulary, string path)
+    {
+        if (vocabulary.Count != c.VocabSize)
+            throw new ArgumentException($"'{path}' has {vocabulary.Count} tokens, but the model's vocabulary has {c.VocabSize}.");
+        vocabulary.WriteTo(w);
+        w.UInt32("tokenizer.ggml.bos_token_id", (uint)c.BosId).UInt32("tokenizer.ggml.eos_token_id", (uint)c.EosId);
+        var stops = c.StopIds.Append(c.EosId).ToHashSet();
+        foreach (var (key, texts) in new[] { ("tokenizer.ggml.eot_token_id", new[] { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>" }),
+                     ("tokenizer.ggml.eom_token_id", new[] { "<|eom_id|>" }) })
+            if (texts.Select(vocabulary.Find).FirstOrDefault(id => id is int i && stops.Contains(i)) is int found)
+                w.UInt32(key, (uint)found);
+    }
+
+    private static void WriteTensors(GgufWriter w, LlamaWeights weights, GgufTensorType matrixType)
+    {
+        ModelConfig c = weights.Config;
+        void Vector(string name, WeightTensor t) =>
+            w.AddTensor(name, [t.Length], GgufTensorType.F32, (long)t.Length * sizeof(float), s => s.Write(MemoryMarshal.AsBytes(t.Span)));
+        void Matrix(string name, WeightTensor t, int rows, int cols)
+        {
+            GgufTensorType type = matrixType == GgufTensorType.Q8_0 && cols % 32 != 0 ? GgufTensorType.F16 : matrixType;
+            long bytes = type switch
+            {
+                GgufTensorType.F32 => (long)rows * cols * 4,
+                GgufTensorType.Q8_0 => (long)rows * cols / 32 * GgmlQuantizer.Q8_0BlockBytes,
+                _ => (long)rows * cols * 2,
+            };
+            w.AddTensor(name, [cols, rows], type, bytes, s => WriteRows(s, t, rows, cols, type));
+        }
+
+        if (c.RopeScaling.Kind is RopeScalingKind.Llama3 or RopeScalingKind.FrequencyFactors)
+        {
+            float[] factors = c.RopeScaling.Kind == RopeScalingKind.FrequencyFactors
+                ? [.. c.RopeScaling.Factors!]
+                : c.RopeScaling.FrequencyDivisors(c.HeadDim, c.RopeTheta).Select(d => (float)d).ToArray();
+            w.AddTensor(GgufLlamaTensors.RopeFrequencies, [factors.Length], GgufTensorType.F32, factors.Length * 4L,
+                s => s.Write(MemoryMarshal.AsBytes(factors.AsSpan())));
+        }
+        Matrix(GgufLlamaTensors.TokenEmbedding, weights.TokenEmbedding, c.VocabSize, c.Dim);
+        for (int i = 0; i < c.LayerCount; i++)
+        {
+            LayerWeights l = weights.Layers[i];
+            string p = $"blk.{i}.";
+            Vector(p + "attn_norm.weight", l.RmsAttention);
+            Matrix(p + "attn_q.weight", l.Wq, c.QueryDim, c.Dim);
+            Matrix(p + "attn_k.weight", l.Wk, c.KvDim, c.Dim);
+            Matrix(p + "attn_v.weight", l.Wv, c.KvDim, c.Dim);
+            Matrix(p + "attn_output.weight", l.Wo, c.Dim, c.QueryDim);
+            Vector(p + "ffn_norm.weight", l.RmsFfn);
+            Matrix(p + "ffn_gate.weight", l.W1, c.HiddenDim, c.Dim);
+            Matrix(p + "ffn_down.weight", l.W2, c.Dim, c.HiddenDim);
+            Matrix(p + "ffn_up.weight", l.W3, c.HiddenDim, c.Dim);
+        }
+        Vector(GgufLlamaTensors.OutputNorm, weights.RmsFinal);
+        if (!c.SharedClassifier)
+            Matrix(GgufLlamaTensors.Output, weights.Classifier, c.VocabSize, c.Dim);
+    }
+
+    /// <summary>A matrix in <paramref name="type"/>, a row at a time (memory use independent of its size).</summary>
+    private static void WriteRows(Stream s, WeightTensor t, int rows, int cols, GgufTensorType type)
+    {
+        ReadOnlySpan<float> all = t.Span;
+        if (type == GgufTensorType.F32)
+        {
+            s.Write(MemoryMarshal.AsBytes(all));
+            return;
+        }
+        var halves = new ushort[cols];
+        var blocks = new byte[cols / 32 * GgmlQuantizer.Q8_0BlockBytes];
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = all.Slice(r * cols, cols);
+            switch (type)
+            {
+                case GgufTensorType.Q8_0:
+                    GgmlQuantizer.QuantizeQ8_0(row, blocks);
+                    s.Write(blocks);
+                    break;
+                case GgufTensorType.F16:
+                    HalfPrecision.NarrowToF16(row, halves);
+                    s.Write(MemoryMarshal.AsBytes(halves.AsSpan()));
+                    break;
+                default:
+                    HalfPrecision.NarrowToBf16(row, halves);
+                    s.Write(MemoryMarshal.AsBytes(halves.AsSpan()));
+                    break;
+            }
+        }
+    }
+}
