@@ -30,6 +30,7 @@ public static class Program
             TokenizeCommand.Create(console),
             SynthCommand.Create(console),
             ExportCommand.Create(console),
+            QuantizeCommand.Create(console),
             DemoCommand.Create(console),
             ParityCommand.Create(console),
             EmbedCommand.Create(console),

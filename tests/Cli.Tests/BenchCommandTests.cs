@@ -27,12 +27,12 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.Contains(lines, l => l.StartsWith("model:   stories260K: dim 64", StringComparison.Ordinal));
         string[] table = lines.Where(l => l.StartsWith('|')).ToArray();
         Assert.Equal(4, table.Length); // header, rule, two rows
-        Assert.Contains("load ms", table[0]);
-        Assert.Contains("decode tok/s", table[0]);
-        Assert.Contains("prefill-16 tok/s", table[0]);
-        Assert.Contains("prefill-32 tok/s", table[0]);
-        Assert.Matches(@"^\| managed \| 1 +\| +[0-9.]+ \| +[0-9.]+ \(", table[2]);
-        Assert.Matches(@"^\| managed \| 2 +\| +[0-9.]+ \| +[0-9.]+ \(", table[3]);
+        Assert.Contains(lines, l => l == "weights: F32 in llama2.c; files 1.0 MiB; KV cache 0.6 MiB per managed session");
+        Assert.Contains(lines, l => l.StartsWith("memory:  RSS = resident set right after loading", StringComparison.Ordinal));
+        foreach (string column in new[] { "weights", "load ms", "RSS MiB", "model MiB", "peak MiB", "decode tok/s", "prefill-16 tok/s", "prefill-32 tok/s" })
+            Assert.Contains($" {column} ", table[0]);
+        Assert.Matches(RowPattern("managed", 1, "F32"), table[2]);
+        Assert.Matches(RowPattern("managed", 2, "F32"), table[3]);
         Assert.Contains("run 2/2 managed ×2", result.Stderr);
         Assert.Empty(Directory.GetFiles(_dir.Path, "*.tmp"));
 
@@ -44,6 +44,8 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.False(string.IsNullOrWhiteSpace(machine.GetProperty("cpu").GetString()));
         Assert.Equal("stories260K", root.GetProperty("model").GetProperty("name").GetString());
         Assert.Equal(260_032, root.GetProperty("model").GetProperty("parameters").GetInt64());
+        var format = root.GetProperty("model").GetProperty("weightFormat");
+        Assert.Equal(("F32", "Llama2c"), (format.GetProperty("name").GetString(), format.GetProperty("container").GetString()));
         Assert.StartsWith("mlpipe bench", root.GetProperty("command").GetString());
         var rows = root.GetProperty("rows");
         Assert.Equal(2, rows.GetArrayLength());
@@ -57,6 +59,14 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
                 AssertPositive(p.GetProperty("tokensPerSecond"), runs: 2);
             Assert.True(row.GetProperty("warmup").GetProperty("rounds").GetInt32() >= 1);
             Assert.True(row.GetProperty("loadSeconds").GetDouble() > 0);
+            var load = row.GetProperty("load");
+            Assert.Equal("F32", load.GetProperty("weights").GetString());
+            Assert.False(load.GetProperty("requantized").GetBoolean());
+            Assert.True(load.GetProperty("residentAfterBytes").GetInt64() > 0);
+            Assert.Equal(load.GetProperty("residentAfterBytes").GetInt64() - load.GetProperty("residentBeforeBytes").GetInt64(),
+                load.GetProperty("modelBytes").GetInt64());
+            Assert.Equal(5L * 2 * 512 * 32 * 4, load.GetProperty("kvCacheBytes").GetInt64());   // 5 layers × K,V × 512 positions × kv_dim 32
+            Assert.True(row.GetProperty("peak").GetProperty("bytes").GetInt64() >= load.GetProperty("residentAfterBytes").GetInt64() / 2);
         }
         Assert.Equal([1, 2], rows.EnumerateArray().Select(r => r.GetProperty("threads").GetInt32()));
     }
@@ -69,7 +79,8 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         string[] rows = result.Stdout.Split('\n').Where(l => l.StartsWith("| onnx", StringComparison.Ordinal)).ToArray();
         Assert.Single(rows);
-        Assert.Matches(@"^\| onnx +\| 1 +\| +[0-9.]+ \| +[0-9.]+ \(", rows[0]);
+        Assert.Matches(RowPattern("onnx", 1, "F32"), rows[0]);
+        Assert.Contains("weights: F32 (ONNX export); files ", result.Stdout);
     }
 
     [Theory]
@@ -114,17 +125,36 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
     }
 
     [Theory]
-    [InlineData("stories260K-hf", 1_044_992 + 437)]                     // model.safetensors + config.json
-    [InlineData("tiny-random-gguf/llama-2-tiny-random.gguf", 1_750_560)]
-    public void Hugging_Face_and_gguf_models_are_benchmarked_and_sized(string model, long bytes)
+    [InlineData("stories260K-hf", 1_044_992 + 437, "F32", "F32")]                     // model.safetensors + config.json
+    [InlineData("tiny-random-gguf/llama-2-tiny-random.gguf", 1_750_560, "F16", "F32 (converted on load)|F16")]   // widened, or run as stored
+    [InlineData("stories260K/stories260K_q80.bin", 294_816, "Q8_0 (llama2.c int8)", "Q8_0")]
+    public void Hugging_Face_gguf_and_int8_models_are_benchmarked_sized_and_described(string model, long bytes, string stored, string run)
     {
         string json = _dir.File("bench.json");
         var result = CliRunner.Run(Fast(Path.Combine(TestPaths.Models, model), "--threads", "1", "--json", json));
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
-        Assert.Single(result.Stdout.Split('\n'), l => l.StartsWith("| managed", StringComparison.Ordinal));
+        Assert.Matches(RowPattern("managed", 1, run), Assert.Single(result.Stdout.Split('\n'), l => l.StartsWith("| managed", StringComparison.Ordinal)));
+        Assert.Contains($"weights: {stored}", result.Stdout);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(bytes, doc.RootElement.GetProperty("model").GetProperty("fileBytes").GetInt64());
+        Assert.Equal(stored, doc.RootElement.GetProperty("model").GetProperty("weightFormat").GetProperty("name").GetString());
+        Assert.Contains(doc.RootElement.GetProperty("rows")[0].GetProperty("load").GetProperty("weights").GetString(), run.Split('|'));
     }
+
+    [Fact]
+    public void Quantising_on_load_is_reported_per_row()
+    {
+        string json = _dir.File("bench.json");
+        var result = CliRunner.Run(Fast(TestPaths.Stories260K, "--threads", "1", "--quantize", "q8_0", "--json", json));
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Matches(RowPattern("managed", 1, "Q8_0 (quantised on load)"), result.Stdout.Split('\n').Single(l => l.StartsWith("| managed", StringComparison.Ordinal)));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.True(doc.RootElement.GetProperty("rows")[0].GetProperty("load").GetProperty("requantized").GetBoolean());
+    }
+
+    // | engine | threads | weights | load ms | RSS MiB | model MiB | peak MiB | decode (min–max) | …; weights may list alternatives as "a|b".
+    private static string RowPattern(string engine, int threads, string weights) =>
+        $@"^\| {engine} +\| {threads} +\| (?:{string.Join("|", weights.Split('|').Select(System.Text.RegularExpressions.Regex.Escape))}) +\| +[0-9.]+ \| +[0-9.]+ \| +-?[0-9.]+ \| +[0-9.]+ \| +[0-9.]+ \(";
 
     private static void AssertPositive(JsonElement measurement, int runs)
     {

@@ -10,7 +10,7 @@ namespace MlPipelines.Cli.Commands;
 
 /// <summary>
 /// <c>mlpipe bench</c>: decode and prefill tokens/s of an engine at several thread counts, with the machine
-/// recorded beside the numbers. Progress goes to stderr; the table (Markdown) to stdout; --json writes the report.
+/// recorded beside the numbers, and per row the weights as run, resident memory after loading and the peak during the runs. Progress goes to stderr; the table (Markdown) to stdout; --json writes the report.
 /// </summary>
 internal static class BenchCommand
 {
@@ -32,7 +32,7 @@ internal static class BenchCommand
         var quantize = new Option<string?>("--quantize") { Description = $"Weight quantization: {string.Join(", ", BenchmarkModel.KnownQuantizations)} (default: fp32)." };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
 
-        var command = new Command("bench", "Measure decode and prefill speed (tokens/s) of an engine at several thread counts.")
+        var command = new Command("bench", "Measure decode and prefill speed (tokens/s) of an engine at several thread counts, with its memory and weight format.")
         {
             model, shape, tokenizer, engine, threads, decode, prompt, prefill, runs, warmup, seed, quantize, json,
         };
@@ -98,18 +98,13 @@ internal static class BenchCommand
         {
             foreach (var kind in engines)
                 foreach (int count in threadCounts)
-                {
-                    long opened = System.Diagnostics.Stopwatch.GetTimestamp();
-                    var model = subject.Open(kind, count, quantization);
-                    targets.Add(new BenchmarkTarget(Name(kind), count, model, System.Diagnostics.Stopwatch.GetElapsedTime(opened).TotalSeconds));
-                }
+                    targets.Add(subject.OpenTarget(kind, count, quantization));
             var rows = EngineBenchmark.Run(targets, options, line => console.Error.WriteLine("bench: " + line), ct);
             return new BenchmarkReport
             {
                 Date = DateTimeOffset.Now,
                 Machine = MachineInfo.Current(),
-                Model = new BenchmarkModelInfo(subject.Name, subject.Location, synthetic, subject.Config,
-                    BenchmarkModelInfo.ParameterCount(subject.Config), subject.FileBytes()),
+                Model = subject.Describe(synthetic),
                 Quantization = quantization,
                 Options = options,
                 Rows = rows,
@@ -121,8 +116,6 @@ internal static class BenchCommand
                 target.Model.Dispose();
         }
     }
-
-    private static string Name(EngineKind kind) => kind == EngineKind.Onnx ? "onnx" : "managed";
 
     private static EngineKind[] ParseEngines(string value) =>
         value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(name => name.ToLowerInvariant() switch

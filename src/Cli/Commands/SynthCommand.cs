@@ -29,8 +29,12 @@ internal static class SynthCommand
             Description = "A tokenizer to ship with the model: tokenizer.json or a SentencePiece .model (gguf: embedded, with the chat " +
                 "template of a tokenizer_config.json beside it; hf: copied into the directory with that tokenizer_config.json).",
         };
-        var matrixType = new Option<string>("--gguf-type") { Description = "How gguf stores the matrices: f32, f16, bf16 or q8_0.", DefaultValueFactory = _ => "f32" };
-        matrixType.AcceptOnlyFromAmong("f32", "f16", "bf16", "q8_0");
+        var matrixType = new Option<string>("--gguf-type")
+        {
+            Description = "How gguf stores the matrices, as llama.cpp's quantize tool would: f32, f16, bf16, q8_0, q4_0 or q4_k_m.",
+            DefaultValueFactory = _ => "f32",
+        };
+        matrixType.AcceptOnlyFromAmong("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m");
         var headDim = new Option<int?>("--head-dim") { Description = "Width of an attention head, when it is not --dim / --heads." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file." };
@@ -88,7 +92,7 @@ internal static class SynthCommand
                     {
                         TokenizerPath = tokenizerPath,
                         ChatTemplate = tokenizerPath is null ? null : ChatFormat.FromDirectory(Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!)?.Template.Source,
-                        MatrixType = Enum.Parse<GgufTensorType>(parse.GetValue(matrixType)!, ignoreCase: true),
+                        Quantization = Enum.Parse<GgufQuantization>(parse.GetValue(matrixType)!, ignoreCase: true),
                         Name = parse.GetValue(shape) ?? "synthetic",
                     }, overwrite: parse.GetValue(force));
                     break;

@@ -14,12 +14,12 @@ namespace MlPipelines.Jobs.Benchmarks;
 /// with random weights for a named shape), or an existing ONNX export directory. A checkpoint is exported
 /// to ONNX, through <see cref="OnnxExportCache"/>, the first time the ONNX engine needs it.
 /// </summary>
-public sealed class BenchmarkModel
+public sealed partial class BenchmarkModel
 {
     /// <summary>The seed of synthesized checkpoints: fixed, so every machine measures the same file.</summary>
     public const int SynthesisSeed = 1;
 
-    /// <summary>The quantizations <c>--quantize</c> names (none is implemented by an engine yet).</summary>
+    /// <summary>The quantizations <c>--quantize</c> names (the managed engine runs them; ONNX Runtime does not).</summary>
     public static IReadOnlyList<string> KnownQuantizations { get; } = ["q8_0"];
 
     private readonly string? _cacheDirectory;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MlPipelines.ManagedEngine.IO;
+using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 
 namespace MlPipelines.Jobs.Benchmarks;
@@ -11,9 +12,12 @@ namespace MlPipelines.Jobs.Benchmarks;
 /// <param name="Synthetic">True for a random-weight checkpoint of a named shape.</param>
 /// <param name="Config">Its configuration.</param>
 /// <param name="Parameters">Number of weights (fp32 values).</param>
-/// <param name="FileBytes">Size of the weights file(s).</param>
+/// <param name="FileBytes">Size of the model's files on disk, summed (for a Hugging Face directory config.json and the safetensors files).</param>
 public sealed record BenchmarkModelInfo(string Name, string Path, bool Synthetic, ModelConfig Config, long Parameters, long FileBytes)
 {
+    /// <summary>How the weights are stored in the model's files (null: not recorded); each row says how its engine held them.</summary>
+    public ModelWeightFormat? WeightFormat { get; init; }
+
     /// <summary>The number of weights a LLaMA model of this configuration holds.</summary>
     public static long ParameterCount(ModelConfig c)
     {

@@ -9,13 +9,19 @@ namespace MlPipelines.Jobs.Benchmarks;
 /// <param name="Threads">The thread count the model was opened with.</param>
 /// <param name="Model">The model, opened with that thread count; the caller disposes it.</param>
 /// <param name="LoadSeconds">How long opening the model took (null: not timed). Reported beside the speeds.</param>
-public sealed record BenchmarkTarget(string Engine, int Threads, ILanguageModel Model, double? LoadSeconds = null);
+/// <remarks><see cref="BenchmarkModel.OpenTarget"/> opens one with everything recorded.</remarks>
+public sealed record BenchmarkTarget(string Engine, int Threads, ILanguageModel Model, double? LoadSeconds = null)
+{
+    /// <summary>How the engine holds the weights and what opening the model cost in memory (null: not recorded).</summary>
+    public ModelLoad? Load { get; init; }
+}
 
 /// <summary>
 /// Measures decode and prefill speed of one or more engines/thread counts on the same model. Each target
 /// is warmed up until its timings settle (the .NET tiered JIT keeps hot loops on the slow tier for seconds),
 /// then the measured runs interleave the targets (run 1 of every target, then run 2, …) so that a noisy
-/// machine's slow spells spread over all of them instead of landing on one.
+/// machine's slow spells spread over all of them instead of landing on one. Around each target's measured run,
+/// outside its timed calls, the process's peak resident memory is reset and read (<see cref="PeakMemory"/>).
 /// </summary>
 public static class EngineBenchmark
 {
@@ -56,6 +62,8 @@ public static class EngineBenchmark
                 foreach (var state in states)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    // Memory is read between the timed calls: the peak is reset before this target's run, read after it.
+                    bool reset = ProcessMemory.TryResetPeak();
                     double decode = options.DecodeTokens / state.TimeDecode(ids, options.DecodeTokens);
                     state.Decode.Add(decode);
                     var line = $"run {run + 1}/{options.Runs} {Label(state.Target)}: decode {decode:F1} tok/s";
@@ -67,6 +75,7 @@ public static class EngineBenchmark
                         state.Prefill[p].Add(prefill);
                         line += $", prefill-{length} {prefill:F1} tok/s";
                     }
+                    state.NotePeak(ProcessMemory.PeakResidentBytes(), sinceProcessStart: !reset);
                     progress?.Invoke(line);
                 }
             }
@@ -138,6 +147,10 @@ public static class EngineBenchmark
         public List<double> Decode { get; } = [];
         public List<double>[] Prefill { get; }
         public WarmupSummary Warmup { get; set; } = new(0, 0, false);
+        public PeakMemory? Peak { get; private set; }
+
+        public void NotePeak(long bytes, bool sinceProcessStart) =>
+            Peak = new PeakMemory(Math.Max(bytes, Peak?.Bytes ?? 0), sinceProcessStart || Peak?.SinceProcessStart == true);
 
         public double TimeDecode(int[] ids, int tokens) =>
             SessionTimings.Decode(_session, ids.AsSpan(0, _promptTokens), tokens, _logits);
@@ -149,6 +162,8 @@ public static class EngineBenchmark
             o.PrefillLengths.Select((length, i) => new PrefillMeasurement(length, Measurement.Of(Prefill[i]))).ToArray(), Warmup)
         {
             LoadSeconds = Target.LoadSeconds,
+            Load = Target.Load,
+            Peak = Peak,
         };
 
         public void Dispose() => _session.Dispose();

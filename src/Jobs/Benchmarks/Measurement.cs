@@ -45,4 +45,10 @@ public sealed record BenchmarkRow(string Engine, int Threads, Measurement Decode
     /// checkpoint (plus quantising it when asked), for ONNX Runtime creating the session.
     /// </summary>
     public double? LoadSeconds { get; init; }
+
+    /// <summary>How the engine held the weights and what opening the model cost in memory (null: not recorded).</summary>
+    public ModelLoad? Load { get; init; }
+
+    /// <summary>The process's peak resident memory during this row's measured runs (null: not recorded).</summary>
+    public PeakMemory? Peak { get; init; }
 }

@@ -58,3 +58,22 @@ internal sealed unsafe class Q8ProjectionJob : ParallelJob
             Matrix.MatVec(new Span<float>(Y + (long)t * YStride, Matrix.Rows), Inputs[t], start, end);
     }
 }
+
+/// <summary>A projection by a <see cref="WeightStorage.StoredMatrix"/>, split over threads by weight rows.</summary>
+internal sealed unsafe class StoredProjectionJob : ParallelJob
+{
+    public WeightStorage.StoredMatrix Matrix = null!;
+    public float* X;                                            // fp32 activations (F16/BF16 weights)
+    public WeightStorage.QuantizedActivations? Quantized;       // quantised activations (block formats)
+    public int Tokens;
+    public float* Y;
+    public int YStride;
+
+    public override void Execute(int start, int end, int thread)
+    {
+        if (Quantized is { } q)
+            Matrix.Multiply(q, Tokens, Y, YStride, start, end, KernelPaths.Default);
+        else
+            Matrix.Multiply(X, Tokens, Y, YStride, start, end, KernelPaths.Default);
+    }
+}

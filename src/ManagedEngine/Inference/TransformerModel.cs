@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Quantization;
+using MlPipelines.ManagedEngine.WeightStorage;
 
 namespace MlPipelines.ManagedEngine.Inference;
 
@@ -31,7 +32,15 @@ public sealed class TransformerModel : ILanguageModel
     {
     }
 
-    private TransformerModel(ModelConfig config, int threads, LlamaWeights? f32, QuantizedLlamaWeights? q8)
+    /// <summary>Wraps weights kept as their file stores them (F16, BF16, ggml blocks); the model owns and disposes them.</summary>
+    /// <param name="weights">The stored weights (see <see cref="Formats.Gguf.GgufCheckpoint.LoadStored"/>).</param>
+    /// <param name="threads">Threads a session computes with, and rows of a batch processed at once; 0 = one per processor.</param>
+    public TransformerModel(StoredLlamaWeights weights, int threads = 0)
+        : this(weights?.Config ?? throw new ArgumentNullException(nameof(weights)), threads, null, null, weights)
+    {
+    }
+
+    private TransformerModel(ModelConfig config, int threads, LlamaWeights? f32, QuantizedLlamaWeights? q8, StoredLlamaWeights? stored = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         Config = config;
@@ -48,6 +57,16 @@ public sealed class TransformerModel : ILanguageModel
             TokenEmbedding = f32.TokenEmbedding;
             RmsFinal = f32.RmsFinal;
             Classifier = Projection.Of(f32.Classifier, config.VocabSize, dim);
+        }
+        else if (stored is not null)
+        {
+            StoredWeights = stored;
+            Blocks = stored.Layers.Select(l => new BlockWeights(l.RmsAttention,
+                Projection.Of(l.Wq), Projection.Of(l.Wk), Projection.Of(l.Wv), Projection.Of(l.Wo),
+                l.RmsFfn, Projection.Of(l.W1), Projection.Of(l.W2), Projection.Of(l.W3))).ToArray();
+            StoredEmbedding = stored.Embedding;
+            RmsFinal = stored.RmsFinal;
+            Classifier = Projection.Of(stored.Classifier);
         }
         else
         {
@@ -68,8 +87,14 @@ public sealed class TransformerModel : ILanguageModel
     /// <summary>The int8 weights, or null for an fp32 model.</summary>
     public QuantizedLlamaWeights? QuantizedWeights { get; }
 
+    /// <summary>The weights as their file stores them, or null.</summary>
+    public StoredLlamaWeights? StoredWeights { get; }
+
     internal IReadOnlyList<BlockWeights> Blocks { get; }
     internal WeightTensor TokenEmbedding { get; }
+
+    /// <summary>The embedding table as stored (looked up a row at a time), or null when <see cref="TokenEmbedding"/> is fp32.</summary>
+    internal StoredMatrix? StoredEmbedding { get; }
     internal WeightTensor RmsFinal { get; }
     internal Projection Classifier { get; }
 
@@ -81,7 +106,8 @@ public sealed class TransformerModel : ILanguageModel
 
     /// <summary>The fp32 weights the forward pass reads.</summary>
     /// <exception cref="InvalidOperationException">The model holds int8 weights (see <see cref="QuantizedWeights"/>).</exception>
-    public LlamaWeights Weights => _f32 ?? throw new InvalidOperationException("This model holds int8 weights; see QuantizedWeights.");
+    public LlamaWeights Weights => _f32 ?? throw new InvalidOperationException(
+        StoredWeights is not null ? "This model holds its weights as stored; see StoredWeights." : "This model holds int8 weights; see QuantizedWeights.");
 
     internal RopeTable Rope { get; }
 
@@ -90,9 +116,9 @@ public sealed class TransformerModel : ILanguageModel
     {
         Engine = "managed",
         Provider = "cpu (" + Kernels.CpuFeatures.Describe() + ")",
-        Precision = IsQuantized ? "int8 (Q8_0)" : "fp32",
+        Precision = StoredWeights is { } stored ? stored.FormatSummary : IsQuantized ? "int8 (Q8_0)" : "fp32",
         Threads = Threads,
-        Model = QuantizedWeights?.Source ?? _f32!.Source,
+        Model = StoredWeights?.Source ?? QuantizedWeights?.Source ?? _f32!.Source,
     };
 
     /// <inheritdoc />
@@ -133,5 +159,6 @@ public sealed class TransformerModel : ILanguageModel
             session.Dispose();
         _f32?.Dispose();
         QuantizedWeights?.Dispose();
+        StoredWeights?.Dispose();
     }
 }

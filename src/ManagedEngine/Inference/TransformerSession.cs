@@ -1,5 +1,6 @@
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.WeightStorage;
 
 namespace MlPipelines.ManagedEngine.Inference;
 
@@ -27,6 +28,11 @@ public sealed unsafe class TransformerSession : IModelSession
     // Quantised activations of int8 models, one per chunk token, per (row length, group size).
     private readonly Dictionary<(int Cols, int Group), Quantization.QuantizedVector[]> _q8Inputs = new();
     private readonly AttentionJob _attention = new();
+    private readonly StoredProjectionJob _storedProjection = new();
+    // Activations quantised for stored block-format weights, per (row length, grouping); each remembers which input
+    // (buffer and version) it holds, so wq/wk/wv (and w1/w3) share one quantisation.
+    private readonly Dictionary<(int Cols, ActivationGrouping Grouping), (QuantizedActivations Buffer, nint Source, int Version)> _blockInputs = new();
+    private int _inputVersion;   // bumped whenever a projection input buffer is rewritten
 
     // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c). _q and the attention
     // output (in _xb) are QueryDim wide, which an explicit head size can make wider than Dim.
@@ -63,6 +69,16 @@ public sealed unsafe class TransformerSession : IModelSession
         _attention.KvDim = _c.KvDim;
         _attention.GroupSize = _c.KvGroupSize;
         _attention.QueryDim = _c.QueryDim;
+    }
+
+    /// <summary>
+    /// Bytes of the KV cache every session of a model of <paramref name="config"/> allocates when it is created: keys and
+    /// values of every layer for the whole context, in fp32 (layers × 2 × context × kv_dim × 4).
+    /// </summary>
+    public static long KvCacheBytes(ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return 2L * config.LayerCount * config.MaxSequenceLength * config.KvDim * sizeof(float);
     }
 
     /// <inheritdoc />
@@ -125,9 +141,17 @@ public sealed unsafe class TransformerSession : IModelSession
     {
         int m = tokens.Length, dim = _c.Dim, qDim = _c.QueryDim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
         float eps = _c.NormEpsilon;
-        ReadOnlySpan<float> embedding = _model.TokenEmbedding.Span;
-        for (int t = 0; t < m; t++)
-            embedding.Slice(tokens[t] * dim, dim).CopyTo(_x.AsSpan(t * dim, dim));
+        if (_model.StoredEmbedding is { } stored)
+        {
+            for (int t = 0; t < m; t++)
+                stored.ReadRow(tokens[t], _x.AsSpan(t * dim, dim));
+        }
+        else
+        {
+            ReadOnlySpan<float> embedding = _model.TokenEmbedding.Span;
+            for (int t = 0; t < m; t++)
+                embedding.Slice(tokens[t] * dim, dim).CopyTo(_x.AsSpan(t * dim, dim));
+        }
 
         fixed (float* x = _x, xb = _xb, xb2 = _xb2, q = _q, hb = _hb, hb2 = _hb2)
         {
@@ -139,6 +163,7 @@ public sealed unsafe class TransformerSession : IModelSession
                 // Attention: RMSNorm, q/k/v projections (k and v straight into the cache), RoPE.
                 for (int t = 0; t < m; t++)
                     VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsAttention.Span, eps);
+                _inputVersion++;
                 fixed (float* k = &keys[pos * kvDim], v = &values[pos * kvDim])
                 {
                     Project(layer.Wq, xb, m, q, qDim);
@@ -162,15 +187,18 @@ public sealed unsafe class TransformerSession : IModelSession
                     _attention.Tokens = m;
                     _pool.Run(_attention, _c.HeadCount);
                 }
+                _inputVersion++;
                 Project(layer.Wo, xb, m, xb2, dim);
                 VectorOps.AddInPlace(_x.AsSpan(0, m * dim), _xb2.AsSpan(0, m * dim));
 
                 // Feed-forward: RMSNorm, SwiGLU(W1 x, W3 x), W2, residual.
                 for (int t = 0; t < m; t++)
                     VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsFfn.Span, eps);
+                _inputVersion++;
                 Project(layer.W1, xb, m, hb, hidden);
                 Project(layer.W3, xb, m, hb2, hidden);
                 VectorOps.SwiGlu(_hb.AsSpan(0, m * hidden), _hb2.AsSpan(0, m * hidden), _hbScratch);
+                _inputVersion++;
                 Project(layer.W2, hb, m, xb, dim);
                 VectorOps.AddInPlace(_x.AsSpan(0, m * dim), _xb.AsSpan(0, m * dim));
             }
@@ -178,6 +206,7 @@ public sealed unsafe class TransformerSession : IModelSession
 
         for (int t = 0; t < m; t++)
             VectorOps.RmsNorm(_x.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), _model.RmsFinal.Span, eps);
+        _inputVersion++;
     }
 
     /// <summary><c>Y[t] = W X[t]</c> for the chunk's m tokens; W is <c>[rows, cols]</c>, Y rows are <c>rows</c> apart.</summary>
@@ -188,6 +217,11 @@ public sealed unsafe class TransformerSession : IModelSession
             ProjectQ8(q8, x, m, y, rows);
             return;
         }
+        if (weights.Stored is { } stored)
+        {
+            ProjectStored(stored, x, m, y, rows);
+            return;
+        }
         _projection.W = weights.F32.Pointer;
         _projection.Cols = weights.Cols;
         _projection.X = x;
@@ -195,6 +229,30 @@ public sealed unsafe class TransformerSession : IModelSession
         _projection.Y = y;
         _projection.YStride = rows;
         _pool.Run(_projection, rows);
+    }
+
+    private void ProjectStored(StoredMatrix weights, float* x, int m, float* y, int rows)
+    {
+        _storedProjection.Matrix = weights;
+        _storedProjection.X = x;
+        _storedProjection.Quantized = null;
+        if (weights.Activations is { } grouping)
+        {
+            var key = (weights.Cols, grouping);
+            if (!_blockInputs.TryGetValue(key, out var entry))
+                entry = (new QuantizedActivations(weights.Cols, ChunkCapacity, grouping), 0, -1);
+            if (entry.Source != (nint)x || entry.Version != _inputVersion)
+            {
+                entry.Buffer.Quantize(x, m, weights.Cols);
+                entry = (entry.Buffer, (nint)x, _inputVersion);
+            }
+            _blockInputs[key] = entry;
+            _storedProjection.Quantized = entry.Buffer;
+        }
+        _storedProjection.Tokens = m;
+        _storedProjection.Y = y;
+        _storedProjection.YStride = rows;
+        _pool.Run(_storedProjection, rows);
     }
 
     private void ProjectQ8(Quantization.Q8Matrix q8, float* x, int m, float* y, int rows)

@@ -11,7 +11,8 @@ public static class ManagedModelLoader
 {
     /// <summary>
     /// Loads a resolved model in any format <see cref="ModelSource"/> detects: a llama2.c fp32 or int8 (Q8_0)
-    /// checkpoint, a Hugging Face directory, or a GGUF file.
+    /// checkpoint, a Hugging Face directory, or a GGUF file (its matrices used as stored: F32, F16, BF16, Q8_0, Q4_0,
+    /// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K).
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="threads">Threads per session (0: one per processor).</param>
@@ -23,11 +24,24 @@ public static class ManagedModelLoader
         ArgumentNullException.ThrowIfNull(model);
         if (model.Format == ModelFormat.Llama2cInt8)
             return new TransformerModel(Llama2cQ80Checkpoint.Load(model.Path), threads);
+        if (model.Format == ModelFormat.Gguf && !quantize)
+            return new TransformerModel(Formats.Gguf.GgufCheckpoint.LoadStored(model.Path), threads);
         var weights = model.Source.LoadWeights();
         if (!quantize)
             return new TransformerModel(weights, threads);
         using (weights)
             return new TransformerModel(QuantizedLlamaWeights.FromFp32(weights), threads);
+    }
+
+    /// <summary>
+    /// True when <see cref="LoadModel(ResolvedModel, int, bool)"/> with <paramref name="quantize"/> re-quantises the weights
+    /// to int8 Q8_0 on load: whenever it is asked to, except for a llama2.c int8 file, which is Q8_0 already and runs as stored.
+    /// (A Q8_0 GGUF file is dequantised on load, so asking re-quantises it in the engine's own groups.)
+    /// </summary>
+    public static bool RequantizesOnLoad(ResolvedModel model, bool quantize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return quantize && model.Format != ModelFormat.Llama2cInt8;
     }
 
     /// <summary>Finds and loads <paramref name="nameOrPath"/> (null: the default model); see <see cref="ModelLocator"/>.</summary>

@@ -68,6 +68,10 @@ public sealed class ResolvedModel
     /// <summary>The files the model is read from (see <see cref="ModelSource.Files"/>).</summary>
     public IReadOnlyList<string> Files => field ??= Source.Files();
 
+    /// <summary>How the weights are stored (<c>F32</c>, <c>F16</c>, <c>mixed (Q4_K 62%, Q6_K 38%)</c>, …), read once from the headers.</summary>
+    /// <exception cref="InvalidDataException">A GGUF or safetensors header is malformed.</exception>
+    public ModelWeightFormat WeightFormat => field ??= ModelWeightFormat.Of(Source);
+
     /// <summary>The configuration, read once without converting weights.</summary>
     /// <exception cref="InvalidDataException">The model is malformed.</exception>
     /// <exception cref="NotSupportedException">An ONNX export (its configuration is in its manifest).</exception>

@@ -81,6 +81,41 @@ public sealed class BenchmarkLibraryTests : IDisposable
     }
 
     [Fact]
+    public void A_target_records_how_its_engine_holds_the_weights()
+    {
+        var f32 = BenchmarkModel.FromPath(TestPaths.Stories260K, null, _cache.Path);
+        Assert.Equal("F32", f32.WeightFormat.Name);
+        long kvCache = 5L * 2 * 512 * 32 * 4;   // stories260K: 5 layers, context 512, kv_dim 32
+        AssertLoad(f32, EngineKind.Managed, null, new ModelLoad("F32", false, 0, 0, kvCache));
+        AssertLoad(f32, EngineKind.Managed, "q8_0", new ModelLoad("Q8_0 (quantised on load)", true, 0, 0, kvCache));
+        AssertLoad(f32, EngineKind.Onnx, null, new ModelLoad("F32", false, 0, 0, null));
+
+        var int8 = BenchmarkModel.FromPath(Path.Combine(TestPaths.Models, "stories260K", "stories260K_q80.bin"), null, _cache.Path);
+        AssertLoad(int8, EngineKind.Managed, "q8_0", new ModelLoad("Q8_0", false, 0, 0, kvCache));   // int8 already: run as stored
+
+        var f16 = BenchmarkModel.FromPath(Path.Combine(TestPaths.Models, "tiny-random-gguf"), null, _cache.Path);
+        Assert.Equal("F16", f16.Describe(synthetic: false).WeightFormat!.Name);
+        // The engine either widens F16 matrices to fp32 on load or computes with them as stored; the row says which.
+        var target = f16.OpenTarget(EngineKind.Managed, threads: 1);
+        using (target.Model)
+            Assert.Contains(target.Load!.Weights, new[] { "F32 (converted on load)", "F16" });
+        Assert.Equal(2L * 1 * 4096 * 8 * 4, target.Load.KvCacheBytes);   // 1 layer, context 4096, kv_dim 8
+    }
+
+    // The memory readings are checked for plausibility only; the rest exactly.
+    private static void AssertLoad(BenchmarkModel subject, EngineKind engine, string? quantization, ModelLoad expected)
+    {
+        var target = subject.OpenTarget(engine, threads: 1, quantization);
+        using var model = target.Model;
+        ModelLoad load = Assert.IsType<ModelLoad>(target.Load);
+        Assert.True(load.ResidentBeforeBytes > 0 && load.ResidentAfterBytes > 0, load.ToString());
+        Assert.Equal(load.ResidentAfterBytes - load.ResidentBeforeBytes, load.ModelBytes);
+        Assert.Equal(expected, load with { ResidentBeforeBytes = 0, ResidentAfterBytes = 0 });
+        Assert.Equal(BenchmarkModel.EngineName(engine), target.Engine);
+        Assert.True(target.LoadSeconds > 0);
+    }
+
+    [Fact]
     public void Quantization_is_for_the_managed_engine_only()
     {
         var e = Assert.Throws<NotSupportedException>(() => BenchmarkModel.CheckQuantization(EngineKind.Onnx, "q8_0"));

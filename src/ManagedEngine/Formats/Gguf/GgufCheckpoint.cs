@@ -46,16 +46,7 @@ public static class GgufCheckpoint
             }).ToArray();
             WeightTensor rmsFinal = converter.ToFloat32(tensors.OutputNormWeight);
             WeightTensor classifier = tensors.OutputWeight is { } output ? converter.ToFloat32(output) : embedding;
-            if (tensors.RopeFrequencyFactors is { } factors)
-            {
-                // Llama 3.1's RoPE scaling as llama.cpp stores it: a divisor per frequency, kept in the configuration.
-                var scaling = RopeScaling.FromFactors(converter.ToFloat32(factors).Span.ToArray());
-                if (config.RopeScaling.Kind != RopeScalingKind.None)
-                    throw new NotSupportedException($"{path}: it has both {GgufLlamaTensors.RopeFrequencies} and llama.rope.scaling metadata; expected one kind of RoPE scaling.");
-                if (scaling.Problem() is { } problem)
-                    throw new InvalidDataException($"{path}: tensor '{GgufLlamaTensors.RopeFrequencies}': {problem}.");
-                config = config with { RopeScaling = scaling };
-            }
+            config = WithRopeFactors(config, tensors, converter, path);
 
             // Keep the mapping only while some tensor points into it; fully converted files are closed now.
             if (converter.UsesMapping) memory.Own(file);
@@ -68,5 +59,54 @@ public static class GgufCheckpoint
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads the model in <paramref name="path"/> with every matrix as stored (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+    /// Q5_1, Q4_K, Q5_K, Q6_K), used in place from the memory map; only norm weights that are not F32 are converted.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is malformed, or its tensors do not match its configuration.</exception>
+    /// <exception cref="NotSupportedException">Another architecture, a tensor type without kernels, or a llama variant the engine does not implement.</exception>
+    public static unsafe WeightStorage.StoredLlamaWeights LoadStored(string path)
+    {
+        GgufFile file = GgufFile.Open(path);
+        var memory = new WeightMemory();
+        try
+        {
+            ModelConfig config = GgufLlamaConfig.Read(file);
+            var tensors = GgufLlamaTensors.Find(file, config);
+            config = config with { SharedClassifier = tensors.OutputWeight is null };
+            var converter = new GgufWeightConverter(file, memory);
+            WeightStorage.StoredMatrix Matrix(GgufTensorInfo t) =>
+                new(file.DataPointer(t), WeightStorage.WeightFormats.FromGguf(t.Type)!.Value, checked((int)t.Dimensions[1]), checked((int)t.Dimensions[0]));
+
+            var embedding = Matrix(tensors.Embedding);
+            var layers = tensors.Layers.Select(l => new WeightStorage.StoredLayer(converter.ToFloat32(l.RmsAttention),
+                Matrix(l.Wq), Matrix(l.Wk), Matrix(l.Wv), Matrix(l.Wo), converter.ToFloat32(l.RmsFfn), Matrix(l.W1), Matrix(l.W2), Matrix(l.W3))).ToArray();
+            WeightTensor rmsFinal = converter.ToFloat32(tensors.OutputNormWeight);
+            var classifier = tensors.OutputWeight is { } output ? Matrix(output) : embedding;
+            config = WithRopeFactors(config, tensors, converter, path);
+            memory.Own(file);
+            return new WeightStorage.StoredLlamaWeights(config, embedding, layers, rmsFinal, classifier, memory, path);
+        }
+        catch
+        {
+            memory.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Llama 3.1's RoPE scaling as llama.cpp stores it (a divisor per frequency in rope_freqs.weight), into the configuration.</summary>
+    private static ModelConfig WithRopeFactors(ModelConfig config, GgufLlamaTensors tensors, GgufWeightConverter converter, string path)
+    {
+        if (tensors.RopeFrequencyFactors is not { } factors)
+            return config;
+        var scaling = RopeScaling.FromFactors(converter.ToFloat32(factors).Span.ToArray());
+        if (config.RopeScaling.Kind != RopeScalingKind.None)
+            throw new NotSupportedException($"{path}: it has both {GgufLlamaTensors.RopeFrequencies} and llama.rope.scaling metadata; expected one kind of RoPE scaling.");
+        if (scaling.Problem() is { } problem)
+            throw new InvalidDataException($"{path}: tensor '{GgufLlamaTensors.RopeFrequencies}': {problem}.");
+        return config with { RopeScaling = scaling };
     }
 }

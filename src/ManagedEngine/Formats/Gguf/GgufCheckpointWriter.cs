@@ -16,11 +16,10 @@ public sealed record GgufWriteOptions
     public string? ChatTemplate { get; init; }
 
     /// <summary>
-    /// Storage of the matrices: <see cref="GgufTensorType.F32"/> (default), <see cref="GgufTensorType.F16"/>,
-    /// <see cref="GgufTensorType.BF16"/> or <see cref="GgufTensorType.Q8_0"/> (a matrix whose rows are not a multiple of 32
-    /// falls back to F16, as llama.cpp's quantizer does). Norm weights and RoPE factors stay F32.
+    /// Storage of the matrices (default <see cref="GgufQuantization.F32"/>): each tensor gets the type llama.cpp's quantize
+    /// tool gives it under that preset (see <see cref="GgufQuantization"/>). Norm weights and RoPE factors stay F32.
     /// </summary>
-    public GgufTensorType MatrixType { get; init; } = GgufTensorType.F32;
+    public GgufQuantization Quantization { get; init; } = GgufQuantization.F32;
 
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "mlpipelines";
@@ -44,8 +43,6 @@ public static class GgufCheckpointWriter
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new GgufWriteOptions();
-        if (options.MatrixType is not (GgufTensorType.F32 or GgufTensorType.F16 or GgufTensorType.BF16 or GgufTensorType.Q8_0))
-            throw new ArgumentException($"MatrixType {options.MatrixType} cannot be written; use F32, F16, BF16 or Q8_0.", nameof(options));
         ModelConfig c = weights.Config;
         var writer = new GgufWriter();
         WriteMetadata(writer, c, options);
@@ -53,7 +50,7 @@ public static class GgufCheckpointWriter
             WriteVocabulary(writer, c, GgufVocabulary.FromFile(tokenizerPath), tokenizerPath);
         if (options.ChatTemplate is { } template)
             writer.String("tokenizer.chat_template", template);
-        WriteTensors(writer, weights, options.MatrixType);
+        WriteTensors(writer, weights, options.Quantization);
         writer.WriteTo(path, overwrite);
     }
 
@@ -73,10 +70,8 @@ public static class GgufCheckpointWriter
         const string a = GgufLlamaConfig.Architecture;
         w.String("general.architecture", a)
             .String("general.name", options.Name)
-            .UInt32("general.file_type", options.MatrixType switch
-            {
-                GgufTensorType.F16 => 1u, GgufTensorType.Q8_0 => 7u, GgufTensorType.BF16 => 32u, _ => 0u, // llama_ftype
-            })
+            .UInt32("general.file_type", GgufQuantizationPlan.FileType(options.Quantization))
+            .UInt32("general.quantization_version", 2)   // ggml's block layouts as of 2023 onwards, as llama.cpp writes
             .UInt32($"{a}.context_length", (uint)c.MaxSequenceLength)
             .UInt32($"{a}.embedding_length", (uint)c.Dim)
             .UInt32($"{a}.block_count", (uint)c.LayerCount)
@@ -112,21 +107,15 @@ public static class GgufCheckpointWriter
                 w.UInt32(key, (uint)found);
     }
 
-    private static void WriteTensors(GgufWriter w, LlamaWeights weights, GgufTensorType matrixType)
+    private static void WriteTensors(GgufWriter w, LlamaWeights weights, GgufQuantization quantization)
     {
         ModelConfig c = weights.Config;
         void Vector(string name, WeightTensor t) =>
             w.AddTensor(name, [t.Length], GgufTensorType.F32, (long)t.Length * sizeof(float), s => s.Write(MemoryMarshal.AsBytes(t.Span)));
         void Matrix(string name, WeightTensor t, int rows, int cols)
         {
-            GgufTensorType type = matrixType == GgufTensorType.Q8_0 && cols % 32 != 0 ? GgufTensorType.F16 : matrixType;
-            long bytes = type switch
-            {
-                GgufTensorType.F32 => (long)rows * cols * 4,
-                GgufTensorType.Q8_0 => (long)rows * cols / 32 * GgmlQuantizer.Q8_0BlockBytes,
-                _ => (long)rows * cols * 2,
-            };
-            w.AddTensor(name, [cols, rows], type, bytes, s => WriteRows(s, t, rows, cols, type));
+            GgufTensorType type = GgufQuantizationPlan.TypeFor(quantization, name, c.LayerCount, cols, hasOutput: !c.SharedClassifier);
+            w.AddTensor(name, [cols, rows], type, rows * GgmlRows.RowBytes(type, cols), s => GgmlRows.Write(s, t.Span, rows, cols, type));
         }
 
         if (c.RopeScaling.Kind is RopeScalingKind.Llama3 or RopeScalingKind.FrequencyFactors)
@@ -155,37 +144,5 @@ public static class GgufCheckpointWriter
         Vector(GgufLlamaTensors.OutputNorm, weights.RmsFinal);
         if (!c.SharedClassifier)
             Matrix(GgufLlamaTensors.Output, weights.Classifier, c.VocabSize, c.Dim);
-    }
-
-    /// <summary>A matrix in <paramref name="type"/>, a row at a time (memory use independent of its size).</summary>
-    private static void WriteRows(Stream s, WeightTensor t, int rows, int cols, GgufTensorType type)
-    {
-        ReadOnlySpan<float> all = t.Span;
-        if (type == GgufTensorType.F32)
-        {
-            s.Write(MemoryMarshal.AsBytes(all));
-            return;
-        }
-        var halves = new ushort[cols];
-        var blocks = new byte[cols / 32 * GgmlQuantizer.Q8_0BlockBytes];
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> row = all.Slice(r * cols, cols);
-            switch (type)
-            {
-                case GgufTensorType.Q8_0:
-                    GgmlQuantizer.QuantizeQ8_0(row, blocks);
-                    s.Write(blocks);
-                    break;
-                case GgufTensorType.F16:
-                    HalfPrecision.NarrowToF16(row, halves);
-                    s.Write(MemoryMarshal.AsBytes(halves.AsSpan()));
-                    break;
-                default:
-                    HalfPrecision.NarrowToBf16(row, halves);
-                    s.Write(MemoryMarshal.AsBytes(halves.AsSpan()));
-                    break;
-            }
-        }
     }
 }

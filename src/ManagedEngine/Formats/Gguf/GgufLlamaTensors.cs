@@ -91,8 +91,11 @@ internal sealed class GgufLlamaTensors
         if (!SameShape(t.Dimensions, inner, outer))
             throw new InvalidDataException($"{file.Path}: tensor '{name}' ({meaning}) has {t.Shape}; the configuration ({describe}) " +
                 $"implies {Shape(inner, outer)}");
-        if (t.Type is not (GgufTensorType.F32 or GgufTensorType.F16 or GgufTensorType.BF16 or GgufTensorType.Q8_0))
-            throw new NotSupportedException($"{file.Path}: tensor '{name}' is stored as {t.Type}; only F32, F16, BF16 and Q8_0 tensors can be loaded.");
+        if (WeightStorage.WeightFormats.FromGguf(t.Type) is not { } format)
+            throw new NotSupportedException($"{file.Path}: tensor '{name}' is stored as {t.Type}; supported are F32, F16, BF16, Q8_0, Q4_0, " +
+                "Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K.");
+        if (t.Dimensions[0] % WeightStorage.WeightFormats.BlockElements(format) != 0)
+            throw new InvalidDataException($"{file.Path}: tensor '{name}' has rows of {t.Dimensions[0]} values, not whole {t.Type} blocks.");
         if (t.ElementCount > int.MaxValue)
             throw new NotSupportedException($"{file.Path}: tensor '{name}' has {t.ElementCount} elements; at most {int.MaxValue} per tensor are supported.");
         return t;

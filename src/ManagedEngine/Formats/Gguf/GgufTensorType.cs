@@ -24,7 +24,7 @@ public enum GgufTensorType
     Q5_1 = 7,
     /// <summary>8-bit, blocks of 32: an fp16 scale d and 32 int8 q, value = d × q.</summary>
     Q8_0 = 8,
-    /// <summary>8-bit, blocks of 32 with fp32 scale and sum (an intermediate format).</summary>
+    /// <summary>8-bit, blocks of 32 with an fp16 scale and scaled sum (an intermediate format).</summary>
     Q8_1 = 9,
     /// <summary>2-bit k-quant, super-blocks of 256.</summary>
     Q2_K = 10,
@@ -89,7 +89,7 @@ internal static class GgufTensorTypes
 
     /// <summary>
     /// The block layout of <paramref name="type"/>, or false for a number ggml does not define.
-    /// Sizes are ggml's <c>type_traits</c> (as listed in gguf-py's GGML_QUANT_SIZES).
+    /// Sizes are ggml's <c>type_traits</c> (as listed in gguf-py's GGML_QUANT_SIZES, except Q8_1, see there).
     /// </summary>
     public static bool TryGetLayout(uint type, out int blockSize, out int blockBytes)
     {
@@ -102,7 +102,8 @@ internal static class GgufTensorTypes
             GgufTensorType.Q5_0 => (32, 2 + 4 + 16),
             GgufTensorType.Q5_1 => (32, 2 + 2 + 4 + 16),
             GgufTensorType.Q8_0 => (Q8BlockSize, Q8BlockBytes),
-            GgufTensorType.Q8_1 => (32, 4 + 4 + 32),
+            // Two fp16 (scale, scaled sum): ggml's block_q8_1 is 36 bytes; gguf-py's table still says 4 + 4 + 32.
+            GgufTensorType.Q8_1 => (32, 2 + 2 + 32),
             GgufTensorType.Q2_K => (QK_K, 2 + 2 + QK_K / 16 + QK_K / 4),
             GgufTensorType.Q3_K => (QK_K, 2 + QK_K / 4 + QK_K / 8 + 12),
             GgufTensorType.Q4_K => (QK_K, 2 + 2 + QK_K / 2 + 12),

@@ -38,15 +38,17 @@ internal sealed class GgufVocabulary
     /// <summary>Adds the tokenizer's metadata.</summary>
     public void WriteTo(GgufWriter writer) => _write(writer);
 
-    /// <summary>Reads a tokenizer.json (byte-level BPE) or a SentencePiece <c>.model</c>.</summary>
+    /// <summary>Reads a tokenizer.json (byte-level BPE), a SentencePiece <c>.model</c>, or the vocabulary inside a GGUF file.</summary>
     /// <exception cref="NotSupportedException">Another kind of tokenizer, or a pre-tokenizer llama.cpp has no name for.</exception>
     public static GgufVocabulary FromFile(string path)
     {
+        if (GgufFile.HasMagic(path))
+            return FromGguf(path);
         if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase))
             return FromTokenizerJson(HuggingFaceTokenizer.Load(path), path);
         if (Path.GetExtension(path).Equals(".model", StringComparison.OrdinalIgnoreCase))
             return FromSentencePiece(SentencePieceModelProto.Parse(File.ReadAllBytes(path), path));
-        throw new NotSupportedException($"'{path}': a GGUF vocabulary can be written from a tokenizer.json (byte-level BPE) or a SentencePiece .model, not from this file.");
+        throw new NotSupportedException($"'{path}': a GGUF vocabulary can be written from a tokenizer.json (byte-level BPE), a SentencePiece .model or another GGUF file, not from this file.");
     }
 
     private static GgufVocabulary FromTokenizerJson(HuggingFaceTokenizer tokenizer, string path)
@@ -101,6 +103,32 @@ internal sealed class GgufVocabulary
     private const string Probe = "\n \n\n \t\t x\r\n  y   z\n\n\n 1 12 123 1234 12345 3.14 1,000 x2y ١٢٣ I'm you'RE we'Ve he'd they'LL it's " +
         "'tis ''' \"\"\" ... ?!?! ---=== (a) [b] {c} <d> $5 100% a+b=c ^~| Ünïcödé naïve café Привет мир Γειά 你好世界 こんにちは " +
         "안녕하세요 مرحبا שלום नमस्ते 🙂🙂 🦙 👩‍💻 \u00a0nbsp\u2003em   trailing   ";
+
+    /// <summary>Every <c>tokenizer.ggml.*</c> key of another GGUF file, copied as it is (a re-quantised file keeps its vocabulary).</summary>
+    private static GgufVocabulary FromGguf(string path)
+    {
+        using GgufFile file = GgufFile.Open(path);
+        string[] tokens = file.GetStringArray("tokenizer.ggml.tokens") ?? throw file.Missing("tokenizer.ggml.tokens", "an ARRAY of STRING");
+        var keys = file.Metadata.Where(p => p.Key.StartsWith("tokenizer.ggml.", StringComparison.Ordinal)).ToList();
+        return new GgufVocabulary(tokens, w =>
+        {
+            foreach (var (key, value) in keys)
+            {
+                switch (value)
+                {
+                    case string text: w.String(key, text); break;
+                    case string[] texts: w.Strings(key, texts); break;
+                    case int[] ints: w.Int32s(key, ints); break;
+                    case float[] floats: w.Float32s(key, floats); break;
+                    case uint u: w.UInt32(key, u); break;
+                    case int i: w.Int32(key, i); break;
+                    case float f: w.Float32(key, f); break;
+                    case bool b: w.Bool(key, b); break;
+                    default: throw new NotSupportedException($"{path}: metadata '{key}' of type {value.GetType().Name} cannot be copied.");
+                }
+            }
+        });
+    }
 
     private static GgufVocabulary FromSentencePiece(SentencePieceModelProto proto)
     {

@@ -41,7 +41,13 @@ internal sealed unsafe class GgufWeightConverter(GgufFile file, WeightMemory mem
                 DequantizeQ8_0(source, destination);
                 break;
             default:
-                throw new NotSupportedException($"{file.Path}: tensor '{tensor.Name}' is stored as {tensor.Type}, which cannot be converted to fp32.");
+                if (WeightStorage.WeightFormats.FromGguf(tensor.Type) is not { } format)
+                    throw new NotSupportedException($"{file.Path}: tensor '{tensor.Name}' is stored as {tensor.Type}, which cannot be converted to fp32.");
+                int cols = checked((int)tensor.Dimensions[0]);
+                long rowBytes = WeightStorage.WeightFormats.RowBytes(format, cols);
+                for (int r = 0; r < n / cols; r++)
+                    WeightStorage.BlockDequantizer.Row(format, source + r * rowBytes, cols, destination.Slice(r * cols, cols));
+                break;
         }
         return result;
     }

@@ -19,6 +19,7 @@ internal sealed class GgufWriter
 
     public GgufWriter String(string key, string value) => Add(key, GgufValueType.String, w => WriteString(w, value));
     public GgufWriter UInt32(string key, uint value) => Add(key, GgufValueType.UInt32, w => w.Write(value));
+    public GgufWriter Int32(string key, int value) => Add(key, GgufValueType.Int32, w => w.Write(value));
     public GgufWriter Float32(string key, float value) => Add(key, GgufValueType.Float32, w => w.Write(value));
     public GgufWriter Bool(string key, bool value) => Add(key, GgufValueType.Bool, w => w.Write(value ? (byte)1 : (byte)0));
 

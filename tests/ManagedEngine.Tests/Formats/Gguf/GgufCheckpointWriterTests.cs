@@ -76,15 +76,15 @@ public class GgufCheckpointWriterTests
     }
 
     [Theory]
-    [InlineData(GgufTensorType.Q8_0, GgufTestWriter.Q8_0)]
-    [InlineData(GgufTensorType.F16, GgufTestWriter.F16)]
-    [InlineData(GgufTensorType.BF16, GgufTestWriter.BF16)]
-    public void Matrices_are_encoded_as_ggml_s_reference_encoders_encode_them(GgufTensorType type, uint code)
+    [InlineData(GgufQuantization.Q8_0, GgufTestWriter.Q8_0)]
+    [InlineData(GgufQuantization.F16, GgufTestWriter.F16)]
+    [InlineData(GgufQuantization.BF16, GgufTestWriter.BF16)]
+    public void Matrices_are_encoded_as_ggml_s_reference_encoders_encode_them(GgufQuantization type, uint code)
     {
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
-        ModelConfig config = Shape with { HiddenDim = 72 };   // ffn_down rows of 72: not whole Q8_0 blocks
-        GgufCheckpointWriter.WriteRandom(path, config, seed: 5, new GgufWriteOptions { MatrixType = type });
+        ModelConfig config = Shape with { HiddenDim = 72 };   // ffn_down rows of 72: not whole Q8_0 blocks (F16, as llama.cpp falls back)
+        GgufCheckpointWriter.WriteRandom(path, config, seed: 5, new GgufWriteOptions { Quantization = type });
         using LlamaWeights original = RandomWeights.Create(config, seed: 5);
 
         var file = GgufTestReader.Read(path);
@@ -94,7 +94,7 @@ public class GgufCheckpointWriterTests
         Assert.Equal(code, file.Tensors["blk.1.attn_q.weight"].Type);
         Assert.Equal(expected, Stored("blk.1.attn_q.weight", expected.Length));
         Assert.Equal(GgufTestWriter.F32, file.Tensors["blk.1.attn_norm.weight"].Type);
-        Assert.Equal(type == GgufTensorType.Q8_0 ? GgufTestWriter.F16 : code, file.Tensors["blk.0.ffn_down.weight"].Type);
+        Assert.Equal(type == GgufQuantization.Q8_0 ? GgufTestWriter.F16 : code, file.Tensors["blk.0.ffn_down.weight"].Type);
 
         using LlamaWeights loaded = GgufCheckpoint.Load(path);   // and the reader takes it
         Assert.Equal(config, loaded.Config);
@@ -151,7 +151,7 @@ public class GgufCheckpointWriterTests
 
         var wrongKind = Assert.Throws<NotSupportedException>(() => GgufCheckpointWriter.WriteRandom(dir.File("b.gguf"), Shape, 1,
             new GgufWriteOptions { TokenizerPath = TestPaths.Tok512Bin }));
-        Assert.Contains("tokenizer.json (byte-level BPE) or a SentencePiece .model", wrongKind.Message);
+        Assert.Contains("tokenizer.json (byte-level BPE), a SentencePiece .model or another GGUF file", wrongKind.Message);
     }
 
     private static float[] Logits(TransformerModel model, int[] tokens)

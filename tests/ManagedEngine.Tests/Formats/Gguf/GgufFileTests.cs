@@ -197,23 +197,29 @@ public class GgufFileTests
     }
 
     [Fact]
-    public void Known_quantisations_other_than_Q8_0_are_read_but_not_loaded()
+    public void Quantisations_without_kernels_are_read_but_not_loaded()
     {
         using var dir = new TempDir();
-        // dim 256 so that rows are whole Q4_K super-blocks (256 values in 144 bytes).
-        const uint Q4_K = 12;
-        var writer = TinyGguf.Valid(dim: 256, hidden: 256, heads: 2, kvHeads: 1, vocab: 4)
+        // dim 256 so that rows are whole k-quant super-blocks (Q2_K: 256 values in 84 bytes; Q4_K: 144).
+        const uint Q2_K = 10, Q4_K = 12;
+        GgufTestWriter Embedding(uint type, int bytes) => TinyGguf.Valid(dim: 256, hidden: 256, heads: 2, kvHeads: 1, vocab: 4)
             .RemoveTensor("token_embd.weight")
-            .RawTensor("token_embd.weight", [256, 4], Q4_K, new byte[4 * 144]);
-        string path = writer.WriteTo(dir.File("q4k.gguf"));
-
+            .RawTensor("token_embd.weight", [256, 4], type, new byte[4 * bytes]);
+        string path = Embedding(Q2_K, 84).WriteTo(dir.File("q2k.gguf"));
         using (var file = GgufFile.Open(path))
         {
             GgufTensorInfo t = file.FindTensor("token_embd.weight")!;
-            Assert.Equal((GgufTensorType.Q4_K, 1024L, 576L), (t.Type, t.ElementCount, t.ByteLength));
+            Assert.Equal((GgufTensorType.Q2_K, 1024L, 336L), (t.Type, t.ElementCount, t.ByteLength));
         }
         var ex = Assert.Throws<NotSupportedException>(() => GgufCheckpoint.Load(path));
-        Assert.Contains("tensor 'token_embd.weight' is stored as Q4_K", ex.Message);
+        Assert.Contains("tensor 'token_embd.weight' is stored as Q2_K; supported are F32, F16, BF16, Q8_0, Q4_0", ex.Message);
+
+        // Q4_K has kernels: the all-zero blocks load as zeros, in both forms.
+        string q4k = Embedding(Q4_K, 144).WriteTo(dir.File("q4k.gguf"));
+        using (LlamaWeights weights = GgufCheckpoint.Load(q4k))
+            Assert.All(weights.TokenEmbedding.Span.ToArray(), v => Assert.Equal(0f, v));
+        using (var stored = GgufCheckpoint.LoadStored(q4k))
+            Assert.StartsWith("mixed (F32 ", stored.FormatSummary);
     }
 
     private static GgufTestWriter Set(GgufTestWriter writer, Action<GgufTestWriter> change)

@@ -1,0 +1,272 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace MlPipelines.ManagedEngine.WeightStorage;
+
+// The layouts, in brief (ggml's block structs; fp16 values little-endian):
+//   Q8_0  34 B: d, q[32] int8.                                      w = d·q
+//   Q4_0  18 B: d, qs[16]: element j low nibble, j+16 high nibble.  w = d·(q − 8)
+//   Q4_1  20 B: d, m, qs[16] as Q4_0.                               w = d·q + m
+//   Q5_0  22 B: d, qh (32 high bits), qs[16] as Q4_0.               w = d·(q − 16)
+//   Q5_1  24 B: d, m, qh, qs[16].                                   w = d·q + m
+//   Q4_K 144 B: d, dmin, 12 bytes of eight 6-bit (scale, min) pairs, qs[128]: each 64 values share 32 bytes,
+//               low nibbles first.                                  w = d·scale_j·q − dmin·min_j
+//   Q5_K 176 B: as Q4_K plus qh[32], bit j of qh[l] the fifth bit of element 32j + l.
+//   Q6_K 210 B: ql[128] low 4 bits, qh[64] high 2 bits, scales[16] int8 (one per 16 values), d.
+//                                                                   w = d·scale_k·(q − 32)
+
+/// <summary>ggml Q8_0.</summary>
+internal readonly unsafe struct Q8_0Blocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q8_0;
+    public static int BlockElements => 32;
+    public static int BlockBytes => 34;
+    public static bool SuperBlockActivations => false;
+    public static bool Unsigned => false;
+    public static bool HasOffsets => false;
+    public static int ScaleOffset => 0;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        mul[0] = mul[1] = Fp16.Read(block);
+        add[0] = add[1] = 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g) => Vector256.Load(block + 2);
+}
+
+/// <summary>ggml Q4_0.</summary>
+internal readonly unsafe struct Q4_0Blocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q4_0;
+    public static int BlockElements => 32;
+    public static int BlockBytes => 18;
+    public static bool SuperBlockActivations => false;
+    public static bool Unsigned => false;
+    public static bool HasOffsets => false;
+    public static int ScaleOffset => 0;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        mul[0] = mul[1] = Fp16.Read(block);
+        add[0] = add[1] = 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 2)) - Vector256.Create((byte)8);
+}
+
+/// <summary>ggml Q4_1.</summary>
+internal readonly unsafe struct Q4_1Blocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q4_1;
+    public static int BlockElements => 32;
+    public static int BlockBytes => 20;
+    public static bool SuperBlockActivations => false;
+    public static bool Unsigned => true;
+    public static bool HasOffsets => true;
+    public static int ScaleOffset => 0;
+    public static int MinOffset => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        mul[0] = mul[1] = Fp16.Read(block);
+        add[0] = add[1] = Fp16.Read(block + 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 4));
+}
+
+/// <summary>ggml Q5_0.</summary>
+internal readonly unsafe struct Q5_0Blocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q5_0;
+    public static int BlockElements => 32;
+    public static int BlockBytes => 22;
+    public static bool SuperBlockActivations => false;
+    public static bool Unsigned => false;
+    public static bool HasOffsets => false;
+    public static int ScaleOffset => 0;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        mul[0] = mul[1] = Fp16.Read(block);
+        add[0] = add[1] = 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g) =>
+        (Nibbles.Split(Vector128.Load(block + 6)) | Nibbles.HighBits(*(uint*)(block + 2))) - Vector256.Create((byte)16);
+}
+
+/// <summary>ggml Q5_1.</summary>
+internal readonly unsafe struct Q5_1Blocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q5_1;
+    public static int BlockElements => 32;
+    public static int BlockBytes => 24;
+    public static bool SuperBlockActivations => false;
+    public static bool Unsigned => true;
+    public static bool HasOffsets => true;
+    public static int ScaleOffset => 0;
+    public static int MinOffset => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        mul[0] = mul[1] = Fp16.Read(block);
+        add[0] = add[1] = Fp16.Read(block + 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g) =>
+        Nibbles.Split(Vector128.Load(block + 8)) | Nibbles.HighBits(*(uint*)(block + 4));
+}
+
+/// <summary>ggml Q4_K.</summary>
+internal readonly unsafe struct Q4_KBlocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q4_K;
+    public static int BlockElements => 256;
+    public static int BlockBytes => 144;
+    public static bool SuperBlockActivations => true;
+    public static bool Unsigned => true;
+    public static bool HasOffsets => true;
+    public static int ScaleOffset => -1;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add) =>
+        KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g)
+    {
+        Vector256<byte> packed = Vector256.Load(block + 16 + (g >> 1) * 32);
+        return (g & 1) == 0 ? packed & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+    }
+}
+
+/// <summary>ggml Q5_K.</summary>
+internal readonly unsafe struct Q5_KBlocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q5_K;
+    public static int BlockElements => 256;
+    public static int BlockBytes => 176;
+    public static bool SuperBlockActivations => true;
+    public static bool Unsigned => true;
+    public static bool HasOffsets => true;
+    public static int ScaleOffset => -1;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add) =>
+        KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g)
+    {
+        Vector256<byte> packed = Vector256.Load(block + 48 + (g >> 1) * 32);
+        Vector256<byte> low = (g & 1) == 0 ? packed & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+        // Bit g of qh[l] is the fifth bit of element l of this group.
+        Vector256<byte> high = Vector256.ShiftLeft(Vector256.ShiftRightLogical(Vector256.Load(block + 16).AsUInt16(), g).AsByte() & Vector256.Create((byte)1), 4);
+        return low | high;
+    }
+}
+
+/// <summary>ggml Q6_K.</summary>
+internal readonly unsafe struct Q6_KBlocks : IBlockFormat
+{
+    public static WeightFormat Format => WeightFormat.Q6_K;
+    public static int BlockElements => 256;
+    public static int BlockBytes => 210;
+    public static bool SuperBlockActivations => true;
+    public static bool Unsigned => true;
+    public static bool HasOffsets => true;
+    public static int ScaleOffset => -1;
+    public static int MinOffset => -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(byte* block, float* mul, float* add)
+    {
+        float d = Fp16.Read(block + 208);
+        sbyte* scales = (sbyte*)(block + 192);
+        for (int k = 0; k < 16; k++)
+        {
+            mul[k] = d * scales[k];
+            add[k] = -32f * mul[k];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Group(byte* block, int g)
+    {
+        // Group g = 4n + k: half n of the block (64 ql bytes, 32 qh bytes); k = 0..3 takes ql[l] low, ql[l+32] low, ql[l]
+        // high, ql[l+32] high nibbles, and qh[l] bits 2k, 2k+1 as the top two bits.
+        int n = g >> 2, k = g & 3;
+        Vector256<byte> ql = Vector256.Load(block + n * 64 + (k & 1) * 32);
+        Vector256<byte> low = k < 2 ? ql & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+        Vector256<byte> qh = Vector256.Load(block + 128 + n * 32);
+        Vector256<byte> high = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * k).AsByte() & Vector256.Create((byte)3), 4);
+        return low | high;
+    }
+}
+
+/// <summary>Nibble and high-bit unpacking shared by the 32-value formats.</summary>
+internal static class Nibbles
+{
+    /// <summary>16 packed bytes → 32 values: the low nibbles (elements 0..15), then the high nibbles (16..31).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Split(Vector128<byte> packed) =>
+        Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F));
+
+    /// <summary>32 fifth bits (bit j for element j) → 0x10 in byte j where set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> HighBits(uint bits)
+    {
+        // Byte j gets bits' byte j/8; then bit j%8 of it is isolated and moved to bit 4.
+        Vector256<byte> spread = Vector256.Create(
+            (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits,
+            (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8),
+            (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16),
+            (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24));
+        Vector256<byte> mask = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+            1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        return ~Vector256.Equals(spread & mask, Vector256<byte>.Zero) & Vector256.Create((byte)0x10);
+    }
+}
+
+/// <summary>The eight (scale, min) pairs of Q4_K and Q5_K, 6 bits each, packed in 12 bytes.</summary>
+internal static unsafe class KScales
+{
+    /// <summary>Per half-group k: mul = d · scale_(k/2), add = −dmin · min_(k/2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(float d, float dmin, byte* s, float* mul, float* add)
+    {
+        for (int j = 0; j < 8; j++)
+        {
+            int scale, min;
+            if (j < 4)
+            {
+                scale = s[j] & 63;
+                min = s[j + 4] & 63;
+            }
+            else
+            {
+                scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+                min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+            }
+            mul[2 * j] = mul[2 * j + 1] = d * scale;
+            add[2 * j] = add[2 * j + 1] = -(dmin * min);
+        }
+    }
+}

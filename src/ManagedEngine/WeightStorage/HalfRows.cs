@@ -1,0 +1,72 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using MlPipelines.ManagedEngine.Kernels;
+
+namespace MlPipelines.ManagedEngine.WeightStorage;
+
+/// <summary>
+/// <c>Y = X Wᵀ</c> for fp16 or bf16 weights used in place: a few rows at a time are widened (exactly) into a per-thread
+/// fp32 buffer that stays in cache, and the fp32 kernels (<see cref="MatMulKernel"/>) multiply them, so every output is
+/// bit-identical to what the fp32 kernels give on the widened matrix, whatever the thread count.
+/// </summary>
+internal static unsafe class HalfRows
+{
+    // Rows widened at a time: the fp32 decode kernel's 8-row interleave, and a buffer of at most 64 KB per thread for
+    // rows up to 2048 wide (wider rows take fewer).
+    private const int BufferFloats = 16384;
+
+    [ThreadStatic] private static float[]? t_buffer;
+
+    public static void Multiply(ushort* w, bool bf16, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    {
+        int tile = Math.Max(1, Math.Min(8, BufferFloats / cols));
+        float[] buffer = t_buffer is { } b && b.Length >= tile * cols ? b : t_buffer = GC.AllocateArray<float>(Math.Max(BufferFloats, cols), pinned: true);
+        fixed (float* rows = buffer)
+        {
+            for (int r = rowStart; r < rowEnd; r += tile)
+            {
+                int n = Math.Min(tile, rowEnd - r);
+                Widen(w + (long)r * cols, bf16, rows, n * cols);
+                MatMulKernel.Multiply(rows, cols, cols, x, cols, tokens, y + r, yStride, 0, n, path);
+            }
+        }
+    }
+
+    /// <summary>Widens <paramref name="count"/> halves exactly (fp16 subnormals, infinities and NaNs included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Widen(ushort* source, bool bf16, float* destination, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= count; i += 16)
+            {
+                (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(source + i));
+                (bf16 ? Bf16(lo) : F16(lo)).Store(destination + i);
+                (bf16 ? Bf16(hi) : F16(hi)).Store(destination + i + 8);
+            }
+        }
+        for (; i < count; i++)
+            destination[i] = bf16 ? BitConverter.UInt32BitsToSingle((uint)source[i] << 16) : Fp16.ToSingle(source[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Bf16(Vector256<uint> h) => Vector256.ShiftLeft(h, 16).AsSingle();
+
+    /// <summary>fp16 bits (in 32-bit lanes) → fp32: rebias normal values; subnormals by subtraction; specials to exponent 255.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> F16(Vector256<uint> h)
+    {
+        Vector256<uint> sign = Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16);
+        Vector256<uint> magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13);
+        Vector256<uint> exponent = h & Vector256.Create(0x7C00u);
+        Vector256<uint> normal = magnitude + Vector256.Create(112u << 23);
+        Vector256<uint> special = magnitude + Vector256.Create(224u << 23);
+        // Zero and subnormals: mantissa · 2^-24 = (1.mantissa · 2^-14) − 2^-14, both terms normal, the difference exact.
+        Vector256<uint> small = ((Vector256.ShiftLeft(h & Vector256.Create(0x3FFu), 13) | Vector256.Create(113u << 23)).AsSingle()
+            - Vector256.Create(113u << 23).AsSingle()).AsUInt32();
+        Vector256<uint> bits = Vector256.ConditionalSelect(Vector256.Equals(exponent, Vector256<uint>.Zero), small,
+            Vector256.ConditionalSelect(Vector256.Equals(exponent, Vector256.Create(0x7C00u)), special, normal));
+        return (bits | sign).AsSingle();
+    }
+}

@@ -1,0 +1,51 @@
+using System.Runtime.Intrinsics;
+
+namespace MlPipelines.ManagedEngine.WeightStorage;
+
+/// <summary>
+/// One ggml block format, seen the way the kernels consume it: a block is cut into groups of 32 values (one 256-bit
+/// vector of bytes), and each half-group of 16 values has a multiplier and an offset, so that
+/// <c>weight = mul · q + add</c>. A dot product with int8 activations is then, per half-group, an exact integer sum
+/// <c>Σ q·x</c> scaled by <c>mul · activation scale</c>, plus <c>add · activation sum</c>.
+/// </summary>
+/// <remarks>
+/// Implementations are structs used as generic arguments, so the JIT compiles one kernel per format with the block
+/// decoding inlined. Formats whose values are signed (Q8_0, Q4_0, Q5_0) keep them signed (exact integer products, as
+/// ggml computes them, no offset term); the others give unsigned values (0..63), with the offset carried by
+/// <c>add</c> as ggml's own kernels do (Q6_K's −32, the minimums of Q4_1/Q5_1/Q4_K/Q5_K).
+/// </remarks>
+internal unsafe interface IBlockFormat
+{
+    /// <summary>The format.</summary>
+    static abstract WeightFormat Format { get; }
+
+    /// <summary>Values per block (32, or 256 for the k-quants).</summary>
+    static abstract int BlockElements { get; }
+
+    /// <summary>Bytes per block.</summary>
+    static abstract int BlockBytes { get; }
+
+    /// <summary>True when ggml pairs this format with Q8_K activations (one scale per 256 values).</summary>
+    static abstract bool SuperBlockActivations { get; }
+
+    /// <summary>True when <see cref="Group"/> gives unsigned values (0..63); false for signed ones (−128..127).</summary>
+    static abstract bool Unsigned { get; }
+
+    /// <summary>True when some <c>add</c> may be non-zero.</summary>
+    static abstract bool HasOffsets { get; }
+
+    /// <summary>
+    /// For 32-value formats: where the fp16 scale d (and, with offsets, the fp16 minimum m) sit in a block, so kernels can
+    /// convert eight blocks' scales at once (mul = d, add = m for both halves). −1 where there is none.
+    /// </summary>
+    static abstract int ScaleOffset { get; }
+
+    /// <inheritdoc cref="ScaleOffset"/>
+    static abstract int MinOffset { get; }
+
+    /// <summary>The multiplier and offset of each 16-value half-group of the block (<c>BlockElements / 16</c> of each).</summary>
+    static abstract void Scales(byte* block, float* mul, float* add);
+
+    /// <summary>The 32 values of group <paramref name="g"/> (block elements 32g … 32g+31), in order.</summary>
+    static abstract Vector256<byte> Group(byte* block, int g);
+}

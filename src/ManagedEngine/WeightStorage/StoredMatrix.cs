@@ -1,0 +1,84 @@
+using MlPipelines.ManagedEngine.Kernels;
+
+namespace MlPipelines.ManagedEngine.WeightStorage;
+
+/// <summary>
+/// A row-major <c>[Rows, Cols]</c> weight matrix exactly as a file stores it (usually a view of a memory-mapped file: the
+/// weights are never copied), with the kernels for its format.
+/// </summary>
+internal sealed unsafe class StoredMatrix
+{
+    public StoredMatrix(byte* data, WeightFormat format, int rows, int cols)
+    {
+        if (cols % WeightFormats.BlockElements(format) != 0)
+            throw new ArgumentException($"Rows of {cols} values are not whole {format} blocks of {WeightFormats.BlockElements(format)}.", nameof(cols));
+        Data = data;
+        Format = format;
+        Rows = rows;
+        Cols = cols;
+        RowBytes = WeightFormats.RowBytes(format, cols);
+    }
+
+    public byte* Data { get; }
+    public WeightFormat Format { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public long RowBytes { get; }
+
+    /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
+    public ActivationGrouping? Activations => WeightFormats.Activations(Format);
+
+    /// <summary>Rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> of <c>Y = X Wᵀ</c>, fp32 activations (F32, F16, BF16).</summary>
+    public void Multiply(float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    {
+        switch (Format)
+        {
+            case WeightFormat.F32:
+                MatMulKernel.Multiply((float*)Data, Cols, Cols, x, Cols, tokens, y, yStride, rowStart, rowEnd, path);
+                break;
+            case WeightFormat.F16:
+            case WeightFormat.BF16:
+                HalfRows.Multiply((ushort*)Data, Format == WeightFormat.BF16, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
+                break;
+            default:
+                throw new InvalidOperationException($"{Format} weights multiply quantised activations.");
+        }
+    }
+
+    /// <summary>Rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> of <c>Y = X Wᵀ</c>, quantised activations (block formats).</summary>
+    public void Multiply(QuantizedActivations x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    {
+        switch (Format)
+        {
+            case WeightFormat.Q8_0: Block32Kernels.Multiply<Q8_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q4_0: Block32Kernels.Multiply<Q4_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q4_1: Block32Kernels.Multiply<Q4_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q5_0: Block32Kernels.Multiply<Q5_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q5_1: Block32Kernels.Multiply<Q5_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q4_K: BlockKernels.Multiply<Q4_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q5_K: BlockKernels.Multiply<Q5_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q6_K: BlockKernels.Multiply<Q6_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            default: throw new InvalidOperationException($"{Format} weights multiply fp32 activations.");
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> as fp32 (an embedding lookup).</summary>
+    public void ReadRow(int row, Span<float> destination)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        byte* p = Data + row * RowBytes;
+        switch (Format)
+        {
+            case WeightFormat.F32:
+                new ReadOnlySpan<float>(p, Cols).CopyTo(destination);
+                break;
+            case WeightFormat.F16:
+            case WeightFormat.BF16:
+                fixed (float* d = destination) HalfRows.Widen((ushort*)p, Format == WeightFormat.BF16, d, Cols);
+                break;
+            default:
+                BlockDequantizer.Row(Format, p, Cols, destination);
+                break;
+        }
+    }
+}

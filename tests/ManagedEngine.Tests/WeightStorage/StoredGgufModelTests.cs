@@ -1,0 +1,84 @@
+using MlPipelines.ManagedEngine.Formats.Gguf;
+using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.WeightStorage;
+using MlPipelines.Tests.Support;
+
+namespace MlPipelines.ManagedEngine.Tests.WeightStorage;
+
+/// <summary>
+/// GGUF models run with their matrices as stored: fp16 gives exactly what the fp32 kernels give on the widened weights;
+/// block formats stay within activation-quantisation error of the dequantised fp32 model; prefill equals decode and
+/// thread counts do not matter.
+/// </summary>
+public class StoredGgufModelTests
+{
+    private static readonly ModelConfig Shape = new()
+    {
+        Dim = 64, HiddenDim = 128, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 96, MaxSequenceLength = 64,
+        SharedClassifier = false,
+    };
+
+    private static readonly int[] Tokens = [1, 17, 50, 3, 90, 42, 42, 7, 60, 11, 2, 33, 75, 19];
+
+    // Rows of 256, so the k-quants are used rather than their fallbacks.
+    private static readonly ModelConfig WideShape = Shape with { Dim = 256, HiddenDim = 512, HeadCount = 4, KvHeadCount = 1 };
+
+    private static string Write(TempDir dir, GgufQuantization quantization, ModelConfig? shape = null)
+    {
+        string path = dir.File($"m-{quantization}.gguf");
+        GgufCheckpointWriter.WriteRandom(path, shape ?? Shape, seed: 7, new GgufWriteOptions { Quantization = quantization });
+        return path;
+    }
+
+    private static float[] Logits(TransformerModel model, int threads = 0, bool oneAtATime = false)
+    {
+        using var session = model.CreateTransformerSession(threads);
+        int vocab = model.Config.VocabSize;
+        var logits = new float[Tokens.Length * vocab];
+        if (!oneAtATime)
+            session.Forward(Tokens, 0, logits);
+        else
+            for (int t = 0; t < Tokens.Length; t++)
+                session.Forward(Tokens.AsSpan(t, 1), t, logits.AsSpan(t * vocab, vocab));
+        return logits;
+    }
+
+    [Theory]
+    [InlineData(GgufQuantization.F16)]
+    [InlineData(GgufQuantization.BF16)]
+    public void Half_precision_used_in_place_computes_what_fp32_computes_on_the_widened_weights(GgufQuantization type)
+    {
+        using var dir = new TempDir();
+        string path = Write(dir, type);
+        using var stored = new TransformerModel(GgufCheckpoint.LoadStored(path));
+        using var widened = new TransformerModel(GgufCheckpoint.Load(path));
+        Assert.Equal(type.ToString(), stored.Description.Precision);
+        Assert.Equal(Logits(widened), Logits(stored));
+        Assert.Equal(Logits(stored), Logits(stored, oneAtATime: true));
+    }
+
+    [Theory]
+    [InlineData(GgufQuantization.Q8_0, false, 0.02, "Q8_0")]
+    [InlineData(GgufQuantization.Q4_0, false, 0.02, "Q4_0, Q8_0")]                // rows of 64: the classifier falls back to Q8_0
+    [InlineData(GgufQuantization.Q4_K_M, false, 0.02, "Q5_0, Q8_0")]              // k-quant fallbacks for rows of 64
+    [InlineData(GgufQuantization.Q4_K_M, true, 0.02, "Q4_K, Q6_K")]
+    [InlineData(GgufQuantization.Q4_0, true, 0.02, "Q4_0, Q6_K")]
+    public void Block_formats_stay_within_activation_quantisation_error_and_decode_equals_prefill(GgufQuantization type, bool wide,
+        double bound, string formats)
+    {
+        using var dir = new TempDir();
+        string path = Write(dir, type, wide ? WideShape : Shape);
+        using var stored = new TransformerModel(GgufCheckpoint.LoadStored(path));
+        using var dequantised = new TransformerModel(GgufCheckpoint.Load(path));
+        // The formats llama.cpp's choices give, largest share first ("mixed (Q4_K 62%, Q6_K 38%)").
+        string precision = stored.Description.Precision;
+        Assert.Equal(formats, precision.StartsWith("mixed (", StringComparison.Ordinal)
+            ? string.Join(", ", precision[7..^1].Split(", ").Select(part => part.Split(' ')[0])) : precision);
+        float[] actual = Logits(stored, threads: 1), reference = Logits(dequantised);
+        double scale = reference.Max(Math.Abs);
+        Assert.InRange(actual.Zip(reference).Max(p => Math.Abs(p.First - p.Second)) / scale, 1e-9, bound);   // close, and not the fp32 path
+        Assert.Equal(actual, Logits(stored, threads: 2));
+        Assert.Equal(actual, Logits(stored, threads: 2, oneAtATime: true));
+    }
+}
