@@ -14,6 +14,7 @@ internal static class LibraryTerms
         ("EngineOptions.FallbackToCpu", "--fallback-to-cpu"),
         ("EngineOptions.Threads", "--threads"),
         ("EngineOptions.Quantize", "--quantize"),
+        ("EngineOptions.KvCache", "--kv"),
         ("EngineOptions.Provider", "--provider"),
         ("OnnxExportOptions.Force", "--force"),
         ("set overwrite to replace", "pass --force to replace"),

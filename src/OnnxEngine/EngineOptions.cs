@@ -17,6 +17,9 @@ public sealed record EngineOptions
     /// <summary>Managed engine only: quantise fp32 weights to int8 (Q8_0) on load. int8 checkpoints are int8 anyway.</summary>
     public bool Quantize { get; init; }
 
+    /// <summary>Managed engine: how sessions store keys and values (fp32 by default; fp16 halves the cache).</summary>
+    public MlPipelines.ManagedEngine.Inference.KvCacheFormat KvCache { get; init; }
+
     /// <summary>ONNX Runtime's execution provider (default: CPU). The managed engine runs on the CPU only.</summary>
     public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
 
@@ -43,6 +46,8 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Thread count must be ≥ 0 (0 = the engine's default).");
         if (engine == EngineKind.Managed && Provider != ExecutionProvider.Cpu)
             throw new ArgumentException($"{nameof(Provider)} = {Provider} applies to the ONNX Runtime engine; the managed engine runs on the CPU.", nameof(Provider));
+        if (engine == EngineKind.Onnx && KvCache != MlPipelines.ManagedEngine.Inference.KvCacheFormat.F32)
+            throw new ArgumentException($"{nameof(KvCache)} applies to the managed engine; ONNX Runtime keeps the cache the graph defines.", nameof(KvCache));
         if (engine == EngineKind.Onnx && Quantize)
             throw new ArgumentException($"{nameof(Quantize)} applies to the managed engine; export an int8 model for ONNX Runtime instead.", nameof(Quantize));
     }

@@ -40,7 +40,7 @@ public static class LanguageModels
         options ??= new EngineOptions();
         options.Validate(engine);
         ILanguageModel loaded = engine == EngineKind.Managed
-            ? ManagedModelLoader.LoadModel(model, options.Threads, options.Quantize)
+            ? ManagedModelLoader.LoadModel(model, options.Threads, options.Quantize, options.KvCache)
             : OnnxLanguageModel.Load(
                 model.Format == ModelFormat.OnnxExport ? model.Path : OnnxExportCache.GetOrExport(model, exportCacheDirectory, out _), options);
         try

@@ -21,12 +21,14 @@ internal sealed class EngineArguments
     private readonly Option<bool> _fallback = new("--fallback-to-cpu") { Description = "Run on the CPU when the requested provider is unavailable." };
     private readonly Option<int> _threads = new("--threads") { Description = "Threads: per session on the managed engine (default: one per core), inside an operator on ONNX Runtime (0 = its default)." };
     private readonly Option<string?> _quantize = new("--quantize") { Description = "Managed engine: quantise the weights on load (q8_0)." };
+    private readonly Option<string?> _kv = new("--kv") { Description = "Managed engine: KV cache precision, f32 (default) or f16 (half the memory)." };
 
     public EngineArguments()
     {
         _engine.AcceptOnlyFromAmong("managed", "onnx");
         _provider.AcceptOnlyFromAmong("cpu", "cuda", "dml");
         _quantize.AcceptOnlyFromAmong("q8_0", "none");
+        _kv.AcceptOnlyFromAmong("f32", "f16");
     }
 
     public void AddTo(Command command)
@@ -37,6 +39,7 @@ internal sealed class EngineArguments
         command.Add(_fallback);
         command.Add(_threads);
         command.Add(_quantize);
+        command.Add(_kv);
     }
 
     /// <summary>The engine and its options as the flags give them; library errors name these flags' properties.</summary>
@@ -50,11 +53,14 @@ internal sealed class EngineArguments
             FallbackToCpu = parse.GetValue(_fallback),
             Threads = parse.GetValue(_threads),
             Quantize = parse.GetValue(_quantize) == "q8_0",
+            KvCache = parse.GetValue(_kv) == "f16" ? MlPipelines.ManagedEngine.Inference.KvCacheFormat.F16 : MlPipelines.ManagedEngine.Inference.KvCacheFormat.F32,
         };
         if (engine == EngineKind.Managed && options.Provider != ExecutionProvider.Cpu)
             throw new ArgumentException("--provider applies to --engine onnx; the managed engine runs on the CPU.");
         if (engine == EngineKind.Onnx && options.Quantize)
             throw new ArgumentException("--quantize applies to the managed engine; export an int8 model for ONNX Runtime instead.");
+        if (engine == EngineKind.Onnx && parse.GetValue(_kv) == "f16")
+            throw new ArgumentException("--kv f16 applies to the managed engine; ONNX Runtime keeps the cache the exported graph defines.");
         return (engine, options);
     }
 

@@ -24,8 +24,11 @@ internal sealed unsafe class AttentionJob : ParallelJob
 {
     public float* Q;                // [tokens, queryDim]
     public float* Output;           // [tokens, queryDim]
-    public float* Keys;             // the layer's key cache [seq, kvDim]
+    public float* Keys;             // the layer's key cache [seq, kvDim] (fp32)
     public float* Values;
+    public ushort* Keys16;          // or fp16, when HalfCache
+    public ushort* Values16;
+    public bool HalfCache;
     public float[][] Scores = [];   // per thread, pinned, [ChunkCapacity * seq]
     public int Start, Tokens, HeadDim, KvDim, GroupSize, QueryDim;
 
@@ -34,8 +37,14 @@ internal sealed unsafe class AttentionJob : ParallelJob
         fixed (float* scores = Scores[thread])
         {
             for (int h = start; h < end; h++)
-                Attention.Chunk(Q + h * HeadDim, QueryDim, Tokens, Start, Keys, Values, KvDim, h / GroupSize * HeadDim, HeadDim,
-                    Output + h * HeadDim, QueryDim, scores);
+            {
+                if (HalfCache)
+                    AttentionF16.Chunk(Q + h * HeadDim, QueryDim, Tokens, Start, Keys16, Values16, KvDim, h / GroupSize * HeadDim, HeadDim,
+                        Output + h * HeadDim, QueryDim, scores);
+                else
+                    Attention.Chunk(Q + h * HeadDim, QueryDim, Tokens, Start, Keys, Values, KvDim, h / GroupSize * HeadDim, HeadDim,
+                        Output + h * HeadDim, QueryDim, scores);
+            }
         }
     }
 }

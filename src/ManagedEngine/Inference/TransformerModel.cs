@@ -98,6 +98,9 @@ public sealed class TransformerModel : ILanguageModel
     internal WeightTensor RmsFinal { get; }
     internal Projection Classifier { get; }
 
+    /// <summary>How sessions store their keys and values (default fp32).</summary>
+    public KvCacheFormat KvCache { get; init; } = KvCacheFormat.F32;
+
     /// <summary>How many rows of a batch run at once.</summary>
     public int Threads { get; }
 

@@ -38,7 +38,10 @@ public sealed unsafe class TransformerSession : IModelSession
     // output (in _xb) are QueryDim wide, which an explicit head size can make wider than Dim.
     // Allocated on the pinned heap so the kernels can hold raw pointers to them.
     private readonly float[] _x, _xb, _xb2, _q, _hb, _hb2, _hbScratch;
-    private readonly float[][] _keyCache, _valueCache;   // [layer][position * kvDim]
+    private readonly float[][] _keyCache, _valueCache;   // [layer][position * kvDim] (fp32 cache)
+    private readonly ushort[][] _keyCache16, _valueCache16; // [layer][position * kvDim] (fp16 cache)
+    private readonly float[] _kScratch, _vScratch;       // a chunk's new keys/values before they are rounded into the fp16 cache
+    private readonly bool _f16;
     private bool _disposed;
 
     internal TransformerSession(TransformerModel model, int threads)
@@ -56,29 +59,43 @@ public sealed unsafe class TransformerSession : IModelSession
         long cachePerLayer = (long)_c.MaxSequenceLength * _c.KvDim;
         if (cachePerLayer > Array.MaxLength)
             throw new ArgumentException($"A KV cache of {_c.MaxSequenceLength} positions x {_c.KvDim} is too large for one layer buffer.");
-        _keyCache = new float[_c.LayerCount][];
-        _valueCache = new float[_c.LayerCount][];
+        _f16 = model.KvCache == KvCacheFormat.F16;
+        _keyCache = new float[_f16 ? 0 : _c.LayerCount][];
+        _valueCache = new float[_f16 ? 0 : _c.LayerCount][];
+        _keyCache16 = new ushort[_f16 ? _c.LayerCount : 0][];
+        _valueCache16 = new ushort[_f16 ? _c.LayerCount : 0][];
         for (int l = 0; l < _c.LayerCount; l++)
         {
-            _keyCache[l] = Pinned((int)cachePerLayer);
-            _valueCache[l] = Pinned((int)cachePerLayer);
+            if (_f16)
+            {
+                _keyCache16[l] = GC.AllocateUninitializedArray<ushort>((int)cachePerLayer, pinned: true);
+                _valueCache16[l] = GC.AllocateUninitializedArray<ushort>((int)cachePerLayer, pinned: true);
+            }
+            else
+            {
+                _keyCache[l] = Pinned((int)cachePerLayer);
+                _valueCache[l] = Pinned((int)cachePerLayer);
+            }
         }
+        _kScratch = _f16 ? Pinned(ChunkCapacity * _c.KvDim) : [];
+        _vScratch = _f16 ? Pinned(ChunkCapacity * _c.KvDim) : [];
         _pool = new WorkerPool(threads);
         _attention.Scores = Enumerable.Range(0, threads).Select(_ => Pinned(checked(ChunkCapacity * _c.MaxSequenceLength))).ToArray();
         _attention.HeadDim = _c.HeadDim;
         _attention.KvDim = _c.KvDim;
         _attention.GroupSize = _c.KvGroupSize;
+        _attention.HalfCache = _f16;
         _attention.QueryDim = _c.QueryDim;
     }
 
     /// <summary>
     /// Bytes of the KV cache every session of a model of <paramref name="config"/> allocates when it is created: keys and
-    /// values of every layer for the whole context, in fp32 (layers × 2 × context × kv_dim × 4).
+    /// values of every layer for the whole context (layers × 2 × context × kv_dim × 4 bytes, or × 2 for an fp16 cache).
     /// </summary>
-    public static long KvCacheBytes(ModelConfig config)
+    public static long KvCacheBytes(ModelConfig config, KvCacheFormat format = KvCacheFormat.F32)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return 2L * config.LayerCount * config.MaxSequenceLength * config.KvDim * sizeof(float);
+        return 2L * config.LayerCount * config.MaxSequenceLength * config.KvDim * (format == KvCacheFormat.F16 ? sizeof(ushort) : sizeof(float));
     }
 
     /// <inheritdoc />
@@ -158,13 +175,15 @@ public sealed unsafe class TransformerSession : IModelSession
             for (int l = 0; l < _c.LayerCount; l++)
             {
                 BlockWeights layer = _model.Blocks[l];
-                float[] keys = _keyCache[l], values = _valueCache[l];
 
-                // Attention: RMSNorm, q/k/v projections (k and v straight into the cache), RoPE.
+                // Attention: RMSNorm, q/k/v projections (k and v straight into an fp32 cache, or through scratch rows
+                // into an fp16 one), RoPE.
                 for (int t = 0; t < m; t++)
                     VectorOps.RmsNorm(_xb.AsSpan(t * dim, dim), _x.AsSpan(t * dim, dim), layer.RmsAttention.Span, eps);
                 _inputVersion++;
-                fixed (float* k = &keys[pos * kvDim], v = &values[pos * kvDim])
+                Span<float> newKeys = _f16 ? _kScratch.AsSpan(0, m * kvDim) : _keyCache[l].AsSpan(pos * kvDim, m * kvDim);
+                Span<float> newValues = _f16 ? _vScratch.AsSpan(0, m * kvDim) : _valueCache[l].AsSpan(pos * kvDim, m * kvDim);
+                fixed (float* k = newKeys, v = newValues)
                 {
                     Project(layer.Wq, xb, m, q, qDim);
                     Project(layer.Wk, xb, m, k, kvDim);
@@ -173,16 +192,24 @@ public sealed unsafe class TransformerSession : IModelSession
                 for (int t = 0; t < m; t++)
                 {
                     _model.Rope.Rotate(_q.AsSpan(t * qDim, qDim), pos + t);
-                    _model.Rope.Rotate(keys.AsSpan((pos + t) * kvDim, kvDim), pos + t);
+                    _model.Rope.Rotate(newKeys.Slice(t * kvDim, kvDim), pos + t);
+                }
+                if (_f16)
+                {
+                    KvConvert.ToF16(newKeys, _keyCache16[l].AsSpan(pos * kvDim, m * kvDim));
+                    KvConvert.ToF16(newValues, _valueCache16[l].AsSpan(pos * kvDim, m * kvDim));
                 }
 
                 // Grouped-query attention: query head h reads key/value head h / groupSize.
-                fixed (float* k = keys, v = values)
+                fixed (float* k = _f16 ? null : _keyCache[l], v = _f16 ? null : _valueCache[l])
+                fixed (ushort* k16 = _f16 ? _keyCache16[l] : null, v16 = _f16 ? _valueCache16[l] : null)
                 {
                     _attention.Q = q;
                     _attention.Output = xb;
                     _attention.Keys = k;
                     _attention.Values = v;
+                    _attention.Keys16 = k16;
+                    _attention.Values16 = v16;
                     _attention.Start = pos;
                     _attention.Tokens = m;
                     _pool.Run(_attention, _c.HeadCount);

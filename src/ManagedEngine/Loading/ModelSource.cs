@@ -130,7 +130,7 @@ public sealed record ModelSource(string Path, ModelFormat Format)
     /// </summary>
     /// <exception cref="InvalidDataException">The model is malformed.</exception>
     /// <exception cref="NotSupportedException">An int8 llama2.c checkpoint (it holds no fp32 weights; the managed
-    /// engine runs it through <see cref="ManagedModelLoader.LoadModel(ResolvedModel, int, bool)"/>), or a model variant the engine does not implement.</exception>
+    /// engine runs it through <see cref="ManagedModelLoader.LoadModel(ResolvedModel, int, bool, Inference.KvCacheFormat)"/>), or a model variant the engine does not implement.</exception>
     public LlamaWeights LoadWeights() => Format switch
     {
         ModelFormat.HuggingFace => HuggingFaceCheckpoint.Load(Path),

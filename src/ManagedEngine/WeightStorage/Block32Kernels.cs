@@ -30,8 +30,8 @@ internal static unsafe class Block32Kernels
             // fused multiply-add latency one chain is bound by. Each row's arithmetic is unchanged.
             for (; r0 + 2 <= rowEnd; r0 += 2)
             {
-                if (native) TwoRows<F>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales, true);
-                else TwoRows<F>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales, false);
+                if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
+                else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
             }
         }
         for (int r = r0; r < rowEnd; r++)
@@ -40,16 +40,17 @@ internal static unsafe class Block32Kernels
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
             {
-                if (native) Four<F>(row, cols, x, t, y + (long)t * yStride + r, yStride, scales, true);
-                else Four<F>(row, cols, x, t, y + (long)t * yStride + r, yStride, scales, false);
+                if (native) Four<F, NativeVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, scales);
+                else Four<F, PortableVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, scales);
             }
             for (; t < tokens; t++)
-                y[(long)t * yStride + r] = native ? One<F>(row, cols, x, t, scales, true) : One<F>(row, cols, x, t, scales, false);
+                y[(long)t * yStride + r] = native ? One<F, NativeVariant>(row, cols, x, t, scales) : One<F, PortableVariant>(row, cols, x, t, scales);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float One<F>(byte* row, int cols, QuantizedActivations x, int t, float* scales, bool native) where F : struct, IBlockFormat
+    // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float One<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* scales) where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         sbyte* xq = x.Values(t);
         float* xs = x.Scales(t), xsum = x.BlockSums(t);
@@ -58,13 +59,13 @@ internal static unsafe class Block32Kernels
         for (; b + 8 <= blocks; b += 8)
         {
             byte* p = row + (long)b * bb;
-            (Scales8<F>(p, F.ScaleOffset, native) * Vector256.Load(xs + b)).Store(scales);
+            (Scales8<F, P>(p, F.ScaleOffset) * Vector256.Load(xs + b)).Store(scales);
             if (F.MinOffset >= 0)
-                offsets = Vector256.FusedMultiplyAdd(Scales8<F>(p, F.MinOffset, native), Vector256.Load(xsum + b), offsets);
+                offsets = Vector256.FusedMultiplyAdd(Scales8<F, P>(p, F.MinOffset), Vector256.Load(xsum + b), offsets);
             for (int j = 0; j < 8; j++)
             {
                 Vector256<byte> q = F.Group(p + j * bb, 0);
-                Vector256<int> dot = Dot<F>(q, Prepare<F>(q, native), Vector256.Load(xq + (b + j) * 32), native);
+                Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + (b + j) * 32));
                 acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(scales[j]), acc);
             }
         }
@@ -73,17 +74,18 @@ internal static unsafe class Block32Kernels
         {
             byte* p = row + (long)b * bb;
             Vector256<byte> q = F.Group(p, 0);
-            Vector256<int> dot = Dot<F>(q, Prepare<F>(q, native), Vector256.Load(xq + b * 32), native);
+            Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + b * 32));
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs[b]), acc);
             if (F.MinOffset >= 0) tail += Fp16.Read(p + F.MinOffset) * xsum[b];
         }
         return Vector256.Sum(acc) + (Vector256.Sum(offsets) + tail);
     }
 
-    /// <summary><see cref="One{F}"/> for rows r and r+1 of the first token, interleaved.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TwoRows<F>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, float* scales, bool native)
-        where F : struct, IBlockFormat
+    /// <summary><see cref="One{F, P}"/> for rows r and r+1 of the first token, interleaved.</summary>
+    // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void TwoRows<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, float* scales)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         sbyte* xq = x.Values(0);
         float* xs = x.Scales(0), xsum = x.BlockSums(0);
@@ -94,20 +96,20 @@ internal static unsafe class Block32Kernels
         {
             byte* p0 = row + (long)b * bb, p1 = row1 + (long)b * bb;
             Vector256<float> s = Vector256.Load(xs + b);
-            (Scales8<F>(p0, F.ScaleOffset, native) * s).Store(scales);
-            (Scales8<F>(p1, F.ScaleOffset, native) * s).Store(scales + 8);
+            (Scales8<F, P>(p0, F.ScaleOffset) * s).Store(scales);
+            (Scales8<F, P>(p1, F.ScaleOffset) * s).Store(scales + 8);
             if (F.MinOffset >= 0)
             {
                 Vector256<float> sums = Vector256.Load(xsum + b);
-                off0 = Vector256.FusedMultiplyAdd(Scales8<F>(p0, F.MinOffset, native), sums, off0);
-                off1 = Vector256.FusedMultiplyAdd(Scales8<F>(p1, F.MinOffset, native), sums, off1);
+                off0 = Vector256.FusedMultiplyAdd(Scales8<F, P>(p0, F.MinOffset), sums, off0);
+                off1 = Vector256.FusedMultiplyAdd(Scales8<F, P>(p1, F.MinOffset), sums, off1);
             }
             for (int j = 0; j < 8; j++)
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
                 Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q0, Prepare<F>(q0, native), xv, native)), Vector256.Create(scales[j]), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q1, Prepare<F>(q1, native), xv, native)), Vector256.Create(scales[8 + j]), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(scales[8 + j]), acc1);
             }
         }
         float tail0 = 0f, tail1 = 0f;
@@ -116,8 +118,8 @@ internal static unsafe class Block32Kernels
             byte* p0 = row + (long)b * bb, p1 = row1 + (long)b * bb;
             Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
             Vector256<byte> q0 = F.Group(p0, 0), q1 = F.Group(p1, 0);
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q0, Prepare<F>(q0, native), xv, native)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q1, Prepare<F>(q1, native), xv, native)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
             if (F.MinOffset >= 0)
             {
                 tail0 += Fp16.Read(p0 + F.MinOffset) * xsum[b];
@@ -128,9 +130,10 @@ internal static unsafe class Block32Kernels
         y[1] = Vector256.Sum(acc1) + (Vector256.Sum(off1) + tail1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four<F>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, float* scales, bool native)
-        where F : struct, IBlockFormat
+    // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Four<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, float* scales)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
@@ -141,14 +144,14 @@ internal static unsafe class Block32Kernels
         for (; b + 8 <= blocks; b += 8)
         {
             byte* p = row + (long)b * bb;
-            Vector256<float> d = Scales8<F>(p, F.ScaleOffset, native);
+            Vector256<float> d = Scales8<F, P>(p, F.ScaleOffset);
             (d * Vector256.Load(s0 + b)).Store(scales);
             (d * Vector256.Load(s1 + b)).Store(scales + 8);
             (d * Vector256.Load(s2 + b)).Store(scales + 16);
             (d * Vector256.Load(s3 + b)).Store(scales + 24);
             if (F.MinOffset >= 0)
             {
-                Vector256<float> m = Scales8<F>(p, F.MinOffset, native);
+                Vector256<float> m = Scales8<F, P>(p, F.MinOffset);
                 o0 = Vector256.FusedMultiplyAdd(m, Vector256.Load(x.BlockSums(t) + b), o0);
                 o1 = Vector256.FusedMultiplyAdd(m, Vector256.Load(x.BlockSums(t + 1) + b), o1);
                 o2 = Vector256.FusedMultiplyAdd(m, Vector256.Load(x.BlockSums(t + 2) + b), o2);
@@ -157,25 +160,25 @@ internal static unsafe class Block32Kernels
             for (int j = 0; j < 8; j++)
             {
                 Vector256<byte> q = F.Group(p + j * bb, 0);
-                Vector256<byte> prepared = Prepare<F>(q, native);
+                Vector256<byte> prepared = Prepare<F, P>(q);
                 int i = (b + j) * 32;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q0 + i), native)), Vector256.Create(scales[j]), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q1 + i), native)), Vector256.Create(scales[8 + j]), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q2 + i), native)), Vector256.Create(scales[16 + j]), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q3 + i), native)), Vector256.Create(scales[24 + j]), a3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i))), Vector256.Create(scales[j]), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i))), Vector256.Create(scales[8 + j]), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i))), Vector256.Create(scales[16 + j]), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i))), Vector256.Create(scales[24 + j]), a3);
             }
         }
         for (; b < blocks; b++)
         {
             byte* p = row + (long)b * bb;
             Vector256<byte> q = F.Group(p, 0);
-            Vector256<byte> prepared = Prepare<F>(q, native);
+            Vector256<byte> prepared = Prepare<F, P>(q);
             float d = Fp16.Read(p + F.ScaleOffset);
             int i = b * 32;
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q0 + i), native)), Vector256.Create(d * s0[b]), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q1 + i), native)), Vector256.Create(d * s1[b]), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q2 + i), native)), Vector256.Create(d * s2[b]), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(q, prepared, Vector256.Load(q3 + i), native)), Vector256.Create(d * s3[b]), a3);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i))), Vector256.Create(d * s0[b]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i))), Vector256.Create(d * s1[b]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i))), Vector256.Create(d * s2[b]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i))), Vector256.Create(d * s3[b]), a3);
             if (F.MinOffset >= 0)
             {
                 float m = Fp16.Read(p + F.MinOffset);
@@ -193,32 +196,26 @@ internal static unsafe class Block32Kernels
 
     /// <summary>The fp16 field at <paramref name="offset"/> of eight consecutive blocks, as fp32 (exact).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scales8<F>(byte* p, int offset, bool native) where F : struct, IBlockFormat
+    private static Vector256<float> Scales8<F, P>(byte* p, int offset) where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         int bb = F.BlockBytes;
-        Vector256<uint> bits;
-        if (native)
-            bits = Avx2.GatherVector256((uint*)(p + offset), Vector256.Create(0, bb, 2 * bb, 3 * bb, 4 * bb, 5 * bb, 6 * bb, 7 * bb), 1)
-                & Vector256.Create(0xFFFFu);
-        else
-        {
-            ushort* h = (ushort*)(p + offset);
-            int step = bb / 2;   // block sizes are even
-            bits = Vector256.Create(h[0], h[step], h[2 * step], h[3 * step], h[4 * step], h[5 * step], h[6 * step], (uint)h[7 * step]);
-        }
+        // Eight scalar loads: AVX2's gather was measured slower here, above all when the weights stream from memory.
+        ushort* h = (ushort*)(p + offset);
+        int step = bb / 2;   // block sizes are even
+        Vector256<uint> bits = Vector256.Create(h[0], h[step], h[2 * step], h[3 * step], h[4 * step], h[5 * step], h[6 * step], (uint)h[7 * step]);
         return HalfRows.F16(bits);
     }
 
     /// <summary>What the weights contribute to every token's product: |q| for signed values on x86, else q itself.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Prepare<F>(Vector256<byte> q, bool native) where F : struct, IBlockFormat =>
-        native && !F.Unsigned ? Avx2.Abs(q.AsSByte()) : q;
+    private static Vector256<byte> Prepare<F, P>(Vector256<byte> q) where F : struct, IBlockFormat where P : struct, IKernelVariant =>
+        P.Native && !F.Unsigned ? Avx2.Abs(q.AsSByte()) : q;
 
     /// <summary>Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot<F>(Vector256<byte> q, Vector256<byte> prepared, Vector256<sbyte> x, bool native) where F : struct, IBlockFormat
+    private static Vector256<int> Dot<F, P>(Vector256<byte> q, Vector256<byte> prepared, Vector256<sbyte> x) where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
-        if (!native)
+        if (!P.Native)
             return Int8Dot.Quads(q.AsSByte(), x, native: false);
         // Signed weights: |w| · sign(x, w) = w · x, as u8 × s8 (activations are never −128 in Block32).
         Vector256<sbyte> xs = F.Unsigned ? x : Avx2.Sign(x, q.AsSByte());

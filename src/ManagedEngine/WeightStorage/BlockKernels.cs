@@ -33,16 +33,17 @@ internal static unsafe class BlockKernels
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
             {
-                if (native) Four<F>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add, native: true);
-                else Four<F>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add, native: false);
+                if (native) Four<F, NativeVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add);
+                else Four<F, PortableVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add);
             }
             for (; t < tokens; t++)
-                y[(long)t * yStride + r] = native ? One<F>(row, cols, x, t, mul, add, native: true) : One<F>(row, cols, x, t, mul, add, native: false);
+                y[(long)t * yStride + r] = native ? One<F, NativeVariant>(row, cols, x, t, mul, add) : One<F, PortableVariant>(row, cols, x, t, mul, add);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float One<F>(byte* row, int cols, QuantizedActivations x, int t, float* mul, float* add, bool native) where F : struct, IBlockFormat
+    // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float One<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* mul, float* add) where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         sbyte* xq = x.Values(t);
         float* xs = x.Scales(t), xh = x.HalfSums(t);
@@ -56,7 +57,7 @@ internal static unsafe class BlockKernels
             int g0 = b * groups;
             for (int g = 0; g < groups; g++)
             {
-                Vector256<int> isum = Dot<F>(F.Group(block, g), Vector256.Load(xq + (g0 + g) * 32), native);
+                Vector256<int> isum = Dot<F, P>(F.Group(block, g), Vector256.Load(xq + (g0 + g) * 32));
                 float s = xs[g0 + g];
                 acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), Scale(mul[2 * g] * s, mul[2 * g + 1] * s), acc);
                 if (F.HasOffsets)
@@ -66,9 +67,10 @@ internal static unsafe class BlockKernels
         return Vector256.Sum(acc) + offset;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four<F>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, float* mul, float* add, bool native)
-        where F : struct, IBlockFormat
+    // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Four<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, float* mul, float* add)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
@@ -86,10 +88,10 @@ internal static unsafe class BlockKernels
                 Vector256<byte> wq = F.Group(block, g);
                 int i = g0 + g;
                 float mLo = mul[2 * g], mHi = mul[2 * g + 1];
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(wq, Vector256.Load(q0 + i * 32), native)), Scale(mLo * s0[i], mHi * s0[i]), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(wq, Vector256.Load(q1 + i * 32), native)), Scale(mLo * s1[i], mHi * s1[i]), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(wq, Vector256.Load(q2 + i * 32), native)), Scale(mLo * s2[i], mHi * s2[i]), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F>(wq, Vector256.Load(q3 + i * 32), native)), Scale(mLo * s3[i], mHi * s3[i]), a3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wq, Vector256.Load(q0 + i * 32))), Scale(mLo * s0[i], mHi * s0[i]), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wq, Vector256.Load(q1 + i * 32))), Scale(mLo * s1[i], mHi * s1[i]), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wq, Vector256.Load(q2 + i * 32))), Scale(mLo * s2[i], mHi * s2[i]), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wq, Vector256.Load(q3 + i * 32))), Scale(mLo * s3[i], mHi * s3[i]), a3);
                 if (F.HasOffsets)
                 {
                     float aLo = add[2 * g], aHi = add[2 * g + 1];
@@ -111,14 +113,14 @@ internal static unsafe class BlockKernels
 
     /// <summary>Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact); unsigned weights use u8 × s8 products directly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot<F>(Vector256<byte> w, Vector256<sbyte> x, bool native) where F : struct, IBlockFormat
+    private static Vector256<int> Dot<F, P>(Vector256<byte> w, Vector256<sbyte> x) where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
-        if (native && F.Unsigned)
+        if (P.Native && F.Unsigned)
         {
             if (AvxVnni.IsSupported)
                 return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w, x);
             return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, x), Vector256.Create((short)1));
         }
-        return Int8Dot.Quads(w.AsSByte(), x, native);
+        return Int8Dot.Quads(w.AsSByte(), x, P.Native);
     }
 }

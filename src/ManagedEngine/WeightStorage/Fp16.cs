@@ -4,20 +4,28 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 
 /// <summary>
 /// Scalar fp16 → fp32, exact for every fp16 value. Block scales are read once per 32 or 256 weights, so this runs
-/// millions of times per token: normal values (all real scales) take a few integer operations, and only zero,
-/// subnormals, infinities and NaNs go through <see cref="Half"/>'s general conversion.
+/// millions of times per token, inside the kernels' loops: it makes no calls (a call there made the JIT keep the
+/// kernels' vector accumulators on the stack) and normal values take a few integer operations.
 /// </summary>
 internal static unsafe class Fp16
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits)
     {
+        uint sign = (bits & 0x8000u) << 16;
         uint exponent = bits & 0x7C00u;
-        if (exponent == 0 || exponent == 0x7C00u)
-            return (float)BitConverter.UInt16BitsToHalf(bits);
-        // Rebias the exponent (15 → 127) and widen the mantissa (10 → 23 bits): exact for normal values.
-        uint single = ((bits & 0x8000u) << 16) | (((bits & 0x7FFFu) << 13) + (112u << 23));
-        return BitConverter.UInt32BitsToSingle(single);
+        uint mantissa = bits & 0x03FFu;
+        if (exponent == 0)
+        {
+            // Zero and subnormals: mantissa · 2^-24, exact in fp32.
+            float magnitude = mantissa * (1f / 16777216f);
+            return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | sign);
+        }
+        if (exponent == 0x7C00u)
+            // Infinities and NaNs (quiet, payload kept), as Half's conversion gives them.
+            return BitConverter.UInt32BitsToSingle(sign | 0x7F800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0u));
+        // Rebias the exponent (15 → 127) and widen the mantissa (10 → 23 bits).
+        return BitConverter.UInt32BitsToSingle(sign | (((bits & 0x7FFFu) << 13) + (112u << 23)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
