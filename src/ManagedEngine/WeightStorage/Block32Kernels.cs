@@ -90,11 +90,23 @@ internal static unsafe class Block32Kernels
         sbyte* xq = x.Values(0);
         float* xs = x.Scales(0), xsum = x.BlockSums(0);
         byte* row1 = row + rowBytes;
+        long prefetchRows = PrefetchRows(rowBytes);
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, off0 = acc0, off1 = acc0;
         int blocks = cols / 32, bb = F.BlockBytes, b = 0;
         for (; b + 8 <= blocks; b += 8)
         {
             byte* p0 = row + (long)b * bb, p1 = row1 + (long)b * bb;
+            if (P.Native)
+            {
+                // Decode streams each weight once from memory; rows are short (a few hundred bytes), too short for the
+                // hardware prefetcher to run ahead, so ask for the same blocks two row pairs ahead.
+                byte* ahead = p0 + prefetchRows * rowBytes;
+                for (int line = 0; line < 8 * bb; line += 64)
+                {
+                    Sse.Prefetch0(ahead + line);
+                    Sse.Prefetch0(ahead + rowBytes + line);
+                }
+            }
             Vector256<float> s = Vector256.Load(xs + b);
             (Scales8<F, P>(p0, F.ScaleOffset) * s).Store(scales);
             (Scales8<F, P>(p1, F.ScaleOffset) * s).Store(scales + 8);
@@ -129,6 +141,9 @@ internal static unsafe class Block32Kernels
         y[0] = Vector256.Sum(acc0) + (Vector256.Sum(off0) + tail0);
         y[1] = Vector256.Sum(acc1) + (Vector256.Sum(off1) + tail1);
     }
+
+    /// <summary>How many rows ahead decode prefetches: about 4 KB, in whole row pairs (at least two pairs).</summary>
+    internal static long PrefetchRows(long rowBytes) => Math.Max(4, (4096 / rowBytes + 1) & ~1L);
 
     // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

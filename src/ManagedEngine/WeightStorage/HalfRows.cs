@@ -36,6 +36,12 @@ internal static unsafe class HalfRows
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen(ushort* source, bool bf16, float* destination, int count)
     {
+        if (!bf16)
+        {
+            // The KV cache's widening: a few integer operations per value when a vector holds no zero, subnormal or special.
+            KvConvert.ToF32(source, destination, count, KernelPaths.Default);
+            return;
+        }
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
