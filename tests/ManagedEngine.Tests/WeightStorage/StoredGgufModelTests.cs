@@ -81,4 +81,23 @@ public class StoredGgufModelTests
         Assert.Equal(actual, Logits(stored, threads: 2));
         Assert.Equal(actual, Logits(stored, threads: 2, oneAtATime: true));
     }
+
+    [Theory]
+    [InlineData(GgufQuantization.Q4_K_M, KvCacheFormat.F16)]
+    [InlineData(GgufQuantization.Q4_0, KvCacheFormat.F32)]
+    [InlineData(GgufQuantization.F16, KvCacheFormat.F32)]
+    public void Steady_state_decoding_allocates_nothing(GgufQuantization type, KvCacheFormat kvCache)
+    {
+        using var dir = new TempDir();
+        string path = Write(dir, type, WideShape);
+        using var model = new TransformerModel(GgufCheckpoint.LoadStored(path), threads: 1) { KvCache = kvCache };
+        using var session = model.CreateSession();
+        var logits = new float[model.Config.VocabSize];
+        session.Forward([1, 2, 3], 0, logits);   // warm up: JIT, the quantised-activation buffers
+        session.Forward([4], 3, logits);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int pos = 4; pos < 40; pos++)
+            session.Forward([pos % 90 + 3], pos, logits);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
