@@ -77,6 +77,7 @@ public static class Attention
             TensorPrimitives.Exp(p, p);
             TensorPrimitives.Divide(p, TensorPrimitives.Sum(p), p);
             float* o = output + (long)t * outputStride, ps = scores + (long)t * total, v = values + kvOffset;
+            new Span<float>(o, headDim).Clear();   // the weighted sums accumulate into o
             if (path >= KernelPath.Portable256)
                 WeightedSum(o, ps, v, kvDim, visible, headDim);
             else
@@ -85,7 +86,8 @@ public static class Attention
     }
 
     /// <summary>
-    /// <c>o = Σ_s p[s] · v_s</c> over <paramref name="count"/> value rows. Each output element is one fused
+    /// <c>o += Σ_s p[s] · v_s</c> over <paramref name="count"/> value rows, the chains continuing from <c>o</c>'s values (so
+    /// a caller may add a long context block by block, as the fp16 cache's attention does). Each output element is one fused
     /// multiply-add chain in position order (the tail beyond a multiple of 8 unfused), however the head is
     /// blocked. Each chain is as long as the context, so the speed is the FMA latency per position: the
     /// head is cut into as few passes as possible (8, 6, 4, 2 or 1 vectors, all in registers), and never
@@ -94,7 +96,7 @@ public static class Attention
     /// whatever the vector width, so they give the same bits.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void WeightedSum(float* o, float* p, float* v, int stride, int count, int headDim)
+    internal static unsafe void WeightedSum(float* o, float* p, float* v, int stride, int count, int headDim)
     {
         int i = 0;
         for (; i + 64 <= headDim; i += 64)
@@ -110,14 +112,14 @@ public static class Attention
             Block2(o + i, p, v + i, stride, count);
         for (; i + 8 <= headDim; i += 8)
         {
-            Vector256<float> acc = Vector256<float>.Zero;
+            Vector256<float> acc = Vector256.Load(o + i);
             for (int s = 0; s < count; s++)
                 acc = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)s * stride + i), Vector256.Create(p[s]), acc);
             acc.Store(o + i);
         }
         for (; i < headDim; i++)
         {
-            float sum = 0f;
+            float sum = o[i];
             for (int s = 0; s < count; s++)
                 sum += p[s] * v[(long)s * stride + i];
             o[i] = sum;
@@ -127,7 +129,8 @@ public static class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Block8(float* o, float* p, float* v, int stride, int count)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector256<float> a0 = Vector256.Load(o), a1 = Vector256.Load(o + 8), a2 = Vector256.Load(o + 16), a3 = Vector256.Load(o + 24);
+        Vector256<float> a4 = Vector256.Load(o + 32), a5 = Vector256.Load(o + 40), a6 = Vector256.Load(o + 48), a7 = Vector256.Load(o + 56);
         for (int s = 0; s < count; s++)
         {
             float* row = v + (long)s * stride;
@@ -148,7 +151,8 @@ public static class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Block6(float* o, float* p, float* v, int stride, int count)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+        Vector256<float> a0 = Vector256.Load(o), a1 = Vector256.Load(o + 8), a2 = Vector256.Load(o + 16);
+        Vector256<float> a3 = Vector256.Load(o + 24), a4 = Vector256.Load(o + 32), a5 = Vector256.Load(o + 40);
         for (int s = 0; s < count; s++)
         {
             float* row = v + (long)s * stride;
@@ -166,7 +170,7 @@ public static class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Block4(float* o, float* p, float* v, int stride, int count)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> a0 = Vector256.Load(o), a1 = Vector256.Load(o + 8), a2 = Vector256.Load(o + 16), a3 = Vector256.Load(o + 24);
         for (int s = 0; s < count; s++)
         {
             float* row = v + (long)s * stride;
@@ -182,7 +186,7 @@ public static class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Block2(float* o, float* p, float* v, int stride, int count)
     {
-        Vector256<float> a0 = default, a1 = default;
+        Vector256<float> a0 = Vector256.Load(o), a1 = Vector256.Load(o + 8);
         for (int s = 0; s < count; s++)
         {
             float* row = v + (long)s * stride;

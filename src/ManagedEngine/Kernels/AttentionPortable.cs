@@ -10,7 +10,7 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// </summary>
 internal static unsafe class AttentionPortable
 {
-    /// <summary><c>o = Σ_s p[s] · v_s</c>; <paramref name="vectors"/> selects 128-bit vectors over scalars.</summary>
+    /// <summary><c>o += Σ_s p[s] · v_s</c> (chains continuing from <c>o</c>); <paramref name="vectors"/> selects 128-bit vectors over scalars.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(float* o, float* p, float* v, int stride, int count, int headDim, bool vectors)
     {
@@ -21,7 +21,7 @@ internal static unsafe class AttentionPortable
                 Block8(o + i, p, v + i, stride, count);
             for (; i + 4 <= fused; i += 4)
             {
-                Vector128<float> acc = Vector128<float>.Zero;
+                Vector128<float> acc = Vector128.Load(o + i);
                 for (int s = 0; s < count; s++)
                     acc = Vector128.FusedMultiplyAdd(Vector128.Load(v + (long)s * stride + i), Vector128.Create(p[s]), acc);
                 acc.Store(o + i);
@@ -29,14 +29,14 @@ internal static unsafe class AttentionPortable
         }
         for (; i < fused; i++)
         {
-            float sum = 0f;
+            float sum = o[i];
             for (int s = 0; s < count; s++)
                 sum = MathF.FusedMultiplyAdd(v[(long)s * stride + i], p[s], sum);
             o[i] = sum;
         }
         for (; i < headDim; i++)
         {
-            float sum = 0f;
+            float sum = o[i];
             for (int s = 0; s < count; s++)
                 sum += p[s] * v[(long)s * stride + i];
             o[i] = sum;
@@ -47,7 +47,8 @@ internal static unsafe class AttentionPortable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Block8(float* o, float* p, float* v, int stride, int count)
     {
-        Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector128<float> a0 = Vector128.Load(o), a1 = Vector128.Load(o + 4), a2 = Vector128.Load(o + 8), a3 = Vector128.Load(o + 12);
+        Vector128<float> a4 = Vector128.Load(o + 16), a5 = Vector128.Load(o + 20), a6 = Vector128.Load(o + 24), a7 = Vector128.Load(o + 28);
         for (int s = 0; s < count; s++)
         {
             float* row = v + (long)s * stride;

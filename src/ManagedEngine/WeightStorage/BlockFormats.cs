@@ -151,8 +151,7 @@ internal readonly unsafe struct Q4_KBlocks : IBlockFormat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
     {
-        Vector256<byte> packed = Vector256.Load(block + 16 + (g >> 1) * 32);
-        return (g & 1) == 0 ? packed & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+        return Nibbles.Of(Vector256.Load(block + 16 + (g >> 1) * 32), high: (g & 1) != 0);
     }
 }
 
@@ -175,8 +174,7 @@ internal readonly unsafe struct Q5_KBlocks : IBlockFormat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
     {
-        Vector256<byte> packed = Vector256.Load(block + 48 + (g >> 1) * 32);
-        Vector256<byte> low = (g & 1) == 0 ? packed & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+        Vector256<byte> low = Nibbles.Of(Vector256.Load(block + 48 + (g >> 1) * 32), high: (g & 1) != 0);
         // Bit g of qh[l] is the fifth bit of element l of this group.
         Vector256<byte> high = Vector256.ShiftLeft(Vector256.ShiftRightLogical(Vector256.Load(block + 16).AsUInt16(), g).AsByte() & Vector256.Create((byte)1), 4);
         return low | high;
@@ -213,8 +211,7 @@ internal readonly unsafe struct Q6_KBlocks : IBlockFormat
         // Group g = 4n + k: half n of the block (64 ql bytes, 32 qh bytes); k = 0..3 takes ql[l] low, ql[l+32] low, ql[l]
         // high, ql[l+32] high nibbles, and qh[l] bits 2k, 2k+1 as the top two bits.
         int n = g >> 2, k = g & 3;
-        Vector256<byte> ql = Vector256.Load(block + n * 64 + (k & 1) * 32);
-        Vector256<byte> low = k < 2 ? ql & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+        Vector256<byte> low = Nibbles.Of(Vector256.Load(block + n * 64 + (k & 1) * 32), high: k >= 2);
         Vector256<byte> qh = Vector256.Load(block + 128 + n * 32);
         Vector256<byte> high = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * k).AsByte() & Vector256.Create((byte)3), 4);
         return low | high;
@@ -228,6 +225,11 @@ internal static class Nibbles
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Split(Vector128<byte> packed) =>
         Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F));
+
+    /// <summary>The low (or high) nibble of each of 32 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Of(Vector256<byte> packed, bool high) =>
+        (high ? Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() : packed) & Vector256.Create((byte)0x0F);
 
     /// <summary>32 fifth bits (bit j for element j) → 0x10 in byte j where set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

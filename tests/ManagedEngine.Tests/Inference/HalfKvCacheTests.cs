@@ -12,18 +12,8 @@ public class HalfKvCacheTests
 {
     private static readonly int[] Tokens = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 403, 407, 261, 378, 432, 383, 286, 261];
 
-    private static float[] Logits(TransformerModel model, int threads, bool oneAtATime)
-    {
-        using var session = model.CreateTransformerSession(threads);
-        int vocab = model.Config.VocabSize;
-        var logits = new float[Tokens.Length * vocab];
-        if (!oneAtATime)
-            session.Forward(Tokens, 0, logits);
-        else
-            for (int t = 0; t < Tokens.Length; t++)
-                session.Forward(Tokens.AsSpan(t, 1), t, logits.AsSpan(t * vocab, vocab));
-        return logits;
-    }
+    private static float[] Logits(TransformerModel model, int threads = 0, bool oneAtATime = false) =>
+        SessionLogits.Of(model, Tokens, threads, oneAtATime);
 
     [Fact]
     public void Fp16_cache_stays_within_rounding_of_fp32_and_decode_equals_prefill()

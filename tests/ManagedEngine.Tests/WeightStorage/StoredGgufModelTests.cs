@@ -2,6 +2,7 @@ using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Inference;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.WeightStorage;
+using MlPipelines.ManagedEngine.Tests.Inference;
 using MlPipelines.Tests.Support;
 
 namespace MlPipelines.ManagedEngine.Tests.WeightStorage;
@@ -31,18 +32,8 @@ public class StoredGgufModelTests
         return path;
     }
 
-    private static float[] Logits(TransformerModel model, int threads = 0, bool oneAtATime = false)
-    {
-        using var session = model.CreateTransformerSession(threads);
-        int vocab = model.Config.VocabSize;
-        var logits = new float[Tokens.Length * vocab];
-        if (!oneAtATime)
-            session.Forward(Tokens, 0, logits);
-        else
-            for (int t = 0; t < Tokens.Length; t++)
-                session.Forward(Tokens.AsSpan(t, 1), t, logits.AsSpan(t * vocab, vocab));
-        return logits;
-    }
+    private static float[] Logits(TransformerModel model, int threads = 0, bool oneAtATime = false) =>
+        SessionLogits.Of(model, Tokens, threads, oneAtATime);
 
     [Theory]
     [InlineData(GgufQuantization.F16)]
