@@ -22,7 +22,7 @@ internal static unsafe class Block32Kernels
         int rowStart, int rowEnd, KernelPath path) where F : struct, IBlockFormat
     {
         bool native = path >= KernelPath.Native256 && Avx2.IsSupported;
-        float* scales = stackalloc float[32];
+        float* scales = stackalloc float[64];
         int r0 = rowStart;
         if (tokens == 1)
         {
@@ -32,6 +32,26 @@ internal static unsafe class Block32Kernels
             {
                 if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
                 else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
+            }
+        }
+        if (tokens >= 4 && F.MinOffset < 0 && path >= KernelPath.Native512)
+        {
+            // Prefill on the 512-bit path (machines with 32 vector registers; tests force it everywhere): two rows by four
+            // tokens, so each activation load serves two rows and each weight group four tokens. Every (row, token) keeps
+            // Four's arithmetic, so the bits are the same.
+            for (; r0 + 2 <= rowEnd; r0 += 2)
+            {
+                byte* row = w + r0 * rowBytes;
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4)
+                {
+                    if (native) TwoByFour<F, NativeVariant>(row, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, scales);
+                    else TwoByFour<F, PortableVariant>(row, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, scales);
+                }
+                for (; t < tokens; t++)
+                    for (int r = r0; r < r0 + 2; r++)
+                        y[(long)t * yStride + r] = native ? One<F, NativeVariant>(w + r * rowBytes, cols, x, t, scales)
+                            : One<F, PortableVariant>(w + r * rowBytes, cols, x, t, scales);
             }
         }
         for (int r = r0; r < rowEnd; r++)
@@ -140,6 +160,67 @@ internal static unsafe class Block32Kernels
         }
         y[0] = Vector256.Sum(acc0) + (Vector256.Sum(off0) + tail0);
         y[1] = Vector256.Sum(acc1) + (Vector256.Sum(off1) + tail1);
+    }
+
+    /// <summary><see cref="Four{F, P}"/> for rows r and r+1 (formats without minimums), sharing the activation loads.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void TwoByFour<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, int t, float* y, int yStride, float* scales)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
+    {
+        sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
+        float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
+        byte* row1 = row + rowBytes;
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int blocks = cols / 32, bb = F.BlockBytes, b = 0;
+        for (; b + 8 <= blocks; b += 8)
+        {
+            byte* p = row + (long)b * bb, pr = row1 + (long)b * bb;
+            Vector256<float> d = Scales8<F, P>(p, F.ScaleOffset), e = Scales8<F, P>(pr, F.ScaleOffset);
+            Vector256<float> t0 = Vector256.Load(s0 + b), t1 = Vector256.Load(s1 + b), t2 = Vector256.Load(s2 + b), t3 = Vector256.Load(s3 + b);
+            (d * t0).Store(scales); (d * t1).Store(scales + 8); (d * t2).Store(scales + 16); (d * t3).Store(scales + 24);
+            (e * t0).Store(scales + 32); (e * t1).Store(scales + 40); (e * t2).Store(scales + 48); (e * t3).Store(scales + 56);
+            for (int j = 0; j < 8; j++)
+            {
+                Vector256<byte> qa = F.Group(p + j * bb, 0), qb = F.Group(pr + j * bb, 0);
+                Vector256<byte> pa = Prepare<F, P>(qa), pb = Prepare<F, P>(qb);
+                int i = (b + j) * 32;
+                Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0)), Vector256.Create(scales[j]), a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0)), Vector256.Create(scales[32 + j]), b0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1)), Vector256.Create(scales[8 + j]), a1);
+                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1)), Vector256.Create(scales[40 + j]), b1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2)), Vector256.Create(scales[16 + j]), a2);
+                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2)), Vector256.Create(scales[48 + j]), b2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3)), Vector256.Create(scales[24 + j]), a3);
+                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3)), Vector256.Create(scales[56 + j]), b3);
+            }
+        }
+        for (; b < blocks; b++)
+        {
+            byte* p = row + (long)b * bb, pr = row1 + (long)b * bb;
+            Vector256<byte> qa = F.Group(p, 0), qb = F.Group(pr, 0);
+            Vector256<byte> pa = Prepare<F, P>(qa), pb = Prepare<F, P>(qb);
+            float d = Fp16.Read(p + F.ScaleOffset), e = Fp16.Read(pr + F.ScaleOffset);
+            int i = b * 32;
+            Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0)), Vector256.Create(d * s0[b]), a0);
+            b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0)), Vector256.Create(e * s0[b]), b0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1)), Vector256.Create(d * s1[b]), a1);
+            b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1)), Vector256.Create(e * s1[b]), b1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2)), Vector256.Create(d * s2[b]), a2);
+            b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2)), Vector256.Create(e * s2[b]), b2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3)), Vector256.Create(d * s3[b]), a3);
+            b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3)), Vector256.Create(e * s3[b]), b3);
+        }
+        // "+ 0f" as One and Four add their offsets, zero for these formats (so a −0 sum becomes +0 on every path alike).
+        y[0] = Vector256.Sum(a0) + 0f;
+        y[1] = Vector256.Sum(b0) + 0f;
+        y[yStride] = Vector256.Sum(a1) + 0f;
+        y[yStride + 1] = Vector256.Sum(b1) + 0f;
+        y[2L * yStride] = Vector256.Sum(a2) + 0f;
+        y[2L * yStride + 1] = Vector256.Sum(b2) + 0f;
+        y[3L * yStride] = Vector256.Sum(a3) + 0f;
+        y[3L * yStride + 1] = Vector256.Sum(b3) + 0f;
     }
 
     /// <summary>How many rows ahead decode prefetches: about 4 KB, in whole row pairs (at least two pairs).</summary>
