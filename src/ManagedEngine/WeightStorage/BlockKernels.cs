@@ -27,8 +27,9 @@ internal static unsafe class BlockKernels
         if (F.BlockElements != 256)
             throw new InvalidOperationException($"{F.Format} is not a k-quant; its rows go through Block32Kernels.");
         bool native = path >= KernelPath.Native256 && Avx2.IsSupported;
-        // Per row (two in decode): 16 multipliers, 16 offsets, and the multipliers times the activation scale.
-        float* mul = stackalloc float[64];
+        // Per row (two in decode and in the two-row prefill): 16 multipliers, 16 offsets, and the multipliers times each
+        // token's activation scale.
+        float* mul = stackalloc float[160];
         float* add = stackalloc float[32];
         int r0 = rowStart;
         if (tokens == 1)
@@ -37,6 +38,24 @@ internal static unsafe class BlockKernels
             {
                 if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul, add);
                 else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul, add);
+            }
+        }
+        else if (tokens >= 4 && path >= KernelPath.Native512)
+        {
+            // Prefill on the 512-bit path (32 vector registers; tests force it everywhere): two rows by four tokens, one
+            // activation load for two rows; each (row, token) keeps Four's arithmetic, so the bits are the same.
+            for (; r0 + 2 <= rowEnd; r0 += 2)
+            {
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4)
+                {
+                    if (native) TwoByFour<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul, add);
+                    else TwoByFour<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul, add);
+                }
+                for (; t < tokens; t++)
+                    for (int r = r0; r < r0 + 2; r++)
+                        y[(long)t * yStride + r] = native ? One<F, NativeVariant>(w + r * rowBytes, cols, x, t, mul, add)
+                            : One<F, PortableVariant>(w + r * rowBytes, cols, x, t, mul, add);
             }
         }
         for (int r = r0; r < rowEnd; r++)
@@ -150,6 +169,56 @@ internal static unsafe class BlockKernels
         y[yStride] = Vector256.Sum(a1) + Vector256.Sum(o1);
         y[2L * yStride] = Vector256.Sum(a2) + Vector256.Sum(o2);
         y[3L * yStride] = Vector256.Sum(a3) + Vector256.Sum(o3);
+    }
+
+    /// <summary><see cref="Four{F, P}"/> for rows r and r+1, sharing the activation loads.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void TwoByFour<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, int t, float* y, int yStride, float* mul, float* add)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
+    {
+        sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
+        float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
+        float* h0 = x.HalfSums(t), h1 = x.HalfSums(t + 1), h2 = x.HalfSums(t + 2), h3 = x.HalfSums(t + 3);
+        byte* row1 = row + rowBytes;
+        float* mulB = mul + 16, addB = add + 16, scaled = mul + 32;   // scaled: [row][token][16]
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        Vector256<float> oa0 = a0, oa1 = a0, oa2 = a0, oa3 = a0, ob0 = a0, ob1 = a0, ob2 = a0, ob3 = a0;
+        for (int b = 0; b < cols / 256; b++)
+        {
+            byte* p = row + (long)b * F.BlockBytes, pr = row1 + (long)b * F.BlockBytes;
+            F.Scales(p, mul, add);
+            F.Scales(pr, mulB, addB);
+            oa0 = Offsets<F>(add, h0 + 16 * b, oa0); oa1 = Offsets<F>(add, h1 + 16 * b, oa1);
+            oa2 = Offsets<F>(add, h2 + 16 * b, oa2); oa3 = Offsets<F>(add, h3 + 16 * b, oa3);
+            ob0 = Offsets<F>(addB, h0 + 16 * b, ob0); ob1 = Offsets<F>(addB, h1 + 16 * b, ob1);
+            ob2 = Offsets<F>(addB, h2 + 16 * b, ob2); ob3 = Offsets<F>(addB, h3 + 16 * b, ob3);
+            ScaleAll(mul, s0[8 * b], scaled); ScaleAll(mul, s1[8 * b], scaled + 16);
+            ScaleAll(mul, s2[8 * b], scaled + 32); ScaleAll(mul, s3[8 * b], scaled + 48);
+            ScaleAll(mulB, s0[8 * b], scaled + 64); ScaleAll(mulB, s1[8 * b], scaled + 80);
+            ScaleAll(mulB, s2[8 * b], scaled + 96); ScaleAll(mulB, s3[8 * b], scaled + 112);
+            for (int g = 0; g < 8; g++)
+            {
+                Vector256<byte> wa = F.Group(p, g), wb = F.Group(pr, g);
+                int i = (8 * b + g) * 32;
+                Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wa, x0)), Scale<F>(scaled, g), a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wb, x0)), Scale<F>(scaled + 64, g), b0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wa, x1)), Scale<F>(scaled + 16, g), a1);
+                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wb, x1)), Scale<F>(scaled + 80, g), b1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wa, x2)), Scale<F>(scaled + 32, g), a2);
+                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wb, x2)), Scale<F>(scaled + 96, g), b2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wa, x3)), Scale<F>(scaled + 48, g), a3);
+                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(wb, x3)), Scale<F>(scaled + 112, g), b3);
+            }
+        }
+        y[0] = Vector256.Sum(a0) + Vector256.Sum(oa0);
+        y[1] = Vector256.Sum(b0) + Vector256.Sum(ob0);
+        y[yStride] = Vector256.Sum(a1) + Vector256.Sum(oa1);
+        y[yStride + 1] = Vector256.Sum(b1) + Vector256.Sum(ob1);
+        y[2L * yStride] = Vector256.Sum(a2) + Vector256.Sum(oa2);
+        y[2L * yStride + 1] = Vector256.Sum(b2) + Vector256.Sum(ob2);
+        y[3L * yStride] = Vector256.Sum(a3) + Vector256.Sum(oa3);
+        y[3L * yStride + 1] = Vector256.Sum(b3) + Vector256.Sum(ob3);
     }
 
     /// <summary>A super-block's sixteen offset terms, <c>add_k · (scale · Σq)_k</c>, added lane-wise in two fused multiply-adds.</summary>
