@@ -121,7 +121,7 @@ internal static unsafe partial class MatMulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(Vector256<float> acc, float* w, float* x, int k, int cols, bool native)
+    internal static float Finish(Vector256<float> acc, float* w, float* x, int k, int cols, bool native)
     {
         // Both sums pair the lanes the same way (KernelPathTests checks it); the hardware one is shorter.
         float sum = native ? Vector256.Sum(acc) : KernelPaths.Sum8(acc);
@@ -144,7 +144,7 @@ internal static unsafe partial class MatMulKernel
     /// two-vector horizontal add, so other machines (and the portable path) take the four separate sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d,
+    internal static void Finish4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d,
         float* w0, int wStride, float* x, int k, int cols, float* y, bool native)
     {
         if (native && k == cols && Avx.IsSupported)

@@ -9,7 +9,7 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// fp32 buffer that stays in cache, and the fp32 kernels (<see cref="MatMulKernel"/>) multiply them, so every output is
 /// bit-identical to what the fp32 kernels give on the widened matrix, whatever the thread count.
 /// </summary>
-internal static unsafe class HalfRows
+internal static unsafe partial class HalfRows
 {
     // Rows widened at a time: the fp32 decode kernel's 8-row interleave, and a buffer of at most 64 KB per thread for
     // rows up to 2048 wide (wider rows take fewer).

@@ -25,6 +25,21 @@ internal sealed unsafe class StoredMatrix
     public int Cols { get; }
     public long RowBytes { get; }
 
+    // 0: not looked at yet; 1: no fp16 infinity or NaN; 2: some. Found on first use, not at load, so that loading does
+    // not read the whole file; threads racing to it compute the same answer.
+    private int _specialHalves;
+
+    /// <summary>Whether this fp16 matrix holds an infinity or a NaN (the fused decode cannot map those; see HalfRows).</summary>
+    private bool HasSpecialHalves
+    {
+        get
+        {
+            if (_specialHalves == 0)
+                Volatile.Write(ref _specialHalves, HalfRows.HasSpecialHalves((ushort*)Data, (long)Rows * Cols) ? 2 : 1);
+            return _specialHalves == 2;
+        }
+    }
+
     /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
     public ActivationGrouping? Activations => WeightFormats.Activations(Format);
 
@@ -38,7 +53,10 @@ internal sealed unsafe class StoredMatrix
                 break;
             case WeightFormat.F16:
             case WeightFormat.BF16:
-                HalfRows.Multiply((ushort*)Data, Format == WeightFormat.BF16, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
+                bool bf16 = Format == WeightFormat.BF16;
+                if (tokens == 1 && HalfRows.TryDecode((ushort*)Data, bf16, !bf16 && HasSpecialHalves, Cols, x, y, rowStart, rowEnd, path))
+                    break;
+                HalfRows.Multiply((ushort*)Data, bf16, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
                 break;
             default:
                 throw new InvalidOperationException($"{Format} weights multiply quantised activations.");

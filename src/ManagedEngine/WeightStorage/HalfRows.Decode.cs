@@ -1,0 +1,191 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using MlPipelines.ManagedEngine.Kernels;
+
+namespace MlPipelines.ManagedEngine.WeightStorage;
+
+/// <summary>
+/// Decode (one token) on fp16 or bf16 weights without a widened copy: each group of eight halves becomes fp32 lanes in
+/// registers and goes straight into the fused multiply-add, so the weights are read once, at half the bytes of fp32.
+/// <para>
+/// .NET has no F16C conversion, so an fp16 value is turned into fp32 bits with two integer operations that are exact
+/// for every finite half, subnormals included: the sign-extended bits shifted left by 13 put exponent and mantissa where
+/// fp32 keeps them, and a mask clears the sign's copies in the exponent. Read as fp32 the lane is then <c>w · 2^-112</c>
+/// (the exponent bias of fp32 less that of fp16), so the activations are scaled by <c>2^112</c> once per call instead:
+/// the real product <c>(w · 2^-112) · (x · 2^112)</c> is <c>w · x</c> exactly, and the fused multiply-add rounds it
+/// exactly as the fp32 kernels do on the widened weights. The bits equal <see cref="MatMulKernel"/>'s on the widened row
+/// (same eight-lane accumulators, same lane sums). Two cases would break the identity, and those calls take the widening
+/// path: an activation of magnitude 2^16 or more (its scaled copy would overflow) or not a number, and a matrix holding
+/// fp16 infinities or NaNs (the shift does not map them; <see cref="HasSpecialHalves"/> finds them once per matrix).
+/// bf16 needs neither: its bits shifted left by 16 are the fp32 value.
+/// </para>
+/// </summary>
+internal static unsafe partial class HalfRows
+{
+    /// <summary>2^112: fp32's exponent bias less fp16's, the factor the shifted fp16 bits are short of.</summary>
+    private const float F16Rebias = 5.192296858534828e33f;
+
+    /// <summary>Activations must stay below 2^16 in magnitude for <c>x · 2^112</c> to stay finite (2^128 overflows).</summary>
+    private const float F16ActivationLimit = 65536f;
+
+    [ThreadStatic] private static float[]? t_scaled;
+
+    /// <summary>Whether any fp16 value in <paramref name="count"/> halves is an infinity or a NaN (exponent bits all ones).</summary>
+    public static bool HasSpecialHalves(ushort* halves, long count)
+    {
+        long i = 0;
+        var exponent = Vector256.Create((ushort)0x7C00);
+        for (; i + 16 <= count; i += 16)
+            if (Vector256.EqualsAny(Vector256.Load(halves + i) & exponent, exponent))
+                return true;
+        for (; i < count; i++)
+            if ((halves[i] & 0x7C00) == 0x7C00)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// One token's rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> with the halves converted in registers, if
+    /// this call can give the widening path's bits (see the class remarks); false, having written nothing, if not.
+    /// </summary>
+    /// <remarks><paramref name="specials"/>: whether the matrix holds fp16 infinities or NaNs (<see cref="HasSpecialHalves"/>).</remarks>
+    public static bool TryDecode(ushort* w, bool bf16, bool specials, int cols, float* x, float* y, int rowStart, int rowEnd, KernelPath path)
+    {
+        // The scalar and 128-bit paths keep the widening (they are the plain references the fused kernel is tested against).
+        if (path < KernelPath.Portable256 || cols % 8 != 0 || (!bf16 && specials))
+            return false;
+        float* xs = x;
+        float[]? scaled = null;
+        if (!bf16)
+        {
+            scaled = t_scaled is { } s && s.Length >= cols ? s : t_scaled = GC.AllocateArray<float>(cols, pinned: true);
+            if (!Rebias(x, cols, scaled))
+                return false;
+        }
+        bool native = path >= KernelPath.Native256 && Avx2.IsSupported;
+        fixed (float* sp = scaled)
+        {
+            if (!bf16) xs = sp;
+            if (bf16 && native) Rows<Bf16Native>(w, cols, xs, y, rowStart, rowEnd);
+            else if (bf16) Rows<Bf16Portable>(w, cols, xs, y, rowStart, rowEnd);
+            else if (native) Rows<F16Native>(w, cols, xs, y, rowStart, rowEnd);
+            else Rows<F16Portable>(w, cols, xs, y, rowStart, rowEnd);
+        }
+        return true;
+    }
+
+    /// <summary><c>x · 2^112</c> into <paramref name="scaled"/>; false if some activation is too large for that or not a number.</summary>
+    private static bool Rebias(float* x, int cols, float[] scaled)
+    {
+        var limit = Vector256.Create(F16ActivationLimit);
+        var factor = Vector256.Create(F16Rebias);
+        fixed (float* s = scaled)
+        {
+            int k = 0;
+            for (; k + 8 <= cols; k += 8)
+            {
+                Vector256<float> v = Vector256.Load(x + k);
+                // LessThan is false for NaN, so a NaN activation also takes the widening path.
+                if (!Vector256.LessThanAll(Vector256.Abs(v), limit))
+                    return false;
+                (v * factor).Store(s + k);
+            }
+        }
+        return true;
+    }
+
+    private static void Rows<H>(ushort* w, int cols, float* x, float* y, int rowStart, int rowEnd) where H : struct, IHalfLanes
+    {
+        int r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4)
+            Four<H>(w + (long)r * cols, cols, x, y + r);
+        for (; r < rowEnd; r++)
+            y[r] = One<H>(w + (long)r * cols, cols, x);
+    }
+
+    // Four rows: four independent accumulator chains keep both FMA units busy, one activation load serves all four.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Four<H>(ushort* w0, int cols, float* x, float* y) where H : struct, IHalfLanes
+    {
+        ushort* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        // Four rows are one contiguous run of 8·cols bytes, read as four short interleaved streams the hardware prefetcher
+        // does not lock on to: each step (16 bytes of each row) fetches one 64-byte line of the tile two ahead, so the
+        // whole of it is in cache by the time it is used. A prefetch changes no result.
+        byte* ahead = (byte*)(w0 + 8L * cols);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int k = 0; k < cols; k += 8)
+        {
+            if (H.Native) Sse.Prefetch0(ahead + 8L * k);
+            Vector256<float> v = Vector256.Load(x + k);
+            a0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k), v, a0);
+            a1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k), v, a1);
+            a2 = Vector256.FusedMultiplyAdd(H.Load(w2 + k), v, a2);
+            a3 = Vector256.FusedMultiplyAdd(H.Load(w3 + k), v, a3);
+        }
+        // No tail (cols is a multiple of 8), so the weight pointer the finish would read a tail from is never used.
+        MatMulKernel.Finish4(a0, a1, a2, a3, null, 0, x, cols, cols, y, H.Native);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float One<H>(ushort* w, int cols, float* x) where H : struct, IHalfLanes
+    {
+        Vector256<float> acc = default;
+        for (int k = 0; k < cols; k += 8)
+            acc = Vector256.FusedMultiplyAdd(H.Load(w + k), Vector256.Load(x + k), acc);
+        return MatMulKernel.Finish(acc, null, x, cols, cols, H.Native);
+    }
+
+    /// <summary>How eight halves become eight fp32 lanes, as a generic argument so each kernel compiles branch-free.</summary>
+    private interface IHalfLanes
+    {
+        static abstract bool Native { get; }
+        static abstract Vector256<float> Load(ushort* p);
+    }
+
+    /// <summary>fp16 with AVX2's sign-extending load (<c>vpmovsxwd</c>): lanes are <c>w · 2^-112</c>.</summary>
+    private readonly struct F16Native : IHalfLanes
+    {
+        public static bool Native => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(ushort* p) =>
+            (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+    }
+
+    /// <summary>The same with the portable API.</summary>
+    private readonly struct F16Portable : IHalfLanes
+    {
+        public static bool Native => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(ushort* p)
+        {
+            Vector128<short> h = Vector128.Load((short*)p);
+            Vector256<int> wide = Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h));
+            return (Vector256.ShiftLeft(wide, 13) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+        }
+    }
+
+    /// <summary>bf16 with AVX2's zero-extending load: the bits shifted by 16 are the value.</summary>
+    private readonly struct Bf16Native : IHalfLanes
+    {
+        public static bool Native => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
+    }
+
+    /// <summary>The same with the portable API.</summary>
+    private readonly struct Bf16Portable : IHalfLanes
+    {
+        public static bool Native => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(ushort* p)
+        {
+            Vector128<ushort> h = Vector128.Load(p);
+            return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h)), 16).AsSingle();
+        }
+    }
+}
