@@ -133,7 +133,7 @@ internal readonly unsafe struct Q5_1Blocks : IBlockFormat
 }
 
 /// <summary>ggml Q4_K.</summary>
-internal readonly unsafe struct Q4_KBlocks : IBlockFormat
+internal readonly unsafe struct Q4_KBlocks : IKQuantFormat
 {
     public static WeightFormat Format => WeightFormat.Q4_K;
     public static int BlockElements => 256;
@@ -149,6 +149,13 @@ internal readonly unsafe struct Q4_KBlocks : IBlockFormat
         KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float IntegerScales(byte* block, short* scales, float* add)
+    {
+        KScales.UnpackIntegers(Fp16.Read(block + 2), block + 4, scales, add);
+        return Fp16.Read(block);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
     {
         return Nibbles.Of(Vector256.Load(block + 16 + (g >> 1) * 32), high: (g & 1) != 0);
@@ -156,7 +163,7 @@ internal readonly unsafe struct Q4_KBlocks : IBlockFormat
 }
 
 /// <summary>ggml Q5_K.</summary>
-internal readonly unsafe struct Q5_KBlocks : IBlockFormat
+internal readonly unsafe struct Q5_KBlocks : IKQuantFormat
 {
     public static WeightFormat Format => WeightFormat.Q5_K;
     public static int BlockElements => 256;
@@ -172,6 +179,13 @@ internal readonly unsafe struct Q5_KBlocks : IBlockFormat
         KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float IntegerScales(byte* block, short* scales, float* add)
+    {
+        KScales.UnpackIntegers(Fp16.Read(block + 2), block + 4, scales, add);
+        return Fp16.Read(block);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
     {
         Vector256<byte> low = Nibbles.Of(Vector256.Load(block + 48 + (g >> 1) * 32), high: (g & 1) != 0);
@@ -182,7 +196,7 @@ internal readonly unsafe struct Q5_KBlocks : IBlockFormat
 }
 
 /// <summary>ggml Q6_K.</summary>
-internal readonly unsafe struct Q6_KBlocks : IBlockFormat
+internal readonly unsafe struct Q6_KBlocks : IKQuantFormat
 {
     public static WeightFormat Format => WeightFormat.Q6_K;
     public static int BlockElements => 256;
@@ -203,6 +217,21 @@ internal readonly unsafe struct Q6_KBlocks : IBlockFormat
             mul[k] = d * scales[k];
             add[k] = -32f * mul[k];
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float IntegerScales(byte* block, short* scales, float* add)
+    {
+        float d = Fp16.Read(block + 208);
+        Vector128<sbyte> packed = Vector128.Load((sbyte*)(block + 192));
+        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(packed);
+        lo.Store(scales);
+        hi.Store(scales + 8);
+        // add = −32 · (d · scale), as Scales computes it.
+        Vector256<float> dv = Vector256.Create(d), minus32 = Vector256.Create(-32f);
+        (minus32 * (dv * Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo))))).Store(add);
+        (minus32 * (dv * Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi))))).Store(add + 8);
+        return d;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -266,6 +295,31 @@ internal static unsafe class KScales
         uint mins47 = ((hi >> 4) & 0x0F0F0F0Fu) | ((mid >> 2) & 0x30303030u);
         Pair(0, scales03, mins03, d, dmin, mul, add);
         Pair(4, scales47, mins47, d, dmin, mul, add);
+    }
+
+    /// <summary>
+    /// The same pairs for the integer kernels: <paramref name="scales"/>[k] = scale_(k/2) as int16 (sixteen, one per
+    /// half-group), <paramref name="add"/>[k] = −dmin · min_(k/2) (the same values <see cref="Unpack"/> gives), in a few
+    /// vector operations.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void UnpackIntegers(float dmin, byte* s, short* scales, float* add)
+    {
+        uint lo = *(uint*)s, mid = *(uint*)(s + 4), hi = *(uint*)(s + 8);
+        uint scales03 = lo & 0x3F3F3F3Fu, mins03 = mid & 0x3F3F3F3Fu;
+        uint scales47 = (hi & 0x0F0F0F0Fu) | ((lo >> 2) & 0x30303030u);
+        uint mins47 = ((hi >> 4) & 0x0F0F0F0Fu) | ((mid >> 2) & 0x30303030u);
+        // Bytes: scales 0–7, then mins 0–7; each repeated for its two half-groups.
+        Vector128<byte> packed = Vector128.Create(scales03, scales47, mins03, mins47).AsByte();
+        Vector128<byte> twiceScales = Vector128.Shuffle(packed, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+        Vector128<byte> twiceMins = Vector128.Shuffle(packed, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+        Vector128.WidenLower(twiceScales).AsInt16().Store(scales);
+        Vector128.WidenUpper(twiceScales).AsInt16().Store(scales + 8);
+        // −(dmin · m) = (−dmin) · m exactly: the sign of a product is separate from its rounded magnitude.
+        Vector256<float> minusDmin = Vector256.Create(-dmin);
+        Vector256<ushort> mins = Vector256.Create(Vector128.WidenLower(twiceMins), Vector128.WidenUpper(twiceMins));
+        (minusDmin * Vector256.ConvertToSingle(Vector256.WidenLower(mins).AsInt32())).Store(add);
+        (minusDmin * Vector256.ConvertToSingle(Vector256.WidenUpper(mins).AsInt32())).Store(add + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

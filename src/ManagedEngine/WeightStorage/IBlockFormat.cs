@@ -49,3 +49,18 @@ internal unsafe interface IBlockFormat
     /// <summary>The 32 values of group <paramref name="g"/> (block elements 32g … 32g+31), in order.</summary>
     static abstract Vector256<byte> Group(byte* block, int g);
 }
+
+/// <summary>
+/// A k-quant (super-blocks of 256 values with small integer scales), seen the way the integer kernels consume it: per
+/// super-block one fp32 multiplier <c>d</c>, an integer scale per half-group, and the offsets, so that
+/// <c>weight = d · scale · q + add</c>. The kernels sum <c>scale · Σ q·x</c> over a whole super-block in int32 (exact) and
+/// convert once per super-block, as ggml's own kernels do.
+/// </summary>
+internal unsafe interface IKQuantFormat : IBlockFormat
+{
+    /// <summary>
+    /// Writes the sixteen half-group scales (as int16, Q4_K's and Q5_K's repeated for both halves of a group) and the
+    /// sixteen offsets <c>add</c> (as <see cref="IBlockFormat.Scales"/> gives them), and returns <c>d</c>.
+    /// </summary>
+    static abstract float IntegerScales(byte* block, short* scales, float* add);
+}

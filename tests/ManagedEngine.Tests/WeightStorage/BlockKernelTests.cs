@@ -73,6 +73,38 @@ public unsafe class BlockKernelTests
         return result;
     }
 
+    [Theory]
+    [InlineData(WeightFormat.Q4_K)]
+    [InlineData(WeightFormat.Q5_K)]
+    [InlineData(WeightFormat.Q6_K)]
+    public void Integer_scales_are_the_float_multipliers_factored(WeightFormat format)
+    {
+        const int blocks = 40;
+        byte[] data = RandomBlocks.Rows(format, 1, 256 * blocks, seed: 11);
+        int blockBytes = (int)WeightFormats.RowBytes(format, 256);
+        float* mul = stackalloc float[16], add = stackalloc float[16], addInt = stackalloc float[16];
+        short* scales = stackalloc short[16];
+        fixed (byte* p = data)
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* block = p + b * blockBytes;
+                float d;
+                switch (format)
+                {
+                    case WeightFormat.Q4_K: Q4_KBlocks.Scales(block, mul, add); d = Q4_KBlocks.IntegerScales(block, scales, addInt); break;
+                    case WeightFormat.Q5_K: Q5_KBlocks.Scales(block, mul, add); d = Q5_KBlocks.IntegerScales(block, scales, addInt); break;
+                    default: Q6_KBlocks.Scales(block, mul, add); d = Q6_KBlocks.IntegerScales(block, scales, addInt); break;
+                }
+                for (int k = 0; k < 16; k++)
+                {
+                    Assert.Equal(mul[k], d * scales[k]);
+                    Assert.Equal(add[k], addInt[k]);
+                }
+                if (format != WeightFormat.Q6_K)
+                    for (int k = 0; k < 16; k += 2) Assert.Equal(scales[k], scales[k + 1]);
+            }
+    }
+
     [Fact]
     public void Half_widening_is_exact_for_every_bit_pattern()
     {
