@@ -148,10 +148,13 @@ internal readonly unsafe struct Q4_KBlocks : IKQuantFormat
     public static void Scales(byte* block, float* mul, float* add) =>
         KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
 
+    public static bool MinimumsInScaleUnits => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float IntegerScales(byte* block, short* scales, float* add)
+    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
     {
-        KScales.UnpackIntegers(Fp16.Read(block + 2), block + 4, scales, add);
+        KScales.UnpackIntegers(block + 4, scales, mins);
+        dmin = Fp16.Read(block + 2);
         return Fp16.Read(block);
     }
 
@@ -178,10 +181,13 @@ internal readonly unsafe struct Q5_KBlocks : IKQuantFormat
     public static void Scales(byte* block, float* mul, float* add) =>
         KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
 
+    public static bool MinimumsInScaleUnits => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float IntegerScales(byte* block, short* scales, float* add)
+    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
     {
-        KScales.UnpackIntegers(Fp16.Read(block + 2), block + 4, scales, add);
+        KScales.UnpackIntegers(block + 4, scales, mins);
+        dmin = Fp16.Read(block + 2);
         return Fp16.Read(block);
     }
 
@@ -219,19 +225,18 @@ internal readonly unsafe struct Q6_KBlocks : IKQuantFormat
         }
     }
 
+    public static bool MinimumsInScaleUnits => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float IntegerScales(byte* block, short* scales, float* add)
+    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
     {
-        float d = Fp16.Read(block + 208);
-        Vector128<sbyte> packed = Vector128.Load((sbyte*)(block + 192));
-        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(packed);
+        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(Vector128.Load((sbyte*)(block + 192)));
         lo.Store(scales);
         hi.Store(scales + 8);
-        // add = −32 · (d · scale), as Scales computes it.
-        Vector256<float> dv = Vector256.Create(d), minus32 = Vector256.Create(-32f);
-        (minus32 * (dv * Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo))))).Store(add);
-        (minus32 * (dv * Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi))))).Store(add + 8);
-        return d;
+        // The −32 offset: weight = d · scale · (q − 32) = d · scale · q − d · (32 · scale).
+        Vector128.ShiftLeft(lo, 5).Store(mins);
+        Vector128.ShiftLeft(hi, 5).Store(mins + 8);
+        return dmin = Fp16.Read(block + 208);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -298,28 +303,22 @@ internal static unsafe class KScales
     }
 
     /// <summary>
-    /// The same pairs for the integer kernels: <paramref name="scales"/>[k] = scale_(k/2) as int16 (sixteen, one per
-    /// half-group), <paramref name="add"/>[k] = −dmin · min_(k/2) (the same values <see cref="Unpack"/> gives), in a few
-    /// vector operations.
+    /// The same pairs for the integer kernels: <paramref name="scales"/>[k] = scale_(k/2) and <paramref name="mins"/>[k] =
+    /// min_(k/2) as int16, sixteen each (one per half-group), in a few vector operations.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void UnpackIntegers(float dmin, byte* s, short* scales, float* add)
+    public static void UnpackIntegers(byte* s, short* scales, short* mins)
     {
         uint lo = *(uint*)s, mid = *(uint*)(s + 4), hi = *(uint*)(s + 8);
         uint scales03 = lo & 0x3F3F3F3Fu, mins03 = mid & 0x3F3F3F3Fu;
         uint scales47 = (hi & 0x0F0F0F0Fu) | ((lo >> 2) & 0x30303030u);
         uint mins47 = ((hi >> 4) & 0x0F0F0F0Fu) | ((mid >> 2) & 0x30303030u);
-        // Bytes: scales 0–7, then mins 0–7; each repeated for its two half-groups.
-        Vector128<byte> packed = Vector128.Create(scales03, scales47, mins03, mins47).AsByte();
+        // Bytes: scales 0–7, then mins 0–7; each repeated for its two half-groups and widened to int16.
+        Vector128<byte> packed = Vector128.Create(scales03 | (ulong)scales47 << 32, mins03 | (ulong)mins47 << 32).AsByte();
         Vector128<byte> twiceScales = Vector128.Shuffle(packed, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
         Vector128<byte> twiceMins = Vector128.Shuffle(packed, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
-        Vector128.WidenLower(twiceScales).AsInt16().Store(scales);
-        Vector128.WidenUpper(twiceScales).AsInt16().Store(scales + 8);
-        // −(dmin · m) = (−dmin) · m exactly: the sign of a product is separate from its rounded magnitude.
-        Vector256<float> minusDmin = Vector256.Create(-dmin);
-        Vector256<ushort> mins = Vector256.Create(Vector128.WidenLower(twiceMins), Vector128.WidenUpper(twiceMins));
-        (minusDmin * Vector256.ConvertToSingle(Vector256.WidenLower(mins).AsInt32())).Store(add);
-        (minusDmin * Vector256.ConvertToSingle(Vector256.WidenUpper(mins).AsInt32())).Store(add + 8);
+        Vector256.Create(Vector128.WidenLower(twiceScales), Vector128.WidenUpper(twiceScales)).AsInt16().Store(scales);
+        Vector256.Create(Vector128.WidenLower(twiceMins), Vector128.WidenUpper(twiceMins)).AsInt16().Store(mins);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -13,9 +13,10 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// <remarks>
 /// Per super-block, the integer products of each group of 32 values are scaled by their half-groups' integer scales and
 /// summed exactly into eight int32 lanes (lanes 0–3 hold each group's first half-group, 4–7 its second): on x86 one
-/// <c>vpmaddubsw</c> and one <c>vpdpwssd</c> (AVX-VNNI) or <c>vpmaddwd</c> per group, as ggml's kernels do. Once per
-/// super-block the lanes are converted to fp32 and fused-multiply-added with <c>d · s</c> (s the activation scale), then
-/// the sixteen offset terms (<c>add · scale · Σq</c> per half-group) in two more; the lanes are summed at the end of the
+/// <c>vpmaddubsw</c> and one <c>vpdpwssd</c> (AVX-VNNI) or <c>vpmaddwd</c> per group, as ggml's kernels do. The
+/// minimums' term <c>Σ min · Σx</c> is one more integer multiply-add of sixteen pairs. Once per super-block the lanes are
+/// converted to fp32 and fused-multiply-added with <c>d · s</c> and <c>−dmin · s</c> (s the activation scale; Q6_K,
+/// whose minimums are in units of d, subtracts in integers first and needs one); the lanes are summed at the end of the
 /// row. Decode takes two rows at a time; prefill takes four tokens per pass over a row, so each block is decoded once
 /// for four dot products.
 /// </remarks>
@@ -29,16 +30,15 @@ internal static unsafe class BlockKernels
         if (F.BlockElements != 256)
             throw new InvalidOperationException($"{F.Format} is not a k-quant; its rows go through Block32Kernels.");
         bool native = path >= KernelPath.Native256 && Avx2.IsSupported;
-        // Per row (two in decode and in the two-row prefill): 16 integer scales and 16 offsets.
-        short* mul = stackalloc short[32];
-        float* add = stackalloc float[32];
+        // Per row (two in decode and in the two-row prefill): 16 integer scales, then 16 integer minimums.
+        short* mul = stackalloc short[64];
         int r0 = rowStart;
         if (tokens == 1)
         {
             for (; r0 + 2 <= rowEnd; r0 += 2)
             {
-                if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul, add);
-                else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul, add);
+                if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul);
+                else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul);
             }
         }
         else if (tokens >= 4 && path >= KernelPath.Native512)
@@ -50,13 +50,13 @@ internal static unsafe class BlockKernels
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
-                    if (native) TwoByFour<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul, add);
-                    else TwoByFour<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul, add);
+                    if (native) TwoByFour<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul);
+                    else TwoByFour<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, t, y + (long)t * yStride + r0, yStride, mul);
                 }
                 for (; t < tokens; t++)
                     for (int r = r0; r < r0 + 2; r++)
-                        y[(long)t * yStride + r] = native ? One<F, NativeVariant>(w + r * rowBytes, cols, x, t, mul, add)
-                            : One<F, PortableVariant>(w + r * rowBytes, cols, x, t, mul, add);
+                        y[(long)t * yStride + r] = native ? One<F, NativeVariant>(w + r * rowBytes, cols, x, t, mul)
+                            : One<F, PortableVariant>(w + r * rowBytes, cols, x, t, mul);
             }
         }
         for (int r = r0; r < rowEnd; r++)
@@ -65,42 +65,45 @@ internal static unsafe class BlockKernels
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
             {
-                if (native) Four<F, NativeVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add);
-                else Four<F, PortableVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul, add);
+                if (native) Four<F, NativeVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul);
+                else Four<F, PortableVariant>(row, cols, x, t, y + (long)t * yStride + r, yStride, mul);
             }
             for (; t < tokens; t++)
-                y[(long)t * yStride + r] = native ? One<F, NativeVariant>(row, cols, x, t, mul, add) : One<F, PortableVariant>(row, cols, x, t, mul, add);
+                y[(long)t * yStride + r] = native ? One<F, NativeVariant>(row, cols, x, t, mul) : One<F, PortableVariant>(row, cols, x, t, mul);
         }
     }
 
     // Not inlined: inside the dispatching method the JIT ran out of registers and kept the accumulators on the stack.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float One<F, P>(byte* row, int cols, QuantizedActivations x, int t, short* mul, float* add)
+    private static float One<F, P>(byte* row, int cols, QuantizedActivations x, int t, short* mul)
         where F : struct, IKQuantFormat where P : struct, IKernelVariant
     {
         sbyte* xq = x.Values(t);
-        float* xs = x.Scales(t), xh = x.HalfSums(t);
+        float* xs = x.Scales(t);
+        short* xc = x.HalfCounts(t);
         Vector256<float> acc = Vector256<float>.Zero;
         for (int b = 0; b < cols / 256; b++)
         {
             byte* block = row + (long)b * F.BlockBytes;
-            float d = F.IntegerScales(block, mul, add);
+            float d = F.IntegerScales(block, mul, mul + 16, out float dmin);
             Vector256<int> sum = Vector256<int>.Zero;
             for (int g = 0; g < 8; g++)
                 sum = ScaledDot<F, P>(sum, F.Group(block, g), Vector256.Load(xq + (8 * b + g) * 32), mul, g);
-            acc = Finish<F>(sum, d * xs[8 * b], add, xh + 16 * b, acc);
+            acc = Finish<F, P>(sum, d, dmin, xs[8 * b], mul + 16, xc + 16 * b, acc);
         }
         return Vector256.Sum(acc);
     }
 
     /// <summary><see cref="One{F, P}"/> for rows r and r+1 of the first token, interleaved, prefetching rows ahead.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void TwoRows<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, short* mul, float* add)
+    private static void TwoRows<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, short* mul)
         where F : struct, IKQuantFormat where P : struct, IKernelVariant
     {
         sbyte* xq = x.Values(0);
-        float* xs = x.Scales(0), xh = x.HalfSums(0);
+        float* xs = x.Scales(0);
+        short* xc = x.HalfCounts(0);
         byte* row1 = row + rowBytes;
+        short* mulB = mul + 32;
         long ahead = Block32Kernels.PrefetchRows(rowBytes) * rowBytes;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
         for (int b = 0; b < cols / 256; b++)
@@ -114,34 +117,34 @@ internal static unsafe class BlockKernels
                     Sse.Prefetch0(p1 + ahead + line);
                 }
             }
-            float d0 = F.IntegerScales(p0, mul, add), d1 = F.IntegerScales(p1, mul + 16, add + 16);
+            float d0 = F.IntegerScales(p0, mul, mul + 16, out float dmin0), d1 = F.IntegerScales(p1, mulB, mulB + 16, out float dmin1);
             Vector256<int> sum0 = Vector256<int>.Zero, sum1 = sum0;
             for (int g = 0; g < 8; g++)
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
                 sum0 = ScaledDot<F, P>(sum0, F.Group(p0, g), xv, mul, g);
-                sum1 = ScaledDot<F, P>(sum1, F.Group(p1, g), xv, mul + 16, g);
+                sum1 = ScaledDot<F, P>(sum1, F.Group(p1, g), xv, mulB, g);
             }
             float s = xs[8 * b];
-            acc0 = Finish<F>(sum0, d0 * s, add, xh + 16 * b, acc0);
-            acc1 = Finish<F>(sum1, d1 * s, add + 16, xh + 16 * b, acc1);
+            acc0 = Finish<F, P>(sum0, d0, dmin0, s, mul + 16, xc + 16 * b, acc0);
+            acc1 = Finish<F, P>(sum1, d1, dmin1, s, mulB + 16, xc + 16 * b, acc1);
         }
-        y[0] = Vector256.Sum(acc0);
-        y[1] = Vector256.Sum(acc1);
+        Sum2<P>(acc0, acc1, y, y + 1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Four<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, short* mul, float* add)
+    private static void Four<F, P>(byte* row, int cols, QuantizedActivations x, int t, float* y, int yStride, short* mul)
         where F : struct, IKQuantFormat where P : struct, IKernelVariant
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
-        float* h0 = x.HalfSums(t), h1 = x.HalfSums(t + 1), h2 = x.HalfSums(t + 2), h3 = x.HalfSums(t + 3);
+        short* c0 = x.HalfCounts(t), c1 = x.HalfCounts(t + 1), c2 = x.HalfCounts(t + 2), c3 = x.HalfCounts(t + 3);
+        short* mins = mul + 16;
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
         for (int b = 0; b < cols / 256; b++)
         {
             byte* block = row + (long)b * F.BlockBytes;
-            float d = F.IntegerScales(block, mul, add);
+            float d = F.IntegerScales(block, mul, mins, out float dmin);
             Vector256<int> i0 = Vector256<int>.Zero, i1 = i0, i2 = i0, i3 = i0;
             for (int g = 0; g < 8; g++)
             {
@@ -152,10 +155,10 @@ internal static unsafe class BlockKernels
                 i2 = ScaledDot<F, P>(i2, wq, Vector256.Load(q2 + i), mul, g);
                 i3 = ScaledDot<F, P>(i3, wq, Vector256.Load(q3 + i), mul, g);
             }
-            a0 = Finish<F>(i0, d * s0[8 * b], add, h0 + 16 * b, a0);
-            a1 = Finish<F>(i1, d * s1[8 * b], add, h1 + 16 * b, a1);
-            a2 = Finish<F>(i2, d * s2[8 * b], add, h2 + 16 * b, a2);
-            a3 = Finish<F>(i3, d * s3[8 * b], add, h3 + 16 * b, a3);
+            a0 = Finish<F, P>(i0, d, dmin, s0[8 * b], mins, c0 + 16 * b, a0);
+            a1 = Finish<F, P>(i1, d, dmin, s1[8 * b], mins, c1 + 16 * b, a1);
+            a2 = Finish<F, P>(i2, d, dmin, s2[8 * b], mins, c2 + 16 * b, a2);
+            a3 = Finish<F, P>(i3, d, dmin, s3[8 * b], mins, c3 + 16 * b, a3);
         }
         y[0] = Vector256.Sum(a0);
         y[yStride] = Vector256.Sum(a1);
@@ -165,20 +168,19 @@ internal static unsafe class BlockKernels
 
     /// <summary><see cref="Four{F, P}"/> for rows r and r+1, sharing the activation loads.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void TwoByFour<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, int t, float* y, int yStride, short* mul, float* add)
+    private static void TwoByFour<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, int t, float* y, int yStride, short* mul)
         where F : struct, IKQuantFormat where P : struct, IKernelVariant
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
-        float* h0 = x.HalfSums(t), h1 = x.HalfSums(t + 1), h2 = x.HalfSums(t + 2), h3 = x.HalfSums(t + 3);
+        short* c0 = x.HalfCounts(t), c1 = x.HalfCounts(t + 1), c2 = x.HalfCounts(t + 2), c3 = x.HalfCounts(t + 3);
         byte* row1 = row + rowBytes;
-        short* mulB = mul + 16;
-        float* addB = add + 16;
+        short* minsA = mul + 16, mulB = mul + 32, minsB = mul + 48;
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         for (int b = 0; b < cols / 256; b++)
         {
             byte* p = row + (long)b * F.BlockBytes, pr = row1 + (long)b * F.BlockBytes;
-            float da = F.IntegerScales(p, mul, add), db = F.IntegerScales(pr, mulB, addB);
+            float da = F.IntegerScales(p, mul, minsA, out float dminA), db = F.IntegerScales(pr, mulB, minsB, out float dminB);
             Vector256<int> ia0 = Vector256<int>.Zero, ia1 = ia0, ia2 = ia0, ia3 = ia0, ib0 = ia0, ib1 = ia0, ib2 = ia0, ib3 = ia0;
             for (int g = 0; g < 8; g++)
             {
@@ -194,41 +196,67 @@ internal static unsafe class BlockKernels
                 ia3 = ScaledDot<F, P>(ia3, wa, x3, mul, g);
                 ib3 = ScaledDot<F, P>(ib3, wb, x3, mulB, g);
             }
-            a0 = Finish<F>(ia0, da * s0[8 * b], add, h0 + 16 * b, a0);
-            b0 = Finish<F>(ib0, db * s0[8 * b], addB, h0 + 16 * b, b0);
-            a1 = Finish<F>(ia1, da * s1[8 * b], add, h1 + 16 * b, a1);
-            b1 = Finish<F>(ib1, db * s1[8 * b], addB, h1 + 16 * b, b1);
-            a2 = Finish<F>(ia2, da * s2[8 * b], add, h2 + 16 * b, a2);
-            b2 = Finish<F>(ib2, db * s2[8 * b], addB, h2 + 16 * b, b2);
-            a3 = Finish<F>(ia3, da * s3[8 * b], add, h3 + 16 * b, a3);
-            b3 = Finish<F>(ib3, db * s3[8 * b], addB, h3 + 16 * b, b3);
+            a0 = Finish<F, P>(ia0, da, dminA, s0[8 * b], minsA, c0 + 16 * b, a0);
+            b0 = Finish<F, P>(ib0, db, dminB, s0[8 * b], minsB, c0 + 16 * b, b0);
+            a1 = Finish<F, P>(ia1, da, dminA, s1[8 * b], minsA, c1 + 16 * b, a1);
+            b1 = Finish<F, P>(ib1, db, dminB, s1[8 * b], minsB, c1 + 16 * b, b1);
+            a2 = Finish<F, P>(ia2, da, dminA, s2[8 * b], minsA, c2 + 16 * b, a2);
+            b2 = Finish<F, P>(ib2, db, dminB, s2[8 * b], minsB, c2 + 16 * b, b2);
+            a3 = Finish<F, P>(ia3, da, dminA, s3[8 * b], minsA, c3 + 16 * b, a3);
+            b3 = Finish<F, P>(ib3, db, dminB, s3[8 * b], minsB, c3 + 16 * b, b3);
         }
-        y[0] = Vector256.Sum(a0);
-        y[1] = Vector256.Sum(b0);
-        y[yStride] = Vector256.Sum(a1);
-        y[yStride + 1] = Vector256.Sum(b1);
-        y[2L * yStride] = Vector256.Sum(a2);
-        y[2L * yStride + 1] = Vector256.Sum(b2);
-        y[3L * yStride] = Vector256.Sum(a3);
-        y[3L * yStride + 1] = Vector256.Sum(b3);
+        Sum2<P>(a0, b0, y, y + 1);
+        Sum2<P>(a1, b1, y + yStride, y + yStride + 1);
+        Sum2<P>(a2, b2, y + 2L * yStride, y + 2L * yStride + 1);
+        Sum2<P>(a3, b3, y + 3L * yStride, y + 3L * yStride + 1);
     }
 
     /// <summary>
-    /// A super-block's exact integer lanes into the fp32 accumulator: converted and fused-multiply-added with
-    /// <paramref name="scale"/> (<c>d</c> times the activation scale), then the offset terms.
+    /// A super-block into the fp32 accumulator: the scaled products' exact integer lanes times <c>d · s</c>, and the
+    /// minimums' lanes times <c>−dmin · s</c> (for Q6_K, whose minimums are in units of d, subtracted before converting).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Finish<F>(Vector256<int> sum, float scale, float* add, float* halfSums, Vector256<float> acc)
-        where F : struct, IKQuantFormat =>
-        Offsets<F>(add, halfSums, Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Create(scale), acc));
-
-    /// <summary>A super-block's sixteen offset terms, <c>add_k · (scale · Σq)_k</c>, added lane-wise in two fused multiply-adds.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Offsets<F>(float* add, float* halfSums, Vector256<float> acc) where F : struct, IBlockFormat
+    private static Vector256<float> Finish<F, P>(Vector256<int> sum, float d, float dmin, float s, short* mins, short* counts, Vector256<float> acc)
+        where F : struct, IKQuantFormat where P : struct, IKernelVariant
     {
-        if (!F.HasOffsets) return acc;
-        acc = Vector256.FusedMultiplyAdd(Vector256.Load(add), Vector256.Load(halfSums), acc);
-        return Vector256.FusedMultiplyAdd(Vector256.Load(add + 8), Vector256.Load(halfSums + 8), acc);
+        Vector256<int> minimums = MinimumSums<P>(mins, counts);
+        if (F.MinimumsInScaleUnits)
+            return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum - minimums), Vector256.Create(d * s), acc);
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Create(d * s), acc);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(minimums), Vector256.Create(-(dmin * s)), acc);
+    }
+
+    /// <summary>Lane j = <c>mins[2j]·counts[2j] + mins[2j+1]·counts[2j+1]</c> (x86's <c>vpmaddwd</c>), exact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinimumSums<P>(short* mins, short* counts) where P : struct, IKernelVariant
+    {
+        if (P.Native)
+            return Avx2.MultiplyAddAdjacent(Vector256.Load(mins), Vector256.Load(counts));
+        return Vector256.Create(
+            mins[0] * counts[0] + mins[1] * counts[1], mins[2] * counts[2] + mins[3] * counts[3],
+            mins[4] * counts[4] + mins[5] * counts[5], mins[6] * counts[6] + mins[7] * counts[7],
+            mins[8] * counts[8] + mins[9] * counts[9], mins[10] * counts[10] + mins[11] * counts[11],
+            mins[12] * counts[12] + mins[13] * counts[13], mins[14] * counts[14] + mins[15] * counts[15]);
+    }
+
+    /// <summary>
+    /// Two rows' lane sums, each paired as <see cref="Vector256.Sum{T}"/> pairs them (((0+1)+(2+3)) + ((4+5)+(6+7))), so
+    /// the bits equal <c>Vector256.Sum</c>'s; natively in three horizontal adds instead of two shuffle chains.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sum2<P>(Vector256<float> a, Vector256<float> b, float* ya, float* yb) where P : struct, IKernelVariant
+    {
+        if (P.Native)
+        {
+            Vector256<float> pairs = Avx.HorizontalAdd(a, b);
+            Vector256<float> quads = Avx.HorizontalAdd(pairs, pairs);
+            Vector128<float> sums = quads.GetLower() + quads.GetUpper();
+            *ya = sums.GetElement(0);
+            *yb = sums.GetElement(1);
+            return;
+        }
+        *ya = Vector256.Sum(a);
+        *yb = Vector256.Sum(b);
     }
 
     /// <summary>

@@ -52,15 +52,23 @@ internal unsafe interface IBlockFormat
 
 /// <summary>
 /// A k-quant (super-blocks of 256 values with small integer scales), seen the way the integer kernels consume it: per
-/// super-block one fp32 multiplier <c>d</c>, an integer scale per half-group, and the offsets, so that
-/// <c>weight = d · scale · q + add</c>. The kernels sum <c>scale · Σ q·x</c> over a whole super-block in int32 (exact) and
-/// convert once per super-block, as ggml's own kernels do.
+/// super-block an fp32 multiplier <c>d</c> with an integer scale per half-group of 16 values, and an fp32 multiplier
+/// <c>dmin</c> with an integer minimum per half-group, so that <c>weight = d · scale · q − dmin · min</c>. A dot product
+/// with Q8_K activations (scale s, values x, half-group sums Σx) is then
+/// <c>s · (d · Σ scale · Σ q·x − dmin · Σ min · Σx)</c>, both sums exact in int32: the kernels convert once per
+/// super-block, as ggml's own kernels do.
 /// </summary>
 internal unsafe interface IKQuantFormat : IBlockFormat
 {
     /// <summary>
-    /// Writes the sixteen half-group scales (as int16, Q4_K's and Q5_K's repeated for both halves of a group) and the
-    /// sixteen offsets <c>add</c> (as <see cref="IBlockFormat.Scales"/> gives them), and returns <c>d</c>.
+    /// True when <c>dmin = d</c> (Q6_K: its −32 offset is <c>min = 32 · scale</c>), so the kernels subtract the minimums'
+    /// sum from the integer sum before converting.
     /// </summary>
-    static abstract float IntegerScales(byte* block, short* scales, float* add);
+    static abstract bool MinimumsInScaleUnits { get; }
+
+    /// <summary>
+    /// Writes the sixteen half-group scales and minimums as int16 (Q4_K's and Q5_K's repeated for both halves of a group),
+    /// returns <c>d</c> and gives <c>dmin</c> in <paramref name="dmin"/>.
+    /// </summary>
+    static abstract float IntegerScales(byte* block, short* scales, short* mins, out float dmin);
 }

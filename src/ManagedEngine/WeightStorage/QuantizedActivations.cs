@@ -19,7 +19,7 @@ internal sealed unsafe class QuantizedActivations
 {
     private readonly sbyte[] _values;
     private readonly float[] _scales;
-    private readonly float[] _halfSums;
+    private readonly short[] _halfCounts;
     private readonly float[] _blockSums;
 
     public QuantizedActivations(int cols, int capacity, ActivationGrouping grouping)
@@ -32,18 +32,19 @@ internal sealed unsafe class QuantizedActivations
         Grouping = grouping;
         _values = GC.AllocateArray<sbyte>(checked(cols * capacity), pinned: true);
         _scales = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
-        _halfSums = GC.AllocateArray<float>(cols / 16 * capacity, pinned: true);
+        _halfCounts = GC.AllocateArray<short>(cols / 16 * capacity, pinned: true);
         _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
         // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
         _valuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values));
         _scalesBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales));
-        _halfSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_halfSums));
+        _halfCountsBase = (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_halfCounts));
         _blockSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums));
     }
 
     private readonly sbyte* _valuesBase;
-    private readonly float* _scalesBase, _halfSumsBase, _blockSumsBase;
+    private readonly float* _scalesBase, _blockSumsBase;
+    private readonly short* _halfCountsBase;
 
     public int Cols { get; }
     public int Capacity { get; }
@@ -55,8 +56,8 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>Token <paramref name="t"/>'s scales, one per 32 values.</summary>
     public float* Scales(int t) => _scalesBase + (long)t * (Cols / 32);
 
-    /// <summary>Token <paramref name="t"/>'s <c>scale · Σq</c> per 16 values.</summary>
-    public float* HalfSums(int t) => _halfSumsBase + (long)t * (Cols / 16);
+    /// <summary>Token <paramref name="t"/>'s <c>Σq</c> per 16 values, exact in int16 (ggml's Q8_K <c>bsums</c>).</summary>
+    public short* HalfCounts(int t) => _halfCountsBase + (long)t * (Cols / 16);
 
     /// <summary>Token <paramref name="t"/>'s <c>scale · Σq</c> per 32 values.</summary>
     public float* BlockSums(int t) => _blockSumsBase + (long)t * (Cols / 32);
@@ -75,14 +76,15 @@ internal sealed unsafe class QuantizedActivations
                 ActivationQuantizer.Block256(row, q, s);
             else
                 ActivationQuantizer.Block32(row, q, s);
-            float* sums = HalfSums(t), blockSums = BlockSums(t);
+            short* counts = HalfCounts(t);
+            float* blockSums = BlockSums(t);
             sbyte* values = Values(t);
             for (int b = 0; b < Cols / 32; b++)
             {
                 int lo = 0, hi = 0;
                 for (int i = 0; i < 16; i++) { lo += values[b * 32 + i]; hi += values[b * 32 + 16 + i]; }
-                sums[2 * b] = s[b] * lo;
-                sums[2 * b + 1] = s[b] * hi;
+                counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
+                counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);
             }
         }

@@ -77,28 +77,29 @@ public unsafe class BlockKernelTests
     [InlineData(WeightFormat.Q4_K)]
     [InlineData(WeightFormat.Q5_K)]
     [InlineData(WeightFormat.Q6_K)]
-    public void Integer_scales_are_the_float_multipliers_factored(WeightFormat format)
+    public void Integer_scales_and_minimums_are_the_float_multipliers_factored(WeightFormat format)
     {
         const int blocks = 40;
         byte[] data = RandomBlocks.Rows(format, 1, 256 * blocks, seed: 11);
         int blockBytes = (int)WeightFormats.RowBytes(format, 256);
-        float* mul = stackalloc float[16], add = stackalloc float[16], addInt = stackalloc float[16];
-        short* scales = stackalloc short[16];
+        float* mul = stackalloc float[16], add = stackalloc float[16];
+        short* scales = stackalloc short[16], mins = stackalloc short[16];
         fixed (byte* p = data)
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = p + b * blockBytes;
-                float d;
+                float d, dmin;
                 switch (format)
                 {
-                    case WeightFormat.Q4_K: Q4_KBlocks.Scales(block, mul, add); d = Q4_KBlocks.IntegerScales(block, scales, addInt); break;
-                    case WeightFormat.Q5_K: Q5_KBlocks.Scales(block, mul, add); d = Q5_KBlocks.IntegerScales(block, scales, addInt); break;
-                    default: Q6_KBlocks.Scales(block, mul, add); d = Q6_KBlocks.IntegerScales(block, scales, addInt); break;
+                    case WeightFormat.Q4_K: Q4_KBlocks.Scales(block, mul, add); d = Q4_KBlocks.IntegerScales(block, scales, mins, out dmin); break;
+                    case WeightFormat.Q5_K: Q5_KBlocks.Scales(block, mul, add); d = Q5_KBlocks.IntegerScales(block, scales, mins, out dmin); break;
+                    default: Q6_KBlocks.Scales(block, mul, add); d = Q6_KBlocks.IntegerScales(block, scales, mins, out dmin); break;
                 }
                 for (int k = 0; k < 16; k++)
                 {
+                    // weight = mul · q + add = d · scale · q − dmin · min, factor by factor.
                     Assert.Equal(mul[k], d * scales[k]);
-                    Assert.Equal(add[k], addInt[k]);
+                    Assert.Equal(add[k], -(dmin * mins[k]));
                 }
                 if (format != WeightFormat.Q6_K)
                     for (int k = 0; k < 16; k += 2) Assert.Equal(scales[k], scales[k + 1]);
