@@ -26,8 +26,15 @@ internal static unsafe class Block32Kernels
         int r0 = rowStart;
         if (tokens == 1)
         {
-            // Decode: two rows at a time share the activation loads, and their two accumulator chains hide the
-            // fused multiply-add latency one chain is bound by. Each row's arithmetic is unchanged.
+            // Decode: four rows (two for formats with minimums) at a time share the activation loads, and their
+            // accumulator chains hide the fused multiply-add latency one chain is bound by. Each row's arithmetic is
+            // unchanged.
+            if (F.MinOffset < 0)
+                for (; r0 + 4 <= rowEnd; r0 += 4)
+                {
+                    if (native) FourRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
+                    else FourRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
+                }
             for (; r0 + 2 <= rowEnd; r0 += 2)
             {
                 if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, scales);
@@ -160,6 +167,72 @@ internal static unsafe class Block32Kernels
         }
         y[0] = Vector256.Sum(acc0) + (Vector256.Sum(off0) + tail0);
         y[1] = Vector256.Sum(acc1) + (Vector256.Sum(off1) + tail1);
+    }
+
+    /// <summary><see cref="One{F, P}"/> for rows r..r+3 of the first token (formats without minimums), interleaved.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void FourRows<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, float* scales)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
+    {
+        sbyte* xq = x.Values(0);
+        float* xs = x.Scales(0);
+        long ahead = PrefetchRows(rowBytes) * rowBytes;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int blocks = cols / 32, bb = F.BlockBytes, b = 0;
+        for (; b + 8 <= blocks; b += 8)
+        {
+            byte* p0 = row + (long)b * bb, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+            if (P.Native)
+            {
+                // Rows are short (a few hundred bytes), too short for the hardware prefetcher to run ahead: ask for the
+                // same blocks some rows ahead.
+                for (int line = 0; line < 8 * bb; line += 64)
+                {
+                    Sse.Prefetch0(p0 + ahead + line);
+                    Sse.Prefetch0(p1 + ahead + line);
+                    Sse.Prefetch0(p2 + ahead + line);
+                    Sse.Prefetch0(p3 + ahead + line);
+                }
+            }
+            Vector256<float> s = Vector256.Load(xs + b);
+            (Scales8<F, P>(p0, F.ScaleOffset) * s).Store(scales);
+            (Scales8<F, P>(p1, F.ScaleOffset) * s).Store(scales + 8);
+            (Scales8<F, P>(p2, F.ScaleOffset) * s).Store(scales + 16);
+            (Scales8<F, P>(p3, F.ScaleOffset) * s).Store(scales + 24);
+            for (int j = 0; j < 8; j++)
+            {
+                Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
+                Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(scales[8 + j]), acc1);
+                Vector256<byte> q2 = F.Group(p2 + j * bb, 0), q3 = F.Group(p3 + j * bb, 0);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q2, Prepare<F, P>(q2), xv)), Vector256.Create(scales[16 + j]), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q3, Prepare<F, P>(q3), xv)), Vector256.Create(scales[24 + j]), acc3);
+            }
+        }
+        for (; b < blocks; b++)
+        {
+            byte* p0 = row + (long)b * bb, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+            Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
+            acc0 = TailBlock<F, P>(p0, xv, xs[b], acc0);
+            acc1 = TailBlock<F, P>(p1, xv, xs[b], acc1);
+            acc2 = TailBlock<F, P>(p2, xv, xs[b], acc2);
+            acc3 = TailBlock<F, P>(p3, xv, xs[b], acc3);
+        }
+        // As TwoRows and One, which add their (here zero) offsets: + 0 turns a −0 sum into +0 the same way.
+        y[0] = Vector256.Sum(acc0) + 0f;
+        y[1] = Vector256.Sum(acc1) + 0f;
+        y[2] = Vector256.Sum(acc2) + 0f;
+        y[3] = Vector256.Sum(acc3) + 0f;
+    }
+
+    /// <summary>One block after the last whole group of eight: its scale converted alone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> TailBlock<F, P>(byte* p, Vector256<sbyte> xv, float xs, Vector256<float> acc)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
+    {
+        Vector256<byte> q = F.Group(p, 0);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, Prepare<F, P>(q), xv)), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs), acc);
     }
 
     /// <summary><see cref="Four{F, P}"/> for rows r and r+1 (formats without minimums), sharing the activation loads.</summary>

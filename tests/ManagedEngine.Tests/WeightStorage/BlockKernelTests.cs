@@ -15,7 +15,15 @@ public unsafe class BlockKernelTests
     [MemberData(nameof(Formats))]
     public void Products_equal_the_dequantised_dot_products_on_every_path(WeightFormat format)
     {
-        const int rows = 6, cols = 512, tokens = 7;
+        Products_equal_the_dequantised_dot_products(format, 512);
+        // 32-value formats: 17 blocks, one past the kernels' groups of eight.
+        if (WeightFormats.BlockElements(format) == 32)
+            Products_equal_the_dequantised_dot_products(format, 544);
+    }
+
+    private static void Products_equal_the_dequantised_dot_products(WeightFormat format, int cols)
+    {
+        const int rows = 6, tokens = 7;
         byte[] weights = RandomBlocks.Rows(format, rows, cols, seed: (int)format);
         var random = new Random(3);
         float[] x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
