@@ -81,6 +81,7 @@ internal static unsafe class Block32Kernels
     {
         sbyte* xq = x.Values(t);
         float* xs = x.Scales(t), xsum = x.BlockSums(t);
+        int* c = x.Corrections(t, F.Bias);
         Vector256<float> acc = Vector256<float>.Zero, offsets = Vector256<float>.Zero;
         int blocks = cols / 32, bb = F.BlockBytes, b = 0;
         for (; b + 8 <= blocks; b += 8)
@@ -92,7 +93,7 @@ internal static unsafe class Block32Kernels
             for (int j = 0; j < 8; j++)
             {
                 Vector256<byte> q = F.Group(p + j * bb, 0);
-                Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + (b + j) * 32));
+                Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + (b + j) * 32), c + 8 * (b + j));
                 acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(scales[j]), acc);
             }
         }
@@ -101,7 +102,7 @@ internal static unsafe class Block32Kernels
         {
             byte* p = row + (long)b * bb;
             Vector256<byte> q = F.Group(p, 0);
-            Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + b * 32));
+            Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + b * 32), c + 8 * b);
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs[b]), acc);
             if (F.MinOffset >= 0) tail += Fp16.Read(p + F.MinOffset) * xsum[b];
         }
@@ -116,6 +117,7 @@ internal static unsafe class Block32Kernels
     {
         sbyte* xq = x.Values(0);
         float* xs = x.Scales(0), xsum = x.BlockSums(0);
+        int* c = x.Corrections(0, F.Bias);
         byte* row1 = row + rowBytes;
         long prefetchRows = PrefetchRows(rowBytes);
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, off0 = acc0, off1 = acc0;
@@ -147,8 +149,8 @@ internal static unsafe class Block32Kernels
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
                 Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(scales[j]), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(scales[8 + j]), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * (b + j))), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * (b + j))), Vector256.Create(scales[8 + j]), acc1);
             }
         }
         float tail0 = 0f, tail1 = 0f;
@@ -157,8 +159,8 @@ internal static unsafe class Block32Kernels
             byte* p0 = row + (long)b * bb, p1 = row1 + (long)b * bb;
             Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
             Vector256<byte> q0 = F.Group(p0, 0), q1 = F.Group(p1, 0);
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * b)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * b)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
             if (F.MinOffset >= 0)
             {
                 tail0 += Fp16.Read(p0 + F.MinOffset) * xsum[b];
@@ -176,6 +178,7 @@ internal static unsafe class Block32Kernels
     {
         sbyte* xq = x.Values(0);
         float* xs = x.Scales(0);
+        int* c = x.Corrections(0, F.Bias);
         long ahead = PrefetchRows(rowBytes) * rowBytes;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
         int blocks = cols / 32, bb = F.BlockBytes, b = 0;
@@ -203,21 +206,21 @@ internal static unsafe class Block32Kernels
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
                 Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv)), Vector256.Create(scales[j]), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv)), Vector256.Create(scales[8 + j]), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * (b + j))), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * (b + j))), Vector256.Create(scales[8 + j]), acc1);
                 Vector256<byte> q2 = F.Group(p2 + j * bb, 0), q3 = F.Group(p3 + j * bb, 0);
-                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q2, Prepare<F, P>(q2), xv)), Vector256.Create(scales[16 + j]), acc2);
-                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q3, Prepare<F, P>(q3), xv)), Vector256.Create(scales[24 + j]), acc3);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q2, Prepare<F, P>(q2), xv, c + 8 * (b + j))), Vector256.Create(scales[16 + j]), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q3, Prepare<F, P>(q3), xv, c + 8 * (b + j))), Vector256.Create(scales[24 + j]), acc3);
             }
         }
         for (; b < blocks; b++)
         {
             byte* p0 = row + (long)b * bb, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
             Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
-            acc0 = TailBlock<F, P>(p0, xv, xs[b], acc0);
-            acc1 = TailBlock<F, P>(p1, xv, xs[b], acc1);
-            acc2 = TailBlock<F, P>(p2, xv, xs[b], acc2);
-            acc3 = TailBlock<F, P>(p3, xv, xs[b], acc3);
+            acc0 = TailBlock<F, P>(p0, xv, xs[b], c + 8 * b, acc0);
+            acc1 = TailBlock<F, P>(p1, xv, xs[b], c + 8 * b, acc1);
+            acc2 = TailBlock<F, P>(p2, xv, xs[b], c + 8 * b, acc2);
+            acc3 = TailBlock<F, P>(p3, xv, xs[b], c + 8 * b, acc3);
         }
         // As TwoRows and One, which add their (here zero) offsets: + 0 turns a −0 sum into +0 the same way.
         y[0] = Vector256.Sum(acc0) + 0f;
@@ -228,11 +231,11 @@ internal static unsafe class Block32Kernels
 
     /// <summary>One block after the last whole group of eight: its scale converted alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> TailBlock<F, P>(byte* p, Vector256<sbyte> xv, float xs, Vector256<float> acc)
+    private static Vector256<float> TailBlock<F, P>(byte* p, Vector256<sbyte> xv, float xs, int* correction, Vector256<float> acc)
         where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
         Vector256<byte> q = F.Group(p, 0);
-        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, Prepare<F, P>(q), xv)), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs), acc);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, Prepare<F, P>(q), xv, correction)), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs), acc);
     }
 
     /// <summary><see cref="Four{F, P}"/> for rows r and r+1 (formats without minimums), sharing the activation loads.</summary>
@@ -242,6 +245,7 @@ internal static unsafe class Block32Kernels
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
+        int* c0 = x.Corrections(t, F.Bias), c1 = x.Corrections(t + 1, F.Bias), c2 = x.Corrections(t + 2, F.Bias), c3 = x.Corrections(t + 3, F.Bias);
         byte* row1 = row + rowBytes;
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int blocks = cols / 32, bb = F.BlockBytes, b = 0;
@@ -258,14 +262,14 @@ internal static unsafe class Block32Kernels
                 Vector256<byte> pa = Prepare<F, P>(qa), pb = Prepare<F, P>(qb);
                 int i = (b + j) * 32;
                 Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0)), Vector256.Create(scales[j]), a0);
-                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0)), Vector256.Create(scales[32 + j]), b0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1)), Vector256.Create(scales[8 + j]), a1);
-                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1)), Vector256.Create(scales[40 + j]), b1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2)), Vector256.Create(scales[16 + j]), a2);
-                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2)), Vector256.Create(scales[48 + j]), b2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3)), Vector256.Create(scales[24 + j]), a3);
-                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3)), Vector256.Create(scales[56 + j]), b3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + 8 * (b + j))), Vector256.Create(scales[j]), a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + 8 * (b + j))), Vector256.Create(scales[32 + j]), b0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + 8 * (b + j))), Vector256.Create(scales[8 + j]), a1);
+                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + 8 * (b + j))), Vector256.Create(scales[40 + j]), b1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + 8 * (b + j))), Vector256.Create(scales[16 + j]), a2);
+                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + 8 * (b + j))), Vector256.Create(scales[48 + j]), b2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + 8 * (b + j))), Vector256.Create(scales[24 + j]), a3);
+                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + 8 * (b + j))), Vector256.Create(scales[56 + j]), b3);
             }
         }
         for (; b < blocks; b++)
@@ -276,14 +280,14 @@ internal static unsafe class Block32Kernels
             float d = Fp16.Read(p + F.ScaleOffset), e = Fp16.Read(pr + F.ScaleOffset);
             int i = b * 32;
             Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0)), Vector256.Create(d * s0[b]), a0);
-            b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0)), Vector256.Create(e * s0[b]), b0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1)), Vector256.Create(d * s1[b]), a1);
-            b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1)), Vector256.Create(e * s1[b]), b1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2)), Vector256.Create(d * s2[b]), a2);
-            b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2)), Vector256.Create(e * s2[b]), b2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3)), Vector256.Create(d * s3[b]), a3);
-            b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3)), Vector256.Create(e * s3[b]), b3);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + 8 * b)), Vector256.Create(d * s0[b]), a0);
+            b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + 8 * b)), Vector256.Create(e * s0[b]), b0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + 8 * b)), Vector256.Create(d * s1[b]), a1);
+            b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + 8 * b)), Vector256.Create(e * s1[b]), b1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + 8 * b)), Vector256.Create(d * s2[b]), a2);
+            b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + 8 * b)), Vector256.Create(e * s2[b]), b2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + 8 * b)), Vector256.Create(d * s3[b]), a3);
+            b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + 8 * b)), Vector256.Create(e * s3[b]), b3);
         }
         // "+ 0f" as One and Four add their offsets, zero for these formats (so a −0 sum becomes +0 on every path alike).
         y[0] = Vector256.Sum(a0) + 0f;
@@ -306,6 +310,7 @@ internal static unsafe class Block32Kernels
     {
         sbyte* q0 = x.Values(t), q1 = x.Values(t + 1), q2 = x.Values(t + 2), q3 = x.Values(t + 3);
         float* s0 = x.Scales(t), s1 = x.Scales(t + 1), s2 = x.Scales(t + 2), s3 = x.Scales(t + 3);
+        int* c0 = x.Corrections(t, F.Bias), c1 = x.Corrections(t + 1, F.Bias), c2 = x.Corrections(t + 2, F.Bias), c3 = x.Corrections(t + 3, F.Bias);
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
         Vector256<float> o0 = a0, o1 = a0, o2 = a0, o3 = a0;
         float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
@@ -331,10 +336,10 @@ internal static unsafe class Block32Kernels
                 Vector256<byte> q = F.Group(p + j * bb, 0);
                 Vector256<byte> prepared = Prepare<F, P>(q);
                 int i = (b + j) * 32;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i))), Vector256.Create(scales[j]), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i))), Vector256.Create(scales[8 + j]), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i))), Vector256.Create(scales[16 + j]), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i))), Vector256.Create(scales[24 + j]), a3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + 8 * (b + j))), Vector256.Create(scales[j]), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + 8 * (b + j))), Vector256.Create(scales[8 + j]), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + 8 * (b + j))), Vector256.Create(scales[16 + j]), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + 8 * (b + j))), Vector256.Create(scales[24 + j]), a3);
             }
         }
         for (; b < blocks; b++)
@@ -344,10 +349,10 @@ internal static unsafe class Block32Kernels
             Vector256<byte> prepared = Prepare<F, P>(q);
             float d = Fp16.Read(p + F.ScaleOffset);
             int i = b * 32;
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i))), Vector256.Create(d * s0[b]), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i))), Vector256.Create(d * s1[b]), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i))), Vector256.Create(d * s2[b]), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i))), Vector256.Create(d * s3[b]), a3);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + 8 * b)), Vector256.Create(d * s0[b]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + 8 * b)), Vector256.Create(d * s1[b]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + 8 * b)), Vector256.Create(d * s2[b]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + 8 * b)), Vector256.Create(d * s3[b]), a3);
             if (F.MinOffset >= 0)
             {
                 float m = Fp16.Read(p + F.MinOffset);
@@ -380,16 +385,21 @@ internal static unsafe class Block32Kernels
     private static Vector256<byte> Prepare<F, P>(Vector256<byte> q) where F : struct, IBlockFormat where P : struct, IKernelVariant =>
         P.Native && !F.Unsigned ? Avx2.Abs(q.AsSByte()) : q;
 
-    /// <summary>Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact).</summary>
+    /// <summary>
+    /// Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact), for formats with a bias (Q4_0, Q5_0) started at
+    /// <paramref name="correction"/>'s <c>−bias · Σx</c> lanes, so that each lane is exactly Σ (q − bias) · x.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot<F, P>(Vector256<byte> q, Vector256<byte> prepared, Vector256<sbyte> x) where F : struct, IBlockFormat where P : struct, IKernelVariant
+    private static Vector256<int> Dot<F, P>(Vector256<byte> q, Vector256<byte> prepared, Vector256<sbyte> x, int* correction)
+        where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
+        Vector256<int> start = F.Bias != 0 ? Vector256.Load(correction) : Vector256<int>.Zero;
         if (!P.Native)
-            return Int8Dot.Quads(q.AsSByte(), x, native: false);
+            return start + Int8Dot.Quads(q.AsSByte(), x, native: false);
         // Signed weights: |w| · sign(x, w) = w · x, as u8 × s8 (activations are never −128 in Block32).
         Vector256<sbyte> xs = F.Unsigned ? x : Avx2.Sign(x, q.AsSByte());
         if (AvxVnni.IsSupported)
-            return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, prepared, xs);
-        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(prepared, xs), Vector256.Create((short)1));
+            return AvxVnni.MultiplyWideningAndAdd(start, prepared, xs);
+        return start + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(prepared, xs), Vector256.Create((short)1));
     }
 }

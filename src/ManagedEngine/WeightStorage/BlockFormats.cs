@@ -5,9 +5,9 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 
 // The layouts, in brief (ggml's block structs; fp16 values little-endian):
 //   Q8_0  34 B: d, q[32] int8.                                      w = d·q
-//   Q4_0  18 B: d, qs[16]: element j low nibble, j+16 high nibble.  w = d·(q − 8)
+//   Q4_0  18 B: d, qs[16]: element j low nibble, j+16 high nibble.  w = d·(q − 8)   (bias 8)
 //   Q4_1  20 B: d, m, qs[16] as Q4_0.                               w = d·q + m
-//   Q5_0  22 B: d, qh (32 high bits), qs[16] as Q4_0.               w = d·(q − 16)
+//   Q5_0  22 B: d, qh (32 high bits), qs[16] as Q4_0.               w = d·(q − 16)  (bias 16)
 //   Q5_1  24 B: d, m, qh, qs[16].                                   w = d·q + m
 //   Q4_K 144 B: d, dmin, 12 bytes of eight 6-bit (scale, min) pairs, qs[128]: each 64 values share 32 bytes,
 //               low nibbles first.                                  w = d·scale_j·q − dmin·min_j
@@ -24,6 +24,7 @@ internal readonly unsafe struct Q8_0Blocks : IBlockFormat
     public static bool SuperBlockActivations => false;
     public static bool Unsigned => false;
     public static bool HasOffsets => false;
+    public static int Bias => 0;
     public static int ScaleOffset => 0;
     public static int MinOffset => -1;
 
@@ -45,8 +46,9 @@ internal readonly unsafe struct Q4_0Blocks : IBlockFormat
     public static int BlockElements => 32;
     public static int BlockBytes => 18;
     public static bool SuperBlockActivations => false;
-    public static bool Unsigned => false;
+    public static bool Unsigned => true;
     public static bool HasOffsets => false;
+    public static int Bias => 8;
     public static int ScaleOffset => 0;
     public static int MinOffset => -1;
 
@@ -58,7 +60,7 @@ internal readonly unsafe struct Q4_0Blocks : IBlockFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 2)) - Vector256.Create((byte)8);
+    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 2));
 }
 
 /// <summary>ggml Q4_1.</summary>
@@ -70,6 +72,7 @@ internal readonly unsafe struct Q4_1Blocks : IBlockFormat
     public static bool SuperBlockActivations => false;
     public static bool Unsigned => true;
     public static bool HasOffsets => true;
+    public static int Bias => 0;
     public static int ScaleOffset => 0;
     public static int MinOffset => 2;
 
@@ -91,8 +94,9 @@ internal readonly unsafe struct Q5_0Blocks : IBlockFormat
     public static int BlockElements => 32;
     public static int BlockBytes => 22;
     public static bool SuperBlockActivations => false;
-    public static bool Unsigned => false;
+    public static bool Unsigned => true;
     public static bool HasOffsets => false;
+    public static int Bias => 16;
     public static int ScaleOffset => 0;
     public static int MinOffset => -1;
 
@@ -105,7 +109,7 @@ internal readonly unsafe struct Q5_0Blocks : IBlockFormat
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g) =>
-        (Nibbles.Split(Vector128.Load(block + 6)) | Nibbles.HighBits(*(uint*)(block + 2))) - Vector256.Create((byte)16);
+        Nibbles.Split(Vector128.Load(block + 6)) | Nibbles.HighBits(*(uint*)(block + 2));
 }
 
 /// <summary>ggml Q5_1.</summary>
@@ -117,6 +121,7 @@ internal readonly unsafe struct Q5_1Blocks : IBlockFormat
     public static bool SuperBlockActivations => false;
     public static bool Unsigned => true;
     public static bool HasOffsets => true;
+    public static int Bias => 0;
     public static int ScaleOffset => 0;
     public static int MinOffset => 2;
 
@@ -141,6 +146,7 @@ internal readonly unsafe struct Q4_KBlocks : IKQuantFormat
     public static bool SuperBlockActivations => true;
     public static bool Unsigned => true;
     public static bool HasOffsets => true;
+    public static int Bias => 0;
     public static int ScaleOffset => -1;
     public static int MinOffset => -1;
 
@@ -174,6 +180,7 @@ internal readonly unsafe struct Q5_KBlocks : IKQuantFormat
     public static bool SuperBlockActivations => true;
     public static bool Unsigned => true;
     public static bool HasOffsets => true;
+    public static int Bias => 0;
     public static int ScaleOffset => -1;
     public static int MinOffset => -1;
 
@@ -210,6 +217,7 @@ internal readonly unsafe struct Q6_KBlocks : IKQuantFormat
     public static bool SuperBlockActivations => true;
     public static bool Unsigned => true;
     public static bool HasOffsets => true;
+    public static int Bias => 0;
     public static int ScaleOffset => -1;
     public static int MinOffset => -1;
 

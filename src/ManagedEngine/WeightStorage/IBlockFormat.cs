@@ -10,9 +10,10 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// </summary>
 /// <remarks>
 /// Implementations are structs used as generic arguments, so the JIT compiles one kernel per format with the block
-/// decoding inlined. Formats whose values are signed (Q8_0, Q4_0, Q5_0) keep them signed (exact integer products, as
-/// ggml computes them, no offset term); the others give unsigned values (0..63), with the offset carried by
-/// <c>add</c> as ggml's own kernels do (Q6_K's −32, the minimums of Q4_1/Q5_1/Q4_K/Q5_K).
+/// decoding inlined. Q8_0 keeps its values signed (exact integer products, as ggml computes them, no offset term); the
+/// others give unsigned values (0..63): Q4_0's and Q5_0's stored codes with their <see cref="Bias"/> (8, 16) subtracted
+/// in the integer sums, the offsets of the rest carried by <c>add</c> as ggml's own kernels do (Q6_K's −32, the
+/// minimums of Q4_1/Q5_1/Q4_K/Q5_K).
 /// </remarks>
 internal unsafe interface IBlockFormat
 {
@@ -30,6 +31,13 @@ internal unsafe interface IBlockFormat
 
     /// <summary>True when <see cref="Group"/> gives unsigned values (0..63); false for signed ones (−128..127).</summary>
     static abstract bool Unsigned { get; }
+
+    /// <summary>
+    /// For Q4_0 and Q5_0, the bias b of <c>weight = d · (q − b)</c> (8, 16); 0 for the rest. The kernels take the
+    /// unsigned codes q and subtract <c>b · Σx</c> exactly, in the integer sums, by starting each block's sum at the
+    /// activations' precomputed <c>−b · Σx</c> (<see cref="QuantizedActivations.Corrections"/>).
+    /// </summary>
+    static abstract int Bias { get; }
 
     /// <summary>True when some <c>add</c> may be non-zero.</summary>
     static abstract bool HasOffsets { get; }

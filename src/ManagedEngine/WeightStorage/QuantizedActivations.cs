@@ -20,6 +20,7 @@ internal sealed unsafe class QuantizedActivations
     private readonly sbyte[] _values;
     private readonly float[] _scales;
     private readonly short[] _halfCounts;
+    private readonly int[] _corrections8, _corrections16;
     private readonly float[] _blockSums;
 
     public QuantizedActivations(int cols, int capacity, ActivationGrouping grouping)
@@ -33,18 +34,23 @@ internal sealed unsafe class QuantizedActivations
         _values = GC.AllocateArray<sbyte>(checked(cols * capacity), pinned: true);
         _scales = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         _halfCounts = GC.AllocateArray<short>(cols / 16 * capacity, pinned: true);
+        _corrections8 = GC.AllocateArray<int>(cols / 4 * capacity, pinned: true);
+        _corrections16 = GC.AllocateArray<int>(cols / 4 * capacity, pinned: true);
         _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
         // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
         _valuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values));
         _scalesBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales));
         _halfCountsBase = (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_halfCounts));
+        _corrections8Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections8));
+        _corrections16Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections16));
         _blockSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums));
     }
 
     private readonly sbyte* _valuesBase;
     private readonly float* _scalesBase, _blockSumsBase;
     private readonly short* _halfCountsBase;
+    private readonly int* _corrections8Base, _corrections16Base;
 
     public int Cols { get; }
     public int Capacity { get; }
@@ -58,6 +64,17 @@ internal sealed unsafe class QuantizedActivations
 
     /// <summary>Token <paramref name="t"/>'s <c>Σq</c> per 16 values, exact in int16 (ggml's Q8_K <c>bsums</c>).</summary>
     public short* HalfCounts(int t) => _halfCountsBase + (long)t * (Cols / 16);
+
+    /// <summary>
+    /// Token <paramref name="t"/>'s <c>−bias · Σq</c> per 4 values (one int32 lane of a block's integer sum), for the
+    /// formats whose unsigned codes carry a bias (<see cref="IBlockFormat.Bias"/>: 8 or 16); null for any other bias.
+    /// </summary>
+    public int* Corrections(int t, int bias) => bias switch
+    {
+        8 => _corrections8Base + (long)t * (Cols / 4),
+        16 => _corrections16Base + (long)t * (Cols / 4),
+        _ => null,
+    };
 
     /// <summary>Token <paramref name="t"/>'s <c>scale · Σq</c> per 32 values.</summary>
     public float* BlockSums(int t) => _blockSumsBase + (long)t * (Cols / 32);
@@ -77,12 +94,19 @@ internal sealed unsafe class QuantizedActivations
             else
                 ActivationQuantizer.Block32(row, q, s);
             short* counts = HalfCounts(t);
+            int* minus8 = Corrections(t, 8), minus16 = Corrections(t, 16);
             float* blockSums = BlockSums(t);
             sbyte* values = Values(t);
             for (int b = 0; b < Cols / 32; b++)
             {
                 int lo = 0, hi = 0;
                 for (int i = 0; i < 16; i++) { lo += values[b * 32 + i]; hi += values[b * 32 + 16 + i]; }
+                for (int k = b * 8; k < b * 8 + 8; k++)
+                {
+                    int quad = values[4 * k] + values[4 * k + 1] + values[4 * k + 2] + values[4 * k + 3];
+                    minus8[k] = -8 * quad;
+                    minus16[k] = -16 * quad;
+                }
                 counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
                 counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);
