@@ -93,7 +93,7 @@ internal static unsafe class Block32Kernels
             for (int j = 0; j < 8; j++)
             {
                 Vector256<byte> q = F.Group(p + j * bb, 0);
-                Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + (b + j) * 32), c + 8 * (b + j));
+                Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + (b + j) * 32), c + (b + j));
                 acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(scales[j]), acc);
             }
         }
@@ -102,7 +102,7 @@ internal static unsafe class Block32Kernels
         {
             byte* p = row + (long)b * bb;
             Vector256<byte> q = F.Group(p, 0);
-            Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + b * 32), c + 8 * b);
+            Vector256<int> dot = Dot<F, P>(q, Prepare<F, P>(q), Vector256.Load(xq + b * 32), c + b);
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(Fp16.Read(p + F.ScaleOffset) * xs[b]), acc);
             if (F.MinOffset >= 0) tail += Fp16.Read(p + F.MinOffset) * xsum[b];
         }
@@ -149,8 +149,8 @@ internal static unsafe class Block32Kernels
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
                 Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * (b + j))), Vector256.Create(scales[j]), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * (b + j))), Vector256.Create(scales[8 + j]), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + (b + j))), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + (b + j))), Vector256.Create(scales[8 + j]), acc1);
             }
         }
         float tail0 = 0f, tail1 = 0f;
@@ -159,8 +159,8 @@ internal static unsafe class Block32Kernels
             byte* p0 = row + (long)b * bb, p1 = row1 + (long)b * bb;
             Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
             Vector256<byte> q0 = F.Group(p0, 0), q1 = F.Group(p1, 0);
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * b)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * b)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + b)), Vector256.Create(Fp16.Read(p0 + F.ScaleOffset) * xs[b]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + b)), Vector256.Create(Fp16.Read(p1 + F.ScaleOffset) * xs[b]), acc1);
             if (F.MinOffset >= 0)
             {
                 tail0 += Fp16.Read(p0 + F.MinOffset) * xsum[b];
@@ -206,21 +206,21 @@ internal static unsafe class Block32Kernels
             {
                 Vector256<sbyte> xv = Vector256.Load(xq + (b + j) * 32);
                 Vector256<byte> q0 = F.Group(p0 + j * bb, 0), q1 = F.Group(p1 + j * bb, 0);
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + 8 * (b + j))), Vector256.Create(scales[j]), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + 8 * (b + j))), Vector256.Create(scales[8 + j]), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q0, Prepare<F, P>(q0), xv, c + (b + j))), Vector256.Create(scales[j]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q1, Prepare<F, P>(q1), xv, c + (b + j))), Vector256.Create(scales[8 + j]), acc1);
                 Vector256<byte> q2 = F.Group(p2 + j * bb, 0), q3 = F.Group(p3 + j * bb, 0);
-                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q2, Prepare<F, P>(q2), xv, c + 8 * (b + j))), Vector256.Create(scales[16 + j]), acc2);
-                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q3, Prepare<F, P>(q3), xv, c + 8 * (b + j))), Vector256.Create(scales[24 + j]), acc3);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q2, Prepare<F, P>(q2), xv, c + (b + j))), Vector256.Create(scales[16 + j]), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q3, Prepare<F, P>(q3), xv, c + (b + j))), Vector256.Create(scales[24 + j]), acc3);
             }
         }
         for (; b < blocks; b++)
         {
             byte* p0 = row + (long)b * bb, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
             Vector256<sbyte> xv = Vector256.Load(xq + b * 32);
-            acc0 = TailBlock<F, P>(p0, xv, xs[b], c + 8 * b, acc0);
-            acc1 = TailBlock<F, P>(p1, xv, xs[b], c + 8 * b, acc1);
-            acc2 = TailBlock<F, P>(p2, xv, xs[b], c + 8 * b, acc2);
-            acc3 = TailBlock<F, P>(p3, xv, xs[b], c + 8 * b, acc3);
+            acc0 = TailBlock<F, P>(p0, xv, xs[b], c + b, acc0);
+            acc1 = TailBlock<F, P>(p1, xv, xs[b], c + b, acc1);
+            acc2 = TailBlock<F, P>(p2, xv, xs[b], c + b, acc2);
+            acc3 = TailBlock<F, P>(p3, xv, xs[b], c + b, acc3);
         }
         // As TwoRows and One, which add their (here zero) offsets: + 0 turns a −0 sum into +0 the same way.
         y[0] = Vector256.Sum(acc0) + 0f;
@@ -262,14 +262,14 @@ internal static unsafe class Block32Kernels
                 Vector256<byte> pa = Prepare<F, P>(qa), pb = Prepare<F, P>(qb);
                 int i = (b + j) * 32;
                 Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + 8 * (b + j))), Vector256.Create(scales[j]), a0);
-                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + 8 * (b + j))), Vector256.Create(scales[32 + j]), b0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + 8 * (b + j))), Vector256.Create(scales[8 + j]), a1);
-                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + 8 * (b + j))), Vector256.Create(scales[40 + j]), b1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + 8 * (b + j))), Vector256.Create(scales[16 + j]), a2);
-                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + 8 * (b + j))), Vector256.Create(scales[48 + j]), b2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + 8 * (b + j))), Vector256.Create(scales[24 + j]), a3);
-                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + 8 * (b + j))), Vector256.Create(scales[56 + j]), b3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + (b + j))), Vector256.Create(scales[j]), a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + (b + j))), Vector256.Create(scales[32 + j]), b0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + (b + j))), Vector256.Create(scales[8 + j]), a1);
+                b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + (b + j))), Vector256.Create(scales[40 + j]), b1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + (b + j))), Vector256.Create(scales[16 + j]), a2);
+                b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + (b + j))), Vector256.Create(scales[48 + j]), b2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + (b + j))), Vector256.Create(scales[24 + j]), a3);
+                b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + (b + j))), Vector256.Create(scales[56 + j]), b3);
             }
         }
         for (; b < blocks; b++)
@@ -280,14 +280,14 @@ internal static unsafe class Block32Kernels
             float d = Fp16.Read(p + F.ScaleOffset), e = Fp16.Read(pr + F.ScaleOffset);
             int i = b * 32;
             Vector256<sbyte> x0 = Vector256.Load(q0 + i), x1 = Vector256.Load(q1 + i), x2 = Vector256.Load(q2 + i), x3 = Vector256.Load(q3 + i);
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + 8 * b)), Vector256.Create(d * s0[b]), a0);
-            b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + 8 * b)), Vector256.Create(e * s0[b]), b0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + 8 * b)), Vector256.Create(d * s1[b]), a1);
-            b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + 8 * b)), Vector256.Create(e * s1[b]), b1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + 8 * b)), Vector256.Create(d * s2[b]), a2);
-            b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + 8 * b)), Vector256.Create(e * s2[b]), b2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + 8 * b)), Vector256.Create(d * s3[b]), a3);
-            b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + 8 * b)), Vector256.Create(e * s3[b]), b3);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x0, c0 + b)), Vector256.Create(d * s0[b]), a0);
+            b0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x0, c0 + b)), Vector256.Create(e * s0[b]), b0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x1, c1 + b)), Vector256.Create(d * s1[b]), a1);
+            b1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x1, c1 + b)), Vector256.Create(e * s1[b]), b1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x2, c2 + b)), Vector256.Create(d * s2[b]), a2);
+            b2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x2, c2 + b)), Vector256.Create(e * s2[b]), b2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qa, pa, x3, c3 + b)), Vector256.Create(d * s3[b]), a3);
+            b3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(qb, pb, x3, c3 + b)), Vector256.Create(e * s3[b]), b3);
         }
         // "+ 0f" as One and Four add their offsets, zero for these formats (so a −0 sum becomes +0 on every path alike).
         y[0] = Vector256.Sum(a0) + 0f;
@@ -336,10 +336,10 @@ internal static unsafe class Block32Kernels
                 Vector256<byte> q = F.Group(p + j * bb, 0);
                 Vector256<byte> prepared = Prepare<F, P>(q);
                 int i = (b + j) * 32;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + 8 * (b + j))), Vector256.Create(scales[j]), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + 8 * (b + j))), Vector256.Create(scales[8 + j]), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + 8 * (b + j))), Vector256.Create(scales[16 + j]), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + 8 * (b + j))), Vector256.Create(scales[24 + j]), a3);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + (b + j))), Vector256.Create(scales[j]), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + (b + j))), Vector256.Create(scales[8 + j]), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + (b + j))), Vector256.Create(scales[16 + j]), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + (b + j))), Vector256.Create(scales[24 + j]), a3);
             }
         }
         for (; b < blocks; b++)
@@ -349,10 +349,10 @@ internal static unsafe class Block32Kernels
             Vector256<byte> prepared = Prepare<F, P>(q);
             float d = Fp16.Read(p + F.ScaleOffset);
             int i = b * 32;
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + 8 * b)), Vector256.Create(d * s0[b]), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + 8 * b)), Vector256.Create(d * s1[b]), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + 8 * b)), Vector256.Create(d * s2[b]), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + 8 * b)), Vector256.Create(d * s3[b]), a3);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q0 + i), c0 + b)), Vector256.Create(d * s0[b]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q1 + i), c1 + b)), Vector256.Create(d * s1[b]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q2 + i), c2 + b)), Vector256.Create(d * s2[b]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot<F, P>(q, prepared, Vector256.Load(q3 + i), c3 + b)), Vector256.Create(d * s3[b]), a3);
             if (F.MinOffset >= 0)
             {
                 float m = Fp16.Read(p + F.MinOffset);
@@ -386,14 +386,14 @@ internal static unsafe class Block32Kernels
         P.Native && !F.Unsigned ? Avx2.Abs(q.AsSByte()) : q;
 
     /// <summary>
-    /// Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact), for formats with a bias (Q4_0, Q5_0) started at
-    /// <paramref name="correction"/>'s <c>−bias · Σx</c> lanes, so that each lane is exactly Σ (q − bias) · x.
+    /// Eight int32 lanes, lane i = Σ of products 4i..4i+3 (exact); for formats with a bias (Q4_0, Q5_0) lane 0 starts at
+    /// the block's <c>−bias · Σx</c> (<paramref name="correction"/>), so that the lanes add up to Σ (q − bias) · x exactly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot<F, P>(Vector256<byte> q, Vector256<byte> prepared, Vector256<sbyte> x, int* correction)
         where F : struct, IBlockFormat where P : struct, IKernelVariant
     {
-        Vector256<int> start = F.Bias != 0 ? Vector256.Load(correction) : Vector256<int>.Zero;
+        Vector256<int> start = F.Bias != 0 ? Vector256.CreateScalar(*correction) : Vector256<int>.Zero;
         if (!P.Native)
             return start + Int8Dot.Quads(q.AsSByte(), x, native: false);
         // Signed weights: |w| · sign(x, w) = w · x, as u8 × s8 (activations are never −128 in Block32).

@@ -34,8 +34,8 @@ internal unsafe interface IBlockFormat
 
     /// <summary>
     /// For Q4_0 and Q5_0, the bias b of <c>weight = d · (q − b)</c> (8, 16); 0 for the rest. The kernels take the
-    /// unsigned codes q and subtract <c>b · Σx</c> exactly, in the integer sums, by starting each block's sum at the
-    /// activations' precomputed <c>−b · Σx</c> (<see cref="QuantizedActivations.Corrections"/>).
+    /// unsigned codes q and subtract <c>b · Σx</c> exactly, in the integer sums, by starting each block's sum (its first
+    /// lane) at the activations' precomputed <c>−b · Σx</c> (<see cref="QuantizedActivations.Corrections"/>).
     /// </summary>
     static abstract int Bias { get; }
 

@@ -34,8 +34,8 @@ internal sealed unsafe class QuantizedActivations
         _values = GC.AllocateArray<sbyte>(checked(cols * capacity), pinned: true);
         _scales = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         _halfCounts = GC.AllocateArray<short>(cols / 16 * capacity, pinned: true);
-        _corrections8 = GC.AllocateArray<int>(cols / 4 * capacity, pinned: true);
-        _corrections16 = GC.AllocateArray<int>(cols / 4 * capacity, pinned: true);
+        _corrections8 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
+        _corrections16 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
         _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
         // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
@@ -66,13 +66,14 @@ internal sealed unsafe class QuantizedActivations
     public short* HalfCounts(int t) => _halfCountsBase + (long)t * (Cols / 16);
 
     /// <summary>
-    /// Token <paramref name="t"/>'s <c>−bias · Σq</c> per 4 values (one int32 lane of a block's integer sum), for the
-    /// formats whose unsigned codes carry a bias (<see cref="IBlockFormat.Bias"/>: 8 or 16); null for any other bias.
+    /// Token <paramref name="t"/>'s <c>−bias · Σq</c> per 32 values (where a block's integer sum starts), for the formats
+    /// whose unsigned codes carry a bias (<see cref="IBlockFormat.Bias"/>: 8 or 16); null for any other bias. One int per
+    /// block, not per lane: the kernels read it for every (row, token, block), so it must cost little cache traffic.
     /// </summary>
     public int* Corrections(int t, int bias) => bias switch
     {
-        8 => _corrections8Base + (long)t * (Cols / 4),
-        16 => _corrections16Base + (long)t * (Cols / 4),
+        8 => _corrections8Base + (long)t * (Cols / 32),
+        16 => _corrections16Base + (long)t * (Cols / 32),
         _ => null,
     };
 
@@ -101,12 +102,8 @@ internal sealed unsafe class QuantizedActivations
             {
                 int lo = 0, hi = 0;
                 for (int i = 0; i < 16; i++) { lo += values[b * 32 + i]; hi += values[b * 32 + 16 + i]; }
-                for (int k = b * 8; k < b * 8 + 8; k++)
-                {
-                    int quad = values[4 * k] + values[4 * k + 1] + values[4 * k + 2] + values[4 * k + 3];
-                    minus8[k] = -8 * quad;
-                    minus16[k] = -16 * quad;
-                }
+                minus8[b] = -8 * (lo + hi);
+                minus16[b] = -16 * (lo + hi);
                 counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
                 counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);
