@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using MlPipelines.ManagedEngine.Tokenization.HuggingFace;
+using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.ManagedEngine.Generation;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Sampling;
@@ -58,10 +58,10 @@ internal static class GenerateCommand
         foreach (GeneratedToken token in Generator.Generate(session, promptTokens, options, ct))
         {
             ReadOnlySpan<byte> piece = tokenizer.GetPieceBytes(token.Previous, token.Id);
-            // A Hugging Face vocabulary splits characters across tokens (byte-level BPE, byte fallback): every byte is
-            // written, and the terminal reassembles the UTF-8. run.c's filter stays for the llama2.c and SentencePiece
-            // tokenizers, whose output is compared with run.c's byte for byte.
-            if (tokenizer is HuggingFaceTokenizer ? !piece.IsEmpty : IsPrintable(piece))
+            // Vocabularies split characters across tokens (byte-level BPE, SentencePiece byte fallback): every byte is
+            // written, and the terminal reassembles the UTF-8, as llama.cpp prints it. run.c's filter stays for llama2.c's
+            // own tokenizer files, whose output is compared with run.c's byte for byte.
+            if (tokenizer is Llama2cTokenizer ? IsPrintable(piece) : !piece.IsEmpty)
             {
                 console.Raw.Write(piece);
                 console.Raw.Flush();
