@@ -109,14 +109,16 @@ internal static unsafe partial class HalfRows
     private static void Four<H>(ushort* w0, int cols, float* x, float* y) where H : struct, IHalfLanes
     {
         ushort* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
-        // Four rows are one contiguous run of 8·cols bytes, read as four short interleaved streams the hardware prefetcher
-        // does not lock on to: each step (16 bytes of each row) fetches one 64-byte line of the tile two ahead, so the
-        // whole of it is in cache by the time it is used. A prefetch changes no result.
+        // Four short rows are one contiguous run of 8·cols bytes, read as four short interleaved streams the hardware
+        // prefetcher does not lock on to: each step (16 bytes of each row) fetches one 64-byte line of the tile two ahead,
+        // so the whole of it is in cache by the time it is used. Long rows (over 2 KB) are streams the hardware follows,
+        // and a tile two ahead would be too far for L1: no prefetch there. A prefetch changes no result.
         byte* ahead = (byte*)(w0 + 8L * cols);
+        bool prefetch = H.Native && cols <= 1024;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int k = 0; k < cols; k += 8)
         {
-            if (H.Native) Sse.Prefetch0(ahead + 8L * k);
+            if (prefetch) Sse.Prefetch0(ahead + 8L * k);
             Vector256<float> v = Vector256.Load(x + k);
             a0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k), v, a0);
             a1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k), v, a1);

@@ -11,16 +11,17 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// </summary>
 internal static unsafe partial class HalfRows
 {
-    // Rows widened at a time: the fp32 decode kernel's 8-row interleave, and a buffer of at most 64 KB per thread for
-    // rows up to 2048 wide (wider rows take fewer).
-    private const int BufferFloats = 16384;
+    // Rows widened at a time: eight, two of the fp32 kernel's 4-row tiles (fewer rows would leave it without tiles: a
+    // dot product per row and token). The buffer is 32 KB per thread for rows of 1024, 256 KB for rows of 8192: it stays
+    // in L2 while every token of the chunk passes over it.
+    private const int TileRows = 8;
 
     [ThreadStatic] private static float[]? t_buffer;
 
     public static void Multiply(ushort* w, bool bf16, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path)
     {
-        int tile = Math.Max(1, Math.Min(8, BufferFloats / cols));
-        float[] buffer = t_buffer is { } b && b.Length >= tile * cols ? b : t_buffer = GC.AllocateArray<float>(Math.Max(BufferFloats, cols), pinned: true);
+        int tile = TileRows;
+        float[] buffer = t_buffer is { } b && b.Length >= tile * cols ? b : t_buffer = GC.AllocateArray<float>(tile * cols, pinned: true);
         fixed (float* rows = buffer)
         {
             for (int r = rowStart; r < rowEnd; r += tile)

@@ -81,6 +81,36 @@ public unsafe class HalfDecodeTests
         }
     }
 
+    [Theory]
+    [InlineData(false, 2304)]
+    [InlineData(true, 8200)]
+    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols)
+    {
+        // Long rows (here up to 8200 values) are still widened eight at a time, so the fp32 kernel keeps its 4-row tiles.
+        const int rows = 11, tokens = 7;
+        var random = new Random(cols);
+        var halves = new ushort[rows * cols];
+        for (int i = 0; i < halves.Length; i++)
+        {
+            float value = (float)((random.NextDouble() - 0.5) * 0.2);
+            halves[i] = bf16 ? (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16) : BitConverter.HalfToUInt16Bits((Half)value);
+        }
+        float[] widened = halves.Select(h => bf16 ? BitConverter.UInt32BitsToSingle((uint)h << 16) : (float)BitConverter.UInt16BitsToHalf(h)).ToArray();
+        float[] x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var y = new float[tokens * rows];
+        var expected = new float[tokens * rows];
+        fixed (ushort* w = halves)
+        fixed (float* wf = widened)
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        fixed (float* ep = expected)
+        {
+            new StoredMatrix((byte*)w, bf16 ? WeightFormat.BF16 : WeightFormat.F16, rows, cols).Multiply(xp, tokens, yp, rows, 0, rows, KernelPaths.Default);
+            MatMulKernel.Multiply(wf, cols, xp, tokens, ep, rows, 0, rows);
+        }
+        Assert.Equal(expected, y);
+    }
+
     [Fact]
     public void Special_halves_are_found_anywhere_in_a_matrix()
     {
