@@ -151,18 +151,12 @@ internal readonly unsafe struct Q4_KBlocks : IKQuantFormat
     public static int MinOffset => -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Scales(byte* block, float* mul, float* add) =>
-        KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
+    public static void Scales(byte* block, float* mul, float* add) => KScales.Header(block, mul, add);
 
     public static bool MinimumsInScaleUnits => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
-    {
-        KScales.UnpackIntegers(block + 4, scales, mins);
-        dmin = Fp16.Read(block + 2);
-        return Fp16.Read(block);
-    }
+    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin) => KScales.Header(block, scales, mins, out dmin);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
@@ -185,18 +179,12 @@ internal readonly unsafe struct Q5_KBlocks : IKQuantFormat
     public static int MinOffset => -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Scales(byte* block, float* mul, float* add) =>
-        KScales.Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
+    public static void Scales(byte* block, float* mul, float* add) => KScales.Header(block, mul, add);
 
     public static bool MinimumsInScaleUnits => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
-    {
-        KScales.UnpackIntegers(block + 4, scales, mins);
-        dmin = Fp16.Read(block + 2);
-        return Fp16.Read(block);
-    }
+    public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin) => KScales.Header(block, scales, mins, out dmin);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g)
@@ -292,6 +280,22 @@ internal static class Nibbles
 /// <summary>The eight (scale, min) pairs of Q4_K and Q5_K, 6 bits each, packed in 12 bytes.</summary>
 internal static unsafe class KScales
 {
+    /// <summary>
+    /// The header Q4_K and Q5_K share (fp16 d, fp16 dmin, the 12 packed bytes) as float multipliers and offsets, per
+    /// half-group: mul = d · scale, add = −dmin · min.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Header(byte* block, float* mul, float* add) => Unpack(Fp16.Read(block), Fp16.Read(block + 2), block + 4, mul, add);
+
+    /// <summary>The same header for the integer kernels: int16 scales and minimums per half-group, d returned, dmin given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Header(byte* block, short* scales, short* mins, out float dmin)
+    {
+        UnpackIntegers(block + 4, scales, mins);
+        dmin = Fp16.Read(block + 2);
+        return Fp16.Read(block);
+    }
+
     /// <summary>Per half-group k: mul = d · scale_(k/2), add = −dmin · min_(k/2).</summary>
     /// <remarks>
     /// Pairs 0–3 keep their 6 bits in the low bits of bytes 0–3 (scales) and 4–7 (mins); pairs 4–7 take their low 4 bits
