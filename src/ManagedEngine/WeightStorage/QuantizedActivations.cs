@@ -20,7 +20,7 @@ internal sealed unsafe class QuantizedActivations
     private readonly sbyte[] _values;
     private readonly float[] _scales;
     private readonly short[] _halfCounts;
-    private readonly int[] _corrections8, _corrections16;
+    private readonly int[] _corrections8, _corrections16, _corrections128;
     private readonly float[] _blockSums;
 
     public QuantizedActivations(int cols, int capacity, ActivationGrouping grouping)
@@ -36,6 +36,7 @@ internal sealed unsafe class QuantizedActivations
         _halfCounts = GC.AllocateArray<short>(cols / 16 * capacity, pinned: true);
         _corrections8 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
         _corrections16 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
+        _corrections128 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
         _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
         // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
         // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
@@ -44,13 +45,14 @@ internal sealed unsafe class QuantizedActivations
         _halfCountsBase = (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_halfCounts));
         _corrections8Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections8));
         _corrections16Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections16));
+        _corrections128Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections128));
         _blockSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums));
     }
 
     private readonly sbyte* _valuesBase;
     private readonly float* _scalesBase, _blockSumsBase;
     private readonly short* _halfCountsBase;
-    private readonly int* _corrections8Base, _corrections16Base;
+    private readonly int* _corrections8Base, _corrections16Base, _corrections128Base;
 
     public int Cols { get; }
     public int Capacity { get; }
@@ -67,7 +69,8 @@ internal sealed unsafe class QuantizedActivations
 
     /// <summary>
     /// Token <paramref name="t"/>'s <c>−bias · Σq</c> per 32 values (where a block's integer sum starts), for the formats
-    /// whose unsigned codes carry a bias (<see cref="IBlockFormat.Bias"/>: 8 or 16); null for any other bias. One int per
+    /// whose unsigned codes carry a bias (<see cref="IBlockFormat.Bias"/>: 8 or 16, and 128 for Q8_0's values flipped to
+    /// unsigned on VNNI); null for any other bias. One int per
     /// block, not per lane: the kernels read it for every (row, token, block), so it must cost little cache traffic; and
     /// precomputed for each bias rather than multiplied there (that extra multiply per product cost ~8 % of Q4_0 prefill).
     /// </summary>
@@ -75,6 +78,7 @@ internal sealed unsafe class QuantizedActivations
     {
         8 => _corrections8Base + (long)t * (Cols / 32),
         16 => _corrections16Base + (long)t * (Cols / 32),
+        128 => _corrections128Base + (long)t * (Cols / 32),
         _ => null,
     };
 
@@ -96,7 +100,7 @@ internal sealed unsafe class QuantizedActivations
             else
                 ActivationQuantizer.Block32(row, q, s);
             short* counts = HalfCounts(t);
-            int* minus8 = Corrections(t, 8), minus16 = Corrections(t, 16);
+            int* minus8 = Corrections(t, 8), minus16 = Corrections(t, 16), minus128 = Corrections(t, 128);
             float* blockSums = BlockSums(t);
             sbyte* values = Values(t);
             for (int b = 0; b < Cols / 32; b++)
@@ -105,6 +109,7 @@ internal sealed unsafe class QuantizedActivations
                 for (int i = 0; i < 16; i++) { lo += values[b * 32 + i]; hi += values[b * 32 + 16 + i]; }
                 minus8[b] = -8 * (lo + hi);
                 minus16[b] = -16 * (lo + hi);
+                minus128[b] = -128 * (lo + hi);
                 counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
                 counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);

@@ -40,6 +40,16 @@ internal sealed unsafe class StoredMatrix
         }
     }
 
+    // The same for a 32-value block format's fp16 scales and minimums (see Block32Kernels' finiteScales).
+    private int _specialScales;
+
+    private bool HasSpecialScales<F>() where F : struct, IBlockFormat
+    {
+        if (_specialScales == 0)
+            Volatile.Write(ref _specialScales, Block32Kernels.HasSpecialScales<F>(Data, RowBytes, Rows, Cols) ? 2 : 1);
+        return _specialScales == 2;
+    }
+
     /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
     public ActivationGrouping? Activations => WeightFormats.Activations(Format);
 
@@ -68,11 +78,11 @@ internal sealed unsafe class StoredMatrix
     {
         switch (Format)
         {
-            case WeightFormat.Q8_0: Block32Kernels.Multiply<Q8_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
-            case WeightFormat.Q4_0: Block32Kernels.Multiply<Q4_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
-            case WeightFormat.Q4_1: Block32Kernels.Multiply<Q4_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
-            case WeightFormat.Q5_0: Block32Kernels.Multiply<Q5_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
-            case WeightFormat.Q5_1: Block32Kernels.Multiply<Q5_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
+            case WeightFormat.Q8_0: Block32Kernels.Multiply<Q8_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q8_0Blocks>()); break;
+            case WeightFormat.Q4_0: Block32Kernels.Multiply<Q4_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_0Blocks>()); break;
+            case WeightFormat.Q4_1: Block32Kernels.Multiply<Q4_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_1Blocks>()); break;
+            case WeightFormat.Q5_0: Block32Kernels.Multiply<Q5_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q5_0Blocks>()); break;
+            case WeightFormat.Q5_1: Block32Kernels.Multiply<Q5_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q5_1Blocks>()); break;
             case WeightFormat.Q4_K: BlockKernels.Multiply<Q4_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
             case WeightFormat.Q5_K: BlockKernels.Multiply<Q5_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
             case WeightFormat.Q6_K: BlockKernels.Multiply<Q6_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;

@@ -23,7 +23,8 @@ public unsafe class BlockKernelTests
 
     private static void Products_equal_the_dequantised_dot_products(WeightFormat format, int cols)
     {
-        const int rows = 6, tokens = 7;
+        // 21 rows: two groups of eight (the kernels' lanes) and five after them; 7 tokens: a chunk, and one at a time.
+        const int rows = 21, tokens = 7;
         byte[] weights = RandomBlocks.Rows(format, rows, cols, seed: (int)format);
         var random = new Random(3);
         float[] x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
@@ -34,7 +35,7 @@ public unsafe class BlockKernelTests
         {
             var matrix = new StoredMatrix(w, format, rows, cols);
             activations.Quantize(xp, tokens, cols);
-            float[] reference = Reference(matrix, activations, tokens);
+            (float[] reference, float[] magnitude) = Reference(matrix, activations, tokens);
             float[]? first = null;
             foreach (KernelPath path in Enum.GetValues<KernelPath>())
             {
@@ -43,10 +44,19 @@ public unsafe class BlockKernelTests
                 {
                     matrix.Multiply(activations, tokens, yp, rows, 0, rows, path);
                     for (int i = 0; i < y.Length; i++)
-                        Assert.True(Math.Abs(y[i] - reference[i]) <= 1e-5 * Math.Max(1, Math.Abs(reference[i])),
+                        // fp32 sums of `cols` products: a few units of rounding relative to the products' magnitudes.
+                        Assert.True(Math.Abs(y[i] - reference[i]) <= 1e-6 * Math.Max(1, magnitude[i]),
                             $"{format} {path} output {i}: {y[i]} vs {reference[i]}");
                     first ??= y;
                     Assert.Equal(first, y);   // every path, the same bits
+                    // Rows split unevenly (as between threads, groups of eight starting mid-matrix): the same bits.
+                    var split = new float[tokens * rows];
+                    fixed (float* sp = split)
+                    {
+                        matrix.Multiply(activations, tokens, sp, rows, 0, 3, path);
+                        matrix.Multiply(activations, tokens, sp, rows, 3, rows, path);
+                    }
+                    Assert.Equal(y, split);
                     // Decode: one token at a time, the same bits as the chunk.
                     var one = new float[rows];
                     fixed (float* op = one)
@@ -61,24 +71,101 @@ public unsafe class BlockKernelTests
         }
     }
 
-    /// <summary>Σ dequantised weight · (q · scale), in double.</summary>
-    private static float[] Reference(StoredMatrix matrix, QuantizedActivations x, int tokens)
+    /// <summary>Σ dequantised weight · (q · scale), in double, and Σ of the products' magnitudes.</summary>
+    private static (float[] Sums, float[] Magnitudes) Reference(StoredMatrix matrix, QuantizedActivations x, int tokens)
     {
         var result = new float[tokens * matrix.Rows];
+        var magnitudes = new float[tokens * matrix.Rows];
         var row = new float[matrix.Cols];
         for (int r = 0; r < matrix.Rows; r++)
         {
             matrix.ReadRow(r, row);
             for (int t = 0; t < tokens; t++)
             {
-                double sum = 0;
+                double sum = 0, magnitude = 0;
                 sbyte* q = x.Values(t);
                 float* s = x.Scales(t);
-                for (int c = 0; c < matrix.Cols; c++) sum += (double)row[c] * q[c] * s[c / 32];
+                for (int c = 0; c < matrix.Cols; c++)
+                {
+                    double product = (double)row[c] * q[c] * s[c / 32];
+                    sum += product;
+                    magnitude += Math.Abs(product);
+                }
                 result[t * matrix.Rows + r] = (float)sum;
+                magnitudes[t * matrix.Rows + r] = (float)magnitude;
             }
         }
-        return result;
+        return (result, magnitudes);
+    }
+
+    public static TheoryData<WeightFormat> Block32Formats() => [WeightFormat.Q8_0, WeightFormat.Q4_0, WeightFormat.Q4_1, WeightFormat.Q5_0, WeightFormat.Q5_1];
+
+    /// <summary>
+    /// The 32-value formats' documented arithmetic, bit for bit, with scales and minimums at the edges of fp16 (zero, −0,
+    /// subnormals, the largest): per row and token, <c>acc ← fma(I, d·s, acc)</c> then <c>acc ← fma(m, s·Σx, acc)</c>
+    /// over the blocks in order, I the block's integer dot product. Infinite and NaN scales give the same bits on every
+    /// path.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Block32Formats))]
+    public void Block32_products_follow_the_documented_order_for_edge_scales(WeightFormat format)
+    {
+        const int rows = 19, cols = 256, tokens = 3;
+        ushort[] finite = [0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x7BFF, 0xFBFF, 0x3C00, 0x1234, 0xB555];
+        ushort[] special = [0x7C00, 0xFC00, 0x7E00, 0x3C00];
+        bool minimums = format is WeightFormat.Q4_1 or WeightFormat.Q5_1;
+        int blockBytes = (int)WeightFormats.RowBytes(format, 32), blocks = cols / 32;
+        var random = new Random(5);
+        float[] x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var activations = new QuantizedActivations(cols, tokens, ActivationGrouping.Block32);
+        foreach (ushort[] edges in new[] { finite, special })
+        {
+            byte[] weights = RandomBlocks.Rows(format, rows, cols, seed: 9);
+            // The codes alone: scale 1, minimum 0, so dequantising gives q − bias.
+            byte[] unit = (byte[])weights.Clone();
+            for (int k = 0; k < rows * blocks; k++)
+            {
+                BitConverter.TryWriteBytes(unit.AsSpan(k * blockBytes), (ushort)0x3C00);
+                if (minimums) BitConverter.TryWriteBytes(unit.AsSpan(k * blockBytes + 2), (ushort)0);
+                BitConverter.TryWriteBytes(weights.AsSpan(k * blockBytes), edges[k % edges.Length]);
+                if (minimums) BitConverter.TryWriteBytes(weights.AsSpan(k * blockBytes + 2), edges[(k + 3) % edges.Length]);
+            }
+            fixed (byte* w = weights)
+            fixed (byte* u = unit)
+            fixed (float* xp = x)
+            {
+                activations.Quantize(xp, tokens, cols);
+                var matrix = new StoredMatrix(w, format, rows, cols);
+                var codes = new float[cols];
+                var expected = new float[tokens * rows];
+                for (int r = 0; r < rows; r++)
+                {
+                    new StoredMatrix(u, format, rows, cols).ReadRow(r, codes);
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        float acc = 0;
+                        for (int b = 0; b < blocks; b++)
+                        {
+                            int dot = 0;
+                            for (int c = 0; c < 32; c++) dot += (int)codes[b * 32 + c] * activations.Values(t)[b * 32 + c];
+                            int k = r * blocks + b;
+                            float d = (float)BitConverter.UInt16BitsToHalf(edges[k % edges.Length]), s = activations.Scales(t)[b];
+                            acc = MathF.FusedMultiplyAdd(dot, d * s, acc);
+                            if (minimums)
+                                acc = MathF.FusedMultiplyAdd((float)BitConverter.UInt16BitsToHalf(edges[(k + 3) % edges.Length]), activations.BlockSums(t)[b], acc);
+                        }
+                        expected[t * rows + r] = acc;
+                    }
+                }
+                foreach (KernelPath path in Enum.GetValues<KernelPath>())
+                    foreach (int n in new[] { tokens, 1 })
+                    {
+                        var y = new float[n * rows];
+                        fixed (float* yp = y) matrix.Multiply(activations, n, yp, rows, 0, rows, path);
+                        Assert.Equal(expected.AsSpan(0, n * rows).ToArray(), y);
+                    }
+            }
+        }
     }
 
     [Theory]
