@@ -75,6 +75,7 @@ internal static unsafe class Block32Kernels
     /// The bias the integer sums carry on this path: the format's own (Q4_0 8, Q5_0 16), or 128 for Q8_0 on VNNI, whose
     /// unsigned-by-signed multiply-add takes the signed values flipped to <c>q + 128</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SumBias<F, P>() where F : struct, IBlockFormat where P : struct, IKernelVariant =>
         P.Native && AvxVnni.IsSupported && !F.Unsigned ? 128 : F.Bias;
 
@@ -164,24 +165,24 @@ internal static unsafe class Block32Kernels
             Vector256<float> d = RowHalves<NativeVariant>(p + F.ScaleOffset, rb, offsets);
             Vector256<float> m = F.MinOffset >= 0 ? RowHalves<NativeVariant>(p + F.MinOffset, rb, offsets) : default;
             sbyte* xq = xq0 + b * 32;
-            float* xs = xs0 + b, xsum = xsum0 + b;
+            float* xs = xs0 + b, xsum = xsum0 + b, a = acc;
             int* c = c0 + b;
             int cols32 = cols / 32;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++, xq += cols, xs += cols32, xsum += cols32, c += cols32, a += 8)
             {
-                int* quads = (int*)(xq + (long)i * cols);
-                Vector256<int> sum = bias != 0 ? Vector256.Create(c[i * cols32]) : Vector256<int>.Zero;
-                sum = QuadDot<F>(sum, w0, quads[0]);
-                sum = QuadDot<F>(sum, w1, quads[1]);
-                sum = QuadDot<F>(sum, w2, quads[2]);
-                sum = QuadDot<F>(sum, w3, quads[3]);
-                sum = QuadDot<F>(sum, w4, quads[4]);
-                sum = QuadDot<F>(sum, w5, quads[5]);
-                sum = QuadDot<F>(sum, w6, quads[6]);
-                sum = QuadDot<F>(sum, w7, quads[7]);
-                float* a = acc + i * 8;
-                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), d * Vector256.Create(xs[i * cols32]), Vector256.Load(a));
-                if (F.MinOffset >= 0) v = Vector256.FusedMultiplyAdd(m, Vector256.Create(xsum[i * cols32]), v);
+                // Two chains of four multiply-adds (integer sums: the order is free) halve the latency per token.
+                int* quads = (int*)xq;
+                Vector256<int> low = bias != 0 ? Vector256.Create(*c) : Vector256<int>.Zero;
+                low = QuadDot<F>(low, w0, quads[0]);
+                Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
+                low = QuadDot<F>(low, w1, quads[1]);
+                high = QuadDot<F>(high, w5, quads[5]);
+                low = QuadDot<F>(low, w2, quads[2]);
+                high = QuadDot<F>(high, w6, quads[6]);
+                low = QuadDot<F>(low, w3, quads[3]);
+                high = QuadDot<F>(high, w7, quads[7]);
+                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), d * Vector256.Create(*xs), Vector256.Load(a));
+                if (F.MinOffset >= 0) v = Vector256.FusedMultiplyAdd(m, Vector256.Create(*xsum), v);
                 v.Store(a);
             }
         }

@@ -50,6 +50,8 @@ public unsafe class KernelPathTests
     [InlineData(20, 24, 64, 0)]
     [InlineData(11, 64, 7, 3)]
     [InlineData(6, 7, 2, 0)]
+    [InlineData(9, 2100, 7, 5)]    // prefill in column blocks (long rows), strided
+    [InlineData(8, 1100, 300, 0)]  // more token triples than are carried between column blocks at once
     public void MatMul_every_path_matches_naive_and_the_default_bit_for_bit(int rows, int cols, int tokens, int pad)
     {
         var rng = new Random(rows * 31 + cols + tokens);

@@ -19,6 +19,8 @@ public unsafe class MatMulKernelTests
     [InlineData(172, 64, 3)]
     [InlineData(13, 300, 2)]
     [InlineData(20, 24, 64)]    // a whole prefill chunk: 21 triples and one token left over
+    [InlineData(9, 2100, 7)]    // long rows: column blocks of 512, the last one longer, with a tail of 4
+    [InlineData(5, 1100, 300)]  // more token triples than are carried between column blocks at once
     public void Gemm_matches_naive_and_every_tile_shape_agrees_bit_for_bit(int rows, int cols, int tokens)
     {
         var rng = new Random(rows + cols + tokens);
