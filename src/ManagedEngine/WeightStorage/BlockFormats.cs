@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MlPipelines.ManagedEngine.WeightStorage;
 
@@ -60,7 +61,7 @@ internal readonly unsafe struct Q4_0Blocks : IBlockFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 2));
+    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(block + 2);
 }
 
 /// <summary>ggml Q4_1.</summary>
@@ -84,7 +85,7 @@ internal readonly unsafe struct Q4_1Blocks : IBlockFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(Vector128.Load(block + 4));
+    public static Vector256<byte> Group(byte* block, int g) => Nibbles.Split(block + 4);
 }
 
 /// <summary>ggml Q5_0.</summary>
@@ -109,7 +110,7 @@ internal readonly unsafe struct Q5_0Blocks : IBlockFormat
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g) =>
-        Nibbles.Split(Vector128.Load(block + 6)) | Nibbles.HighBits(*(uint*)(block + 2));
+        Nibbles.Split(block + 6) | Nibbles.HighBits(*(uint*)(block + 2));
 }
 
 /// <summary>ggml Q5_1.</summary>
@@ -134,7 +135,7 @@ internal readonly unsafe struct Q5_1Blocks : IBlockFormat
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Group(byte* block, int g) =>
-        Nibbles.Split(Vector128.Load(block + 8)) | Nibbles.HighBits(*(uint*)(block + 4));
+        Nibbles.Split(block + 8) | Nibbles.HighBits(*(uint*)(block + 4));
 }
 
 /// <summary>ggml Q4_K.</summary>
@@ -255,6 +256,19 @@ internal static class Nibbles
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Split(Vector128<byte> packed) =>
         Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F));
+
+    /// <summary>
+    /// <see cref="Split(Vector128{byte})"/> of the 16 bytes at <paramref name="packed"/>: on AVX2 a broadcast load, one
+    /// per-lane shift (0 bits low, 4 high) and a mask — three instructions where building from two halves takes five.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<byte> Split(byte* packed)
+    {
+        if (!Avx2.IsSupported)
+            return Split(Vector128.Load(packed));
+        Vector256<uint> both = Avx2.BroadcastVector128ToVector256((uint*)packed);
+        return Avx2.ShiftRightLogicalVariable(both, Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
+    }
 
     /// <summary>The low (or high) nibble of each of 32 bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -202,6 +202,25 @@ public unsafe class BlockKernelTests
     }
 
     [Fact]
+    public void Nibble_split_from_memory_equals_the_two_half_split()
+    {
+        var random = new Random(17);
+        var bytes = new byte[16 * 64];
+        random.NextBytes(bytes);
+        fixed (byte* p = bytes)
+            for (int i = 0; i < bytes.Length; i += 16)
+            {
+                System.Runtime.Intrinsics.Vector256<byte> expected = Nibbles.Split(System.Runtime.Intrinsics.Vector128.Load(p + i));
+                Assert.Equal(expected, Nibbles.Split(p + i));
+                for (int j = 0; j < 16; j++)
+                {
+                    Assert.Equal(bytes[i + j] & 0x0F, expected[j]);
+                    Assert.Equal(bytes[i + j] >> 4, expected[16 + j]);
+                }
+            }
+    }
+
+    [Fact]
     public void Half_widening_is_exact_for_every_bit_pattern()
     {
         var halves = Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray();
