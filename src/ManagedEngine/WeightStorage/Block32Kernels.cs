@@ -32,8 +32,7 @@ internal static unsafe class Block32Kernels
     /// transposed once per tile.</summary>
     private const int TileTokens = 64;
 
-    /// <summary>How far ahead (bytes) each of the decode kernel's eight row streams prefetches (measured: 512 B to 4 KB,
-    /// the longest best).</summary>
+    /// <summary>How far past the current column the decode kernel prefetches (measured from 512 B to 16 KB: 4 KB best).</summary>
     private const int PrefetchDistance = 4096;
 
     /// <summary>
@@ -109,10 +108,10 @@ internal static unsafe class Block32Kernels
         int* c = x.Corrections(t, bias);
         long rb = rowBytes;
         // Decode streams each weight once from memory, eight rows at a time; short rows end before the hardware prefetcher
-        // has learnt them. So each lane asks for the bytes PrefetchDistance ahead in its own stream (row r, then row r + 8
-        // of the next group).
+        // has learnt them. Each 64 bytes into the rows, the eight lanes ask for the line PrefetchDistance further on: in
+        // their own row while it lasts (rows longer than 4 KB), else in the rows seven past theirs, so that over one row's
+        // width they fetch a whole group of eight rows about 4 KB + 7 rows ahead (two groups or so for short rows).
         long line = 0;
-        Vector256<int> offsets = RowOffsets(rowBytes);
         Vector256<float> acc = Vector256<float>.Zero;
         int blocks = cols / 32, bb = F.BlockBytes;
         for (int b = 0; b < blocks; b++)
@@ -131,9 +130,9 @@ internal static unsafe class Block32Kernels
                 RowDot<F, P>(p, xv), RowDot<F, P>(p + rb, xv), RowDot<F, P>(p + 2 * rb, xv), RowDot<F, P>(p + 3 * rb, xv),
                 RowDot<F, P>(p + 4 * rb, xv), RowDot<F, P>(p + 5 * rb, xv), RowDot<F, P>(p + 6 * rb, xv), RowDot<F, P>(p + 7 * rb, xv));
             if (bias != 0) sums += Vector256.Create(c[b]);
-            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), DecodeHalves<P>(p + F.ScaleOffset, rb, offsets) * Vector256.Create(xs[b]), acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), DecodeHalves<P>(p + F.ScaleOffset, rb) * Vector256.Create(xs[b]), acc);
             if (F.MinOffset >= 0)
-                acc = Vector256.FusedMultiplyAdd(DecodeHalves<P>(p + F.MinOffset, rb, offsets), Vector256.Create(xsum[b]), acc);
+                acc = Vector256.FusedMultiplyAdd(DecodeHalves<P>(p + F.MinOffset, rb), Vector256.Create(xsum[b]), acc);
         }
         acc.Store(y);
     }
@@ -154,7 +153,6 @@ internal static unsafe class Block32Kernels
         sbyte* xq0 = x.Values(t0);
         float* xs0 = x.Scales(t0), xsum0 = x.BlockSums(t0);
         int* c0 = x.Corrections(t0, bias);
-        Vector256<int> offsets = RowOffsets(rowBytes);
         for (int b = 0; b < blocks; b++)
         {
             byte* p = row + (long)b * bb;
@@ -162,8 +160,8 @@ internal static unsafe class Block32Kernels
                 Prepared<F>(p + 4 * rb), Prepared<F>(p + 5 * rb), Prepared<F>(p + 6 * rb), Prepared<F>(p + 7 * rb),
                 out Vector256<int> w0, out Vector256<int> w1, out Vector256<int> w2, out Vector256<int> w3,
                 out Vector256<int> w4, out Vector256<int> w5, out Vector256<int> w6, out Vector256<int> w7);
-            Vector256<float> d = RowHalves<NativeVariant>(p + F.ScaleOffset, rb, offsets);
-            Vector256<float> m = F.MinOffset >= 0 ? RowHalves<NativeVariant>(p + F.MinOffset, rb, offsets) : default;
+            Vector256<float> d = RowHalves(p + F.ScaleOffset, rb);
+            Vector256<float> m = F.MinOffset >= 0 ? RowHalves(p + F.MinOffset, rb) : default;
             sbyte* xq = xq0 + b * 32;
             float* xs = xs0 + b, xsum = xsum0 + b, a = acc;
             int* c = c0 + b;
@@ -259,32 +257,29 @@ internal static unsafe class Block32Kernels
         w3 = Avx2.Permute2x128(u3, u7, 0x20); w7 = Avx2.Permute2x128(u3, u7, 0x31);
     }
 
-    /// <summary>The fp16 field at <paramref name="p"/> of eight rows, <paramref name="rowBytes"/> apart, as fp32 (exact).</summary>
+    /// <summary>The fp16 field at <paramref name="p"/> of eight rows, <paramref name="rowBytes"/> apart, as raw bits.</summary>
+    // Eight scalar loads: a gather measured no faster on AMD, and Intel's microcode for the gather-data-sampling
+    // vulnerability makes gathers several times slower there.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> RowHalves<P>(byte* p, long rowBytes, Vector256<int> rowOffsets) where P : struct, IKernelVariant
-    {
-        Vector256<uint> bits;
-        if (P.Native)
-            // One gather of the 32 bits at each row's field (the field and the next two bytes of the same block).
-            bits = Avx2.GatherVector256((uint*)p, rowOffsets, 1) & Vector256.Create(0xFFFFu);
-        else
-            bits = Vector256.Create(*(ushort*)p, *(ushort*)(p + rowBytes), *(ushort*)(p + 2 * rowBytes),
-                *(ushort*)(p + 3 * rowBytes), *(ushort*)(p + 4 * rowBytes), *(ushort*)(p + 5 * rowBytes),
-                *(ushort*)(p + 6 * rowBytes), (uint)*(ushort*)(p + 7 * rowBytes));
-        return HalfRows.F16(bits);
-    }
+    private static Vector256<uint> RowBits(byte* p, long rowBytes) =>
+        Vector256.Create(*(ushort*)p, *(ushort*)(p + rowBytes), *(ushort*)(p + 2 * rowBytes), *(ushort*)(p + 3 * rowBytes),
+            *(ushort*)(p + 4 * rowBytes), *(ushort*)(p + 5 * rowBytes), *(ushort*)(p + 6 * rowBytes), (uint)*(ushort*)(p + 7 * rowBytes));
+
+    /// <summary>The fp16 field at <paramref name="p"/> of eight rows as fp32 (exact, every half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> RowHalves(byte* p, long rowBytes) => HalfRows.F16(RowBits(p, rowBytes));
 
     /// <summary>
-    /// <see cref="RowHalves{P}"/> for finite halves on x86 (the caller knows there are no others): sign-extending the
-    /// half into the top of a float and masking leaves <c>h · 2^-112</c> exactly (subnormal halves become subnormal floats),
-    /// and one multiply by 2^112 restores it.
+    /// <see cref="RowHalves"/> for finite halves on x86 (the caller knows there are no others): sign-extending the half
+    /// into the top of a float and masking leaves <c>h · 2^-112</c> exactly (subnormal halves become subnormal floats), and
+    /// one multiply by 2^112 restores it. Four instructions where the general conversion takes twelve.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> DecodeHalves<P>(byte* p, long rowBytes, Vector256<int> rowOffsets) where P : struct, IKernelVariant
+    private static Vector256<float> DecodeHalves<P>(byte* p, long rowBytes) where P : struct, IKernelVariant
     {
         if (!P.Native)
-            return RowHalves<P>(p, rowBytes, rowOffsets);
-        Vector256<int> top = Avx2.ShiftLeftLogical(Avx2.GatherVector256((int*)p, rowOffsets, 1), 16);
+            return RowHalves(p, rowBytes);
+        Vector256<int> top = Avx2.ShiftLeftLogical(RowBits(p, rowBytes).AsInt32(), 16);
         Vector256<int> bits = Avx2.ShiftRightArithmetic(top, 3) & Vector256.Create(unchecked((int)0x8FFFE000));
         return bits.AsSingle() * Vector256.Create(BitConverter.Int32BitsToSingle((127 + 112) << 23));
     }
@@ -300,13 +295,6 @@ internal static unsafe class Block32Kernels
                 if (F.MinOffset >= 0 && (*(ushort*)(p + F.MinOffset) & 0x7C00) == 0x7C00) return true;
             }
         return false;
-    }
-
-    /// <summary>Byte offsets of rows 0..7 (a gather's indices).</summary>
-    private static Vector256<int> RowOffsets(long rowBytes)
-    {
-        int rb = checked((int)(7 * rowBytes)) / 7;
-        return Vector256.Create(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb);
     }
 
     /// <summary>How many rows ahead the k-quant decode prefetches: about 4 KB, in whole row pairs (at least two pairs).</summary>
