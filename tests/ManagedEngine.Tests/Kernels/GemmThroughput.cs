@@ -17,6 +17,9 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
     [InlineData(32000, 288)]
     [InlineData(288, 288)]
     [InlineData(8, 512)]
+    [InlineData(2048, 2048)]
+    [InlineData(8192, 2048)]
+    [InlineData(2048, 8192)]
     public void Measure(int rows, int cols)
     {
         if (Environment.GetEnvironmentVariable("MLPIPE_PERF") != "1")
@@ -33,6 +36,14 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
             {
                 double best = MicroTimer.BestMicroseconds(() => MatMulKernel.Multiply(pw, cols, px, count, py, rows, 0, rows));
                 output.WriteLine($"[{rows}x{cols}] x {count} tokens: {best,8:F1} µs  {2.0 * rows * cols * count / (best * 1e3),6:F1} GFLOP/s");
+            }
+            // The same product from fp16 weights (widened a few rows at a time inside the kernel).
+            ushort[] halves = w.Select(v => BitConverter.HalfToUInt16Bits((Half)v)).ToArray();
+            fixed (ushort* ph = halves)
+            {
+                ushort* h = ph;
+                double best = MicroTimer.BestMicroseconds(() => MlPipelines.ManagedEngine.WeightStorage.HalfRows.Multiply(h, false, cols, px, tokens, py, rows, 0, rows, KernelPaths.Default));
+                output.WriteLine($"[{rows}x{cols}] fp16 x {tokens} tokens: {best,8:F1} µs  {2.0 * rows * cols * tokens / (best * 1e3),6:F1} GFLOP/s");
             }
         }
     }
