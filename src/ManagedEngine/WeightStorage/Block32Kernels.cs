@@ -261,9 +261,13 @@ internal static unsafe class Block32Kernels
     // Eight scalar loads: a gather measured no faster on AMD, and Intel's microcode for the gather-data-sampling
     // vulnerability makes gathers several times slower there.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> RowBits(byte* p, long rowBytes) =>
-        Vector256.Create(*(ushort*)p, *(ushort*)(p + rowBytes), *(ushort*)(p + 2 * rowBytes), *(ushort*)(p + 3 * rowBytes),
-            *(ushort*)(p + 4 * rowBytes), *(ushort*)(p + 5 * rowBytes), *(ushort*)(p + 6 * rowBytes), (uint)*(ushort*)(p + 7 * rowBytes));
+    private static Vector256<uint> RowBits(byte* p, long rowBytes)
+    {
+        Vector128<ushort> halves = Vector128.Create(*(ushort*)p, *(ushort*)(p + rowBytes), *(ushort*)(p + 2 * rowBytes),
+            *(ushort*)(p + 3 * rowBytes), *(ushort*)(p + 4 * rowBytes), *(ushort*)(p + 5 * rowBytes), *(ushort*)(p + 6 * rowBytes),
+            *(ushort*)(p + 7 * rowBytes));
+        return Avx2.IsSupported ? Avx2.ConvertToVector256Int32(halves).AsUInt32() : Vector256.WidenLower(halves.ToVector256Unsafe()).AsUInt32();
+    }
 
     /// <summary>The fp16 field at <paramref name="p"/> of eight rows as fp32 (exact, every half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
