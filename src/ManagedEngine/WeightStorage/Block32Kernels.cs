@@ -160,8 +160,8 @@ internal static unsafe class Block32Kernels
                 Prepared<F>(p + 4 * rb), Prepared<F>(p + 5 * rb), Prepared<F>(p + 6 * rb), Prepared<F>(p + 7 * rb),
                 out Vector256<int> w0, out Vector256<int> w1, out Vector256<int> w2, out Vector256<int> w3,
                 out Vector256<int> w4, out Vector256<int> w5, out Vector256<int> w6, out Vector256<int> w7);
-            Vector256<float> d = RowHalves(p + F.ScaleOffset, rb);
-            Vector256<float> m = F.MinOffset >= 0 ? RowHalves(p + F.MinOffset, rb) : default;
+            Vector256<float> d = RowHalves<NativeVariant>(p + F.ScaleOffset, rb);
+            Vector256<float> m = F.MinOffset >= 0 ? RowHalves<NativeVariant>(p + F.MinOffset, rb) : default;
             sbyte* xq = xq0 + b * 32;
             float* xs = xs0 + b, xsum = xsum0 + b, a = acc;
             int* c = c0 + b;
@@ -261,20 +261,20 @@ internal static unsafe class Block32Kernels
     // Eight scalar loads: a gather measured no faster on AMD, and Intel's microcode for the gather-data-sampling
     // vulnerability makes gathers several times slower there.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> RowBits(byte* p, long rowBytes)
+    private static Vector256<uint> RowBits<P>(byte* p, long rowBytes) where P : struct, IKernelVariant
     {
         Vector128<ushort> halves = Vector128.Create(*(ushort*)p, *(ushort*)(p + rowBytes), *(ushort*)(p + 2 * rowBytes),
             *(ushort*)(p + 3 * rowBytes), *(ushort*)(p + 4 * rowBytes), *(ushort*)(p + 5 * rowBytes), *(ushort*)(p + 6 * rowBytes),
             *(ushort*)(p + 7 * rowBytes));
-        return Avx2.IsSupported ? Avx2.ConvertToVector256Int32(halves).AsUInt32() : Vector256.WidenLower(halves.ToVector256Unsafe()).AsUInt32();
+        return P.Native ? Avx2.ConvertToVector256Int32(halves).AsUInt32() : Vector256.WidenLower(halves.ToVector256Unsafe()).AsUInt32();
     }
 
     /// <summary>The fp16 field at <paramref name="p"/> of eight rows as fp32 (exact, every half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> RowHalves(byte* p, long rowBytes) => HalfRows.F16(RowBits(p, rowBytes));
+    private static Vector256<float> RowHalves<P>(byte* p, long rowBytes) where P : struct, IKernelVariant => HalfRows.F16(RowBits<P>(p, rowBytes));
 
     /// <summary>
-    /// <see cref="RowHalves"/> for finite halves on x86 (the caller knows there are no others): sign-extending the half
+    /// <see cref="RowHalves{P}"/> for finite halves on x86 (the caller knows there are no others): sign-extending the half
     /// into the top of a float and masking leaves <c>h · 2^-112</c> exactly (subnormal halves become subnormal floats), and
     /// one multiply by 2^112 restores it. Four instructions where the general conversion takes twelve.
     /// </summary>
@@ -282,8 +282,8 @@ internal static unsafe class Block32Kernels
     private static Vector256<float> DecodeHalves<P>(byte* p, long rowBytes) where P : struct, IKernelVariant
     {
         if (!P.Native)
-            return RowHalves(p, rowBytes);
-        Vector256<int> top = Avx2.ShiftLeftLogical(RowBits(p, rowBytes).AsInt32(), 16);
+            return RowHalves<P>(p, rowBytes);
+        Vector256<int> top = Avx2.ShiftLeftLogical(RowBits<P>(p, rowBytes).AsInt32(), 16);
         Vector256<int> bits = Avx2.ShiftRightArithmetic(top, 3) & Vector256.Create(unchecked((int)0x8FFFE000));
         return bits.AsSingle() * Vector256.Create(BitConverter.Int32BitsToSingle((127 + 112) << 23));
     }
