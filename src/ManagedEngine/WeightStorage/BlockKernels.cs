@@ -119,12 +119,26 @@ internal static unsafe class BlockKernels
             }
             float d0 = F.IntegerScales(p0, mul, mul + 16, out float dmin0), d1 = F.IntegerScales(p1, mulB, mulB + 16, out float dmin1);
             Vector256<int> sum0 = Vector256<int>.Zero, sum1 = sum0;
-            for (int g = 0; g < 8; g++)
+            if (P.Native)
             {
-                Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
-                sum0 = ScaledDot<F, P>(sum0, F.Group(p0, g), xv, mul, g);
-                sum1 = ScaledDot<F, P>(sum1, F.Group(p1, g), xv, mulB, g);
+                // The sixteen scales come back as one vector and each group's are picked in a register: sixteen 16-bit
+                // loads from the 256-bit stores just made would each wait for the store to retire.
+                Vector256<short> all0 = Vector256.Load(mul), all1 = Vector256.Load(mulB);
+                for (int g = 0; g < 8; g++)
+                {
+                    Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
+                    Vector256<int> pick = Vector256.Create(g);
+                    sum0 = ScaledDot<F>(sum0, F.Group(p0, g), xv, GroupScales<F>(all0, pick));
+                    sum1 = ScaledDot<F>(sum1, F.Group(p1, g), xv, GroupScales<F>(all1, pick));
+                }
             }
+            else
+                for (int g = 0; g < 8; g++)
+                {
+                    Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
+                    sum0 = ScaledDot<F, P>(sum0, F.Group(p0, g), xv, mul, g);
+                    sum1 = ScaledDot<F, P>(sum1, F.Group(p1, g), xv, mulB, g);
+                }
             float s = xs[8 * b];
             acc0 = Finish<F, P>(sum0, d0, dmin0, s, mul + 16, xc + 16 * b, acc0);
             acc1 = Finish<F, P>(sum1, d1, dmin1, s, mulB + 16, xc + 16 * b, acc1);
@@ -257,6 +271,29 @@ internal static unsafe class BlockKernels
         }
         *ya = Vector256.Sum(a);
         *yb = Vector256.Sum(b);
+    }
+
+    /// <summary>
+    /// Group g's scales for <see cref="ScaledDot{F}"/> from all sixteen half-group scales: lanes 0–7 the first half-group's,
+    /// 8–15 the second's (dword g holds the pair; Q4_K and Q5_K's halves share one scale).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> GroupScales<F>(Vector256<short> all, Vector256<int> g) where F : struct, IKQuantFormat
+    {
+        Vector256<short> pair = Avx2.PermuteVar8x32(all.AsInt32(), g).AsInt16();
+        if (F.Format != WeightFormat.Q6_K)
+            return pair;
+        return Avx2.Shuffle(pair.AsByte(), Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)).AsInt16();
+    }
+
+    /// <summary>The native <see cref="ScaledDot{F, P}"/> with the group's scales already in a vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ScaledDot<F>(Vector256<int> sum, Vector256<byte> w, Vector256<sbyte> x, Vector256<short> s)
+        where F : struct, IKQuantFormat
+    {
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(w, x);
+        return AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(sum, pairs, s) : sum + Avx2.MultiplyAddAdjacent(pairs, s);
     }
 
     /// <summary>
