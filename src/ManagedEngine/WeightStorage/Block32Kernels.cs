@@ -30,7 +30,7 @@ internal static unsafe class Block32Kernels
 {
     /// <summary>Tokens per prefill tile: their accumulators (eight floats each) stay in L1, and each weight block is
     /// transposed once per tile.</summary>
-    private const int TileTokens = 64;
+    private const int TileTokens = QuantizedActivations.TileTokens;
 
     /// <summary>How far past the current column the decode kernel prefetches (measured from 512 B to 16 KB: 4 KB best).</summary>
     private const int PrefetchDistance = 4096;
@@ -48,7 +48,8 @@ internal static unsafe class Block32Kernels
         int r = rowStart;
         if (native && tokens >= 2)
         {
-            float* acc = stackalloc float[TileTokens * 8];
+            float* accSpace = stackalloc float[TileTokens * 8 + 64];
+            float* acc = accSpace + 40;   // EXPERIMENT offset
             for (int t0 = 0; t0 < tokens; t0 += TileTokens)
             {
                 int n = Math.Min(TileTokens, tokens - t0);
@@ -150,27 +151,26 @@ internal static unsafe class Block32Kernels
         long rb = rowBytes;
         int blocks = cols / 32, bb = F.BlockBytes;
         for (int i = 0; i < n; i++) Vector256<float>.Zero.Store(acc + i * 8);
-        sbyte* xq0 = x.Values(t0);
-        float* xs0 = x.Scales(t0), xsum0 = x.BlockSums(t0);
-        int* c0 = x.Corrections(t0, bias);
         for (int b = 0; b < blocks; b++)
         {
             byte* p = row + (long)b * bb;
+            // The tile's tokens for this block, one after another (QuantizedActivations' block-major copy). Found before
+            // the transposed weights exist: a call while they are live would make the JIT keep them on the stack.
+            long first = x.TileIndex(t0, b);
+            sbyte* xq = x.TiledValues + first * 32;
+            float* xs = x.TiledScales + first, xsum = x.TiledBlockSums + first;
+            int* c = x.TiledCorrections(bias) + first;
             Transpose(Prepared<F>(p), Prepared<F>(p + rb), Prepared<F>(p + 2 * rb), Prepared<F>(p + 3 * rb),
                 Prepared<F>(p + 4 * rb), Prepared<F>(p + 5 * rb), Prepared<F>(p + 6 * rb), Prepared<F>(p + 7 * rb),
                 out Vector256<int> w0, out Vector256<int> w1, out Vector256<int> w2, out Vector256<int> w3,
                 out Vector256<int> w4, out Vector256<int> w5, out Vector256<int> w6, out Vector256<int> w7);
             Vector256<float> d = RowHalves<NativeVariant>(p + F.ScaleOffset, rb);
             Vector256<float> m = F.MinOffset >= 0 ? RowHalves<NativeVariant>(p + F.MinOffset, rb) : default;
-            sbyte* xq = xq0 + b * 32;
-            float* xs = xs0 + b, xsum = xsum0 + b, a = acc;
-            int* c = c0 + b;
-            int cols32 = cols / 32;
-            for (int i = 0; i < n; i++, xq += cols, xs += cols32, xsum += cols32, c += cols32, a += 8)
+            for (int i = 0; i < n; i++)
             {
                 // Two chains of four multiply-adds (integer sums: the order is free) halve the latency per token.
-                int* quads = (int*)xq;
-                Vector256<int> low = bias != 0 ? Vector256.Create(*c) : Vector256<int>.Zero;
+                int* quads = (int*)(xq + i * 32);
+                Vector256<int> low = bias != 0 ? Vector256.Create(c[i]) : Vector256<int>.Zero;
                 low = QuadDot<F>(low, w0, quads[0]);
                 Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
                 low = QuadDot<F>(low, w1, quads[1]);
@@ -179,8 +179,9 @@ internal static unsafe class Block32Kernels
                 high = QuadDot<F>(high, w6, quads[6]);
                 low = QuadDot<F>(low, w3, quads[3]);
                 high = QuadDot<F>(high, w7, quads[7]);
-                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), d * Vector256.Create(*xs), Vector256.Load(a));
-                if (F.MinOffset >= 0) v = Vector256.FusedMultiplyAdd(m, Vector256.Create(*xsum), v);
+                float* a = acc + i * 8;
+                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), d * Vector256.Create(xs[i]), Vector256.Load(a));
+                if (F.MinOffset >= 0) v = Vector256.FusedMultiplyAdd(m, Vector256.Create(xsum[i]), v);
                 v.Store(a);
             }
         }

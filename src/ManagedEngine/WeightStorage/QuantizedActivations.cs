@@ -23,6 +23,16 @@ internal sealed unsafe class QuantizedActivations
     private readonly int[] _corrections8, _corrections16, _corrections128;
     private readonly float[] _blockSums;
 
+    /// <summary>Tokens per tile of the block-major copy (<see cref="TileIndex"/>): the prefill kernels' token tile.</summary>
+    public const int TileTokens = 64;
+
+    // The block-major copy: per tile of 64 tokens, per block, the tokens' 32 values (and their scale, block sum and
+    // corrections) one after another, so that a kernel passing every token of a tile over one weight block reads
+    // contiguous memory instead of one line per token.
+    private readonly sbyte[] _tiledValues;
+    private readonly float[] _tiledScales, _tiledSums;
+    private readonly int[] _tiled8, _tiled16, _tiled128;
+
     public QuantizedActivations(int cols, int capacity, ActivationGrouping grouping)
     {
         int unit = grouping == ActivationGrouping.Block256 ? 256 : 32;
@@ -38,6 +48,19 @@ internal sealed unsafe class QuantizedActivations
         _corrections16 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
         _corrections128 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
         _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
+        int tiled = checked((capacity + TileTokens - 1) / TileTokens * TileTokens * (cols / 32));
+        _tiledValues = GC.AllocateArray<sbyte>(checked(tiled * 32), pinned: true);
+        _tiledScales = GC.AllocateArray<float>(tiled, pinned: true);
+        _tiledSums = GC.AllocateArray<float>(tiled, pinned: true);
+        _tiled8 = GC.AllocateArray<int>(tiled, pinned: true);
+        _tiled16 = GC.AllocateArray<int>(tiled, pinned: true);
+        _tiled128 = GC.AllocateArray<int>(tiled, pinned: true);
+        _tiledValuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledValues));
+        _tiledScalesBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledScales));
+        _tiledSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledSums));
+        _tiled8Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled8));
+        _tiled16Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled16));
+        _tiled128Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled128));
         // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
         // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
         _valuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values));
@@ -53,6 +76,9 @@ internal sealed unsafe class QuantizedActivations
     private readonly float* _scalesBase, _blockSumsBase;
     private readonly short* _halfCountsBase;
     private readonly int* _corrections8Base, _corrections16Base, _corrections128Base;
+    private readonly sbyte* _tiledValuesBase;
+    private readonly float* _tiledScalesBase, _tiledSumsBase;
+    private readonly int* _tiled8Base, _tiled16Base, _tiled128Base;
 
     public int Cols { get; }
     public int Capacity { get; }
@@ -85,6 +111,32 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>Token <paramref name="t"/>'s <c>scale · Σq</c> per 32 values.</summary>
     public float* BlockSums(int t) => _blockSumsBase + (long)t * (Cols / 32);
 
+    /// <summary>
+    /// Where (token <paramref name="t"/>, block <paramref name="b"/>) sits in the block-major copy: tokens t and t+1 of
+    /// one tile are neighbours for each block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long TileIndex(int t, int b) => ((long)(t / TileTokens) * (Cols / 32) + b) * TileTokens + t % TileTokens;
+
+    /// <summary>Block-major copy of <see cref="Values"/>: 32 values per (token, block) at <see cref="TileIndex"/>.</summary>
+    public sbyte* TiledValues => _tiledValuesBase;
+
+    /// <summary>Block-major copy of <see cref="Scales"/>, one per (token, block) at <see cref="TileIndex"/>.</summary>
+    public float* TiledScales => _tiledScalesBase;
+
+    /// <summary>Block-major copy of <see cref="BlockSums"/>.</summary>
+    public float* TiledBlockSums => _tiledSumsBase;
+
+    /// <summary>Block-major copy of <see cref="Corrections"/> (null for a bias without them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int* TiledCorrections(int bias) => bias switch
+    {
+        8 => _tiled8Base,
+        16 => _tiled16Base,
+        128 => _tiled128Base,
+        _ => null,
+    };
+
     /// <summary>Quantises <paramref name="tokens"/> rows of <see cref="Cols"/> floats, <paramref name="stride"/> apart.</summary>
     public void Quantize(float* x, int tokens, int stride)
     {
@@ -113,6 +165,13 @@ internal sealed unsafe class QuantizedActivations
                 counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
                 counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);
+                long k = TileIndex(t, b);
+                Vector256.Load(values + b * 32).Store(_tiledValuesBase + k * 32);
+                _tiledScalesBase[k] = s[b];
+                _tiledSumsBase[k] = blockSums[b];
+                _tiled8Base[k] = minus8[b];
+                _tiled16Base[k] = minus16[b];
+                _tiled128Base[k] = minus128[b];
             }
         }
     }
