@@ -17,21 +17,12 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// <remarks>Buffers are allocated once (pinned, for the kernels' pointers); quantising allocates nothing.</remarks>
 internal sealed unsafe class QuantizedActivations
 {
-    private readonly sbyte[] _values;
-    private readonly float[] _scales;
-    private readonly short[] _halfCounts;
-    private readonly int[] _corrections8, _corrections16, _corrections128;
-    private readonly float[] _blockSums;
-
     /// <summary>Tokens per tile of the block-major copy (<see cref="TileIndex"/>): the prefill kernels' token tile.</summary>
     public const int TileTokens = 64;
 
-    // The block-major copy: per tile of 64 tokens, per block, the tokens' 32 values (and their scale, block sum and
-    // corrections) one after another, so that a kernel passing every token of a tile over one weight block reads
-    // contiguous memory instead of one line per token.
-    private readonly sbyte[] _tiledValues;
-    private readonly float[] _tiledScales, _tiledSums;
-    private readonly int[] _tiled8, _tiled16, _tiled128;
+    // Every buffer is a pinned array, kept alive here, whose address is taken once: the kernels' per-row lookups are then
+    // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
+    private readonly List<Array> _buffers = [];
 
     public QuantizedActivations(int cols, int capacity, ActivationGrouping grouping)
     {
@@ -41,35 +32,31 @@ internal sealed unsafe class QuantizedActivations
         Cols = cols;
         Capacity = capacity;
         Grouping = grouping;
-        _values = GC.AllocateArray<sbyte>(checked(cols * capacity), pinned: true);
-        _scales = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
-        _halfCounts = GC.AllocateArray<short>(cols / 16 * capacity, pinned: true);
-        _corrections8 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
-        _corrections16 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
-        _corrections128 = GC.AllocateArray<int>(cols / 32 * capacity, pinned: true);
-        _blockSums = GC.AllocateArray<float>(cols / 32 * capacity, pinned: true);
+        _valuesBase = Pinned<sbyte>(checked(cols * capacity));
+        _scalesBase = Pinned<float>(cols / 32 * capacity);
+        _halfCountsBase = Pinned<short>(cols / 16 * capacity);
+        _corrections8Base = Pinned<int>(cols / 32 * capacity);
+        _corrections16Base = Pinned<int>(cols / 32 * capacity);
+        _corrections128Base = Pinned<int>(cols / 32 * capacity);
+        _blockSumsBase = Pinned<float>(cols / 32 * capacity);
+        // The block-major copy: per tile of 64 tokens, per block, the tokens' 32 values (and their scale, block sum and
+        // corrections) one after another, so that a kernel passing every token of a tile over one weight block reads
+        // contiguous memory instead of one line per token.
         int tiled = checked((capacity + TileTokens - 1) / TileTokens * TileTokens * (cols / 32));
-        _tiledValues = GC.AllocateArray<sbyte>(checked(tiled * 32), pinned: true);
-        _tiledScales = GC.AllocateArray<float>(tiled, pinned: true);
-        _tiledSums = GC.AllocateArray<float>(tiled, pinned: true);
-        _tiled8 = GC.AllocateArray<int>(tiled, pinned: true);
-        _tiled16 = GC.AllocateArray<int>(tiled, pinned: true);
-        _tiled128 = GC.AllocateArray<int>(tiled, pinned: true);
-        _tiledValuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledValues));
-        _tiledScalesBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledScales));
-        _tiledSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiledSums));
-        _tiled8Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled8));
-        _tiled16Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled16));
-        _tiled128Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tiled128));
-        // The arrays are pinned for their lifetime: their addresses are taken once, so the kernels' per-row lookups are
-        // plain arithmetic (a `fixed` per lookup cost as much as a small matrix's row on the 15m shape).
-        _valuesBase = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values));
-        _scalesBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales));
-        _halfCountsBase = (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_halfCounts));
-        _corrections8Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections8));
-        _corrections16Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections16));
-        _corrections128Base = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_corrections128));
-        _blockSumsBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums));
+        _tiledValuesBase = Pinned<sbyte>(checked(tiled * 32));
+        _tiledScalesBase = Pinned<float>(tiled);
+        _tiledSumsBase = Pinned<float>(tiled);
+        _tiled8Base = Pinned<int>(tiled);
+        _tiled16Base = Pinned<int>(tiled);
+        _tiled128Base = Pinned<int>(tiled);
+    }
+
+    /// <summary>A zeroed pinned buffer of <paramref name="length"/> elements, kept alive by this object; its address.</summary>
+    private T* Pinned<T>(int length) where T : unmanaged
+    {
+        T[] buffer = GC.AllocateArray<T>(length, pinned: true);
+        _buffers.Add(buffer);
+        return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
     }
 
     private readonly sbyte* _valuesBase;
