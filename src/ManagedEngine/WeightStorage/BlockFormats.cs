@@ -228,11 +228,12 @@ internal readonly unsafe struct Q6_KBlocks : IKQuantFormat
     public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
     {
         (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(Vector128.Load((sbyte*)(block + 192)));
-        lo.Store(scales);
-        hi.Store(scales + 8);
+        // One 256-bit store each: the kernels read them back whole, and a load spanning two narrower stores cannot be
+        // forwarded from them (it waits for both to retire).
+        Vector256<short> all = Vector256.Create(lo, hi);
+        all.Store(scales);
         // The −32 offset: weight = d · scale · (q − 32) = d · scale · q − d · (32 · scale).
-        Vector128.ShiftLeft(lo, 5).Store(mins);
-        Vector128.ShiftLeft(hi, 5).Store(mins + 8);
+        Vector256.ShiftLeft(all, 5).Store(mins);
         return dmin = Fp16.Read(block + 208);
     }
 
