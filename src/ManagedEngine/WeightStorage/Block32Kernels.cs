@@ -48,8 +48,7 @@ internal static unsafe class Block32Kernels
         int r = rowStart;
         if (native && tokens >= 2)
         {
-            float* accSpace = stackalloc float[TileTokens * 8 + 64];
-            float* acc = accSpace + 40;   // EXPERIMENT offset
+            float* acc = stackalloc float[TileTokens * 8];
             for (int t0 = 0; t0 < tokens; t0 += TileTokens)
             {
                 int n = Math.Min(TileTokens, tokens - t0);

@@ -42,7 +42,8 @@ internal sealed unsafe class QuantizedActivations
         // The block-major copy: per tile of 64 tokens, per block, the tokens' 32 values (and their scale, block sum and
         // corrections) one after another, so that a kernel passing every token of a tile over one weight block reads
         // contiguous memory instead of one line per token.
-        int tiled = checked((capacity + TileTokens - 1) / TileTokens * TileTokens * (cols / 32));
+        // Only the 32-value formats' prefill reads it; the k-quants' (Block256) activations have none.
+        int tiled = grouping == ActivationGrouping.Block32 ? checked((capacity + TileTokens - 1) / TileTokens * TileTokens * (cols / 32)) : 0;
         _tiledValuesBase = Pinned<sbyte>(checked(tiled * 32));
         _tiledScalesBase = Pinned<float>(tiled);
         _tiledSumsBase = Pinned<float>(tiled);
@@ -105,7 +106,7 @@ internal sealed unsafe class QuantizedActivations
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long TileIndex(int t, int b) => ((long)(t / TileTokens) * (Cols / 32) + b) * TileTokens + t % TileTokens;
 
-    /// <summary>Block-major copy of <see cref="Values"/>: 32 values per (token, block) at <see cref="TileIndex"/>.</summary>
+    /// <summary>Block-major copy of <see cref="Values"/> (Block32 grouping only): 32 values per (token, block) at <see cref="TileIndex"/>.</summary>
     public sbyte* TiledValues => _tiledValuesBase;
 
     /// <summary>Block-major copy of <see cref="Scales"/>, one per (token, block) at <see cref="TileIndex"/>.</summary>
@@ -152,6 +153,8 @@ internal sealed unsafe class QuantizedActivations
                 counts[2 * b] = (short)lo;       // |Σ| ≤ 16 · 128
                 counts[2 * b + 1] = (short)hi;
                 blockSums[b] = s[b] * (lo + hi);
+                if (Grouping != ActivationGrouping.Block32)
+                    continue;
                 long k = TileIndex(t, b);
                 Vector256.Load(values + b * 32).Store(_tiledValuesBase + k * 32);
                 _tiledScalesBase[k] = s[b];
