@@ -18,7 +18,7 @@ namespace MlPipelines.ManagedEngine.Inference;
 public sealed unsafe class TransformerSession : IModelSession
 {
     /// <summary>Tokens that go through a layer together (bounds the activation buffers).</summary>
-    public const int MaxChunk = 64;
+    public const int MaxChunk = 128;
 
     private readonly TransformerModel _model;
     private readonly ModelConfig _c;

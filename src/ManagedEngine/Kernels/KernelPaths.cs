@@ -23,7 +23,10 @@ internal enum KernelPath
     /// <summary><see cref="Vector256"/> with the x86 intrinsics that beat the portable API (horizontal adds, byte multiply-adds) where supported.</summary>
     Native256,
 
-    /// <summary>As <see cref="Native256"/>, plus 512-bit Q8 rows (their own, different summation order; fp32 products stay 256-bit).</summary>
+    /// <summary>
+    /// As <see cref="Native256"/>, plus 512-bit Q8 rows (their own, different summation order) and 512-bit fp32 prefill tiles
+    /// (two eight-lane accumulators per register: the same sums, the same bits as 256-bit).
+    /// </summary>
     Native512,
 }
 

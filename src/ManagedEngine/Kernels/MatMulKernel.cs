@@ -8,16 +8,16 @@ namespace MlPipelines.ManagedEngine.Kernels;
 /// <c>Y[t, r] = W[r, :] · X[t, :]</c> for a row range of a row-major weight matrix and a block of
 /// token vectors: the matrix-vector product of decoding (one token) and the GEMM of prefill (many).
 /// <para>
-/// Register tiles (4 weight rows × 3, 2 or 1 tokens in prefill, 8 rows × 1 token in decode) share every
-/// load of <c>x</c> and of <c>w</c>; each
+/// Register tiles (4 weight rows × 3, 2 or 1 tokens in prefill, 8 rows × 6 tokens with AVX-512, 8 rows × 1
+/// token in decode) share every load of <c>x</c> and of <c>w</c>; each
 /// (row, token) pair has its own 8-lane accumulator, reduced the same way in every tile shape, so a
 /// dot product gives bit-identical results whether it is computed alone, in a tile, in a prefill chunk
 /// or in a decode step, and whatever rows a thread is given.
 /// </para>
 /// <para>
-/// This file holds the 256-bit path (the default on AVX2 machines, and on AVX-512 machines too, so fp32
-/// results do not depend on the vector width); MatMulKernel.Portable.cs holds the 128-bit and scalar paths,
-/// which keep the same eight-lane layout and give the same bits.
+/// This file holds the 256-bit path and its 512-bit prefill tile, whose registers hold two rows' eight-lane
+/// accumulators each, so fp32 results do not depend on the vector width; MatMulKernel.Portable.cs holds the
+/// 128-bit and scalar paths, which keep the same eight-lane layout and give the same bits.
 /// </para>
 /// </summary>
 internal static unsafe partial class MatMulKernel
@@ -56,16 +56,20 @@ internal static unsafe partial class MatMulKernel
                 Multiply128(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd);
                 break;
             default:
-                Multiply256(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd, native: path >= KernelPath.Native256);
+                Multiply256(w, wStride, cols, x, xStride, tokens, y, yStride, rowStart, rowEnd, path);
                 break;
         }
     }
 
-    /// <summary>The 256-bit path; <paramref name="native"/>: whether x86 intrinsics without a portable equivalent (horizontal add, prefetch) may be used.</summary>
+    /// <summary>
+    /// The 256-bit path, with 512-bit prefill tiles on <see cref="KernelPath.Native512"/>. Above
+    /// <see cref="KernelPath.Portable256"/>, x86 intrinsics without a portable equivalent (horizontal add, prefetch) may be used.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply256(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd,
-        bool native)
+        KernelPath path)
     {
+        bool native = path >= KernelPath.Native256;
         int r = rowStart;
         if (tokens == 1 && cols <= ShortRowCols)
         {
@@ -84,30 +88,40 @@ internal static unsafe partial class MatMulKernel
         }
         else
         {
-            // Prefill: tokens in threes (4 × 3 tiles: 12 accumulators, 7 loads per 12 FMAs), then the one
-            // or two left over while the same 4 weight rows are still in cache.
+            // The next row block is fetched into L2 while this one is used, spread over the block's token tiles:
+            // otherwise its first tile waits for DRAM (the weights are read once per chunk). A prefetch changes no
+            // result; it has no portable equivalent, so only the native path issues it.
+            bool prefetch = native && Sse.IsSupported && wStride == cols;
+            if (path == KernelPath.Native512 && tokens >= 6)
+            {
+                // Eight rows × six tokens in 512-bit registers (24 accumulators: AVX-512 has 32 registers).
+                int sixes = tokens - tokens % 6;
+                for (; r + 8 <= rowEnd; r += 8)
+                {
+                    float* w0 = w + (long)r * wStride;
+                    var fetch = new BlockPrefetch(w0 + 8 * cols, prefetch && r + 16 <= rowEnd ? 8 * cols / 16 : 0, sixes / 6);
+                    for (int t = 0; t < sixes; t += 6)
+                    {
+                        fetch.Next();
+                        Tile8x6Of512(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride, native);
+                    }
+                    PrefillRows4(w0, wStride, cols, x, xStride, sixes, tokens, y + r, yStride, native);
+                    PrefillRows4(w0 + 4L * wStride, wStride, cols, x, xStride, sixes, tokens, y + r + 4, yStride, native);
+                }
+            }
+            // Tokens in threes (4 × 3 tiles: 12 accumulators, 7 loads per 12 FMAs), then the one or two left over
+            // while the same 4 weight rows are still in cache.
             int triples = tokens - tokens % 3;
-            // The next 4-row block is fetched into L2 while this one is used, spread over the token
-            // triples: otherwise its first tile waits for DRAM (the weights are read once per chunk).
-            int blockLines = wStride == cols ? 4 * cols / 16 : 0;
-            int linesPerTriple = triples > 0 ? (blockLines + triples / 3 - 1) / (triples / 3) : 0;
             for (; r + 4 <= rowEnd; r += 4)
             {
                 float* w0 = w + (long)r * wStride;
-                float* next = w0 + 4 * cols;
-                // A prefetch changes no result; it has no portable equivalent, so only the native path issues it.
-                bool prefetch = native && Sse.IsSupported && r + 8 <= rowEnd && blockLines > 0;
-                for (int t = 0, line = 0; t < triples; t += 3)
+                var fetch = new BlockPrefetch(w0 + 4 * cols, prefetch && r + 8 <= rowEnd ? 4 * cols / 16 : 0, triples / 3);
+                for (int t = 0; t < triples; t += 3)
                 {
-                    if (prefetch)
-                        for (int end = Math.Min(line + linesPerTriple, blockLines); line < end; line++)
-                            Sse.Prefetch1(next + line * 16);
+                    fetch.Next();
                     Tile4x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r, yStride, native);
                 }
-                if (tokens - triples == 2)
-                    Tile4x2(w0, wStride, cols, x + (long)triples * xStride, xStride, y + (long)triples * yStride + r, yStride, native);
-                else if (tokens - triples == 1)
-                    Tile4x1(w0, wStride, cols, x + (long)triples * xStride, y + (long)triples * yStride + r, native);
+                PrefillRows4(w0, wStride, cols, x, xStride, triples, tokens, y + r, yStride, native);
             }
         }
         for (; r + 4 <= rowEnd; r += 4)
@@ -117,6 +131,32 @@ internal static unsafe partial class MatMulKernel
             float* wr = w + (long)r * wStride;
             for (int t = 0; t < tokens; t++)
                 y[(long)t * yStride + r] = Dot1(wr, x + (long)t * xStride, cols, native);
+        }
+    }
+
+    /// <summary>Tokens <c>[from, tokens)</c> of four rows: 4 × 3 tiles, then the one or two left over.</summary>
+    private static void PrefillRows4(float* w0, int wStride, int cols, float* x, int xStride, int from, int tokens, float* y, int yStride, bool native)
+    {
+        int t = from;
+        for (; t + 3 <= tokens; t += 3)
+            Tile4x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride, yStride, native);
+        if (tokens - t == 2)
+            Tile4x2(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride, yStride, native);
+        else if (tokens - t == 1)
+            Tile4x1(w0, wStride, cols, x + (long)t * xStride, y + (long)t * yStride, native);
+    }
+
+    /// <summary>Prefetches a block's cache lines into L2, an equal share before each of a number of tiles.</summary>
+    private struct BlockPrefetch(float* block, int lines, int tiles)
+    {
+        private readonly int _perTile = tiles > 0 ? (lines + tiles - 1) / tiles : 0;
+        private int _line;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Next()
+        {
+            for (int end = Math.Min(_line + _perTile, lines); _line < end; _line++)
+                Sse.Prefetch1(block + _line * 16);
         }
     }
 
@@ -190,6 +230,83 @@ internal static unsafe partial class MatMulKernel
         Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y, native);
         Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride, native);
         Finish4(a02, a12, a22, a32, w0, wStride, x2, k, cols, y + 2L * yStride, native);
+    }
+
+    /// <summary>
+    /// Eight rows × six tokens with 512-bit registers: each holds the eight-lane accumulators of two rows for one
+    /// token, so every (row, token) pair sums exactly as in the 256-bit tiles (the same lanes, the same fused
+    /// multiply-adds in the same order, the same reduction) and the bits do not depend on the vector width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x6Of512(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride, bool native)
+    {
+        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride, w4 = w3 + wStride, w5 = w4 + wStride, w6 = w5 + wStride, w7 = w6 + wStride;
+        float* x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
+        Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        Vector512<float> a02 = default, a12 = default, a22 = default, a32 = default;
+        Vector512<float> a03 = default, a13 = default, a23 = default, a33 = default;
+        Vector512<float> a04 = default, a14 = default, a24 = default, a34 = default;
+        Vector512<float> a05 = default, a15 = default, a25 = default, a35 = default;
+        int k = 0;
+        for (; k + 8 <= cols; k += 8)
+        {
+            Vector512<float> r0 = Pair(w0 + k, w1 + k), r1 = Pair(w2 + k, w3 + k), r2 = Pair(w4 + k, w5 + k), r3 = Pair(w6 + k, w7 + k);
+            Vector512<float> v = Twice(x0 + k);
+            a00 = Vector512.FusedMultiplyAdd(r0, v, a00);
+            a10 = Vector512.FusedMultiplyAdd(r1, v, a10);
+            a20 = Vector512.FusedMultiplyAdd(r2, v, a20);
+            a30 = Vector512.FusedMultiplyAdd(r3, v, a30);
+            v = Twice(x1 + k);
+            a01 = Vector512.FusedMultiplyAdd(r0, v, a01);
+            a11 = Vector512.FusedMultiplyAdd(r1, v, a11);
+            a21 = Vector512.FusedMultiplyAdd(r2, v, a21);
+            a31 = Vector512.FusedMultiplyAdd(r3, v, a31);
+            v = Twice(x2 + k);
+            a02 = Vector512.FusedMultiplyAdd(r0, v, a02);
+            a12 = Vector512.FusedMultiplyAdd(r1, v, a12);
+            a22 = Vector512.FusedMultiplyAdd(r2, v, a22);
+            a32 = Vector512.FusedMultiplyAdd(r3, v, a32);
+            v = Twice(x3 + k);
+            a03 = Vector512.FusedMultiplyAdd(r0, v, a03);
+            a13 = Vector512.FusedMultiplyAdd(r1, v, a13);
+            a23 = Vector512.FusedMultiplyAdd(r2, v, a23);
+            a33 = Vector512.FusedMultiplyAdd(r3, v, a33);
+            v = Twice(x4 + k);
+            a04 = Vector512.FusedMultiplyAdd(r0, v, a04);
+            a14 = Vector512.FusedMultiplyAdd(r1, v, a14);
+            a24 = Vector512.FusedMultiplyAdd(r2, v, a24);
+            a34 = Vector512.FusedMultiplyAdd(r3, v, a34);
+            v = Twice(x5 + k);
+            a05 = Vector512.FusedMultiplyAdd(r0, v, a05);
+            a15 = Vector512.FusedMultiplyAdd(r1, v, a15);
+            a25 = Vector512.FusedMultiplyAdd(r2, v, a25);
+            a35 = Vector512.FusedMultiplyAdd(r3, v, a35);
+        }
+        Finish8(a00, a10, a20, a30, w0, wStride, x0, k, cols, y, native);
+        Finish8(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride, native);
+        Finish8(a02, a12, a22, a32, w0, wStride, x2, k, cols, y + 2L * yStride, native);
+        Finish8(a03, a13, a23, a33, w0, wStride, x3, k, cols, y + 3L * yStride, native);
+        Finish8(a04, a14, a24, a34, w0, wStride, x4, k, cols, y + 4L * yStride, native);
+        Finish8(a05, a15, a25, a35, w0, wStride, x5, k, cols, y + 5L * yStride, native);
+    }
+
+    /// <summary>Two rows' next eight values side by side.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pair(float* lower, float* upper) => Vector512.Create(Vector256.Load(lower), Vector256.Load(upper));
+
+    /// <summary>A token's next eight values in both halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Twice(float* x) =>
+        Avx512DQ.IsSupported ? Avx512DQ.BroadcastVector256ToVector512(x) : Vector512.Create(Vector256.Load(x), Vector256.Load(x));
+
+    /// <summary>Eight rows' sums for one token from four two-row accumulators (<see cref="Finish4"/> on each half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish8(Vector512<float> r01, Vector512<float> r23, Vector512<float> r45, Vector512<float> r67,
+        float* w0, int wStride, float* x, int k, int cols, float* y, bool native)
+    {
+        Finish4(r01.GetLower(), r01.GetUpper(), r23.GetLower(), r23.GetUpper(), w0, wStride, x, k, cols, y, native);
+        Finish4(r45.GetLower(), r45.GetUpper(), r67.GetLower(), r67.GetUpper(), w0 + 4L * wStride, wStride, x, k, cols, y + 4, native);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

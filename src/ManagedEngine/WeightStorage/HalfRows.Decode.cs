@@ -29,6 +29,9 @@ internal static unsafe partial class HalfRows
     /// <summary>Activations must stay below 2^16 in magnitude for <c>x · 2^112</c> to stay finite (2^128 overflows).</summary>
     private const float F16ActivationLimit = 65536f;
 
+    /// <summary>Keeps the sign and the shifted exponent and mantissa of a sign-extended fp16 value shifted left by 13.</summary>
+    private const int ShiftedMask = unchecked((int)0x8FFF_E000);
+
     [ThreadStatic] private static float[]? t_scaled;
 
     /// <summary>Whether any fp16 value in <paramref name="count"/> halves is an infinity or a NaN (exponent bits all ones).</summary>
@@ -76,20 +79,26 @@ internal static unsafe partial class HalfRows
     }
 
     /// <summary><c>x · 2^112</c> into <paramref name="scaled"/>; false if some activation is too large for that or not a number.</summary>
-    private static bool Rebias(float* x, int cols, float[] scaled)
+    private static bool Rebias(float* x, int count, float[] scaled)
     {
         var limit = Vector256.Create(F16ActivationLimit);
         var factor = Vector256.Create(F16Rebias);
         fixed (float* s = scaled)
         {
             int k = 0;
-            for (; k + 8 <= cols; k += 8)
+            for (; k + 8 <= count; k += 8)
             {
                 Vector256<float> v = Vector256.Load(x + k);
                 // LessThan is false for NaN, so a NaN activation also takes the widening path.
                 if (!Vector256.LessThanAll(Vector256.Abs(v), limit))
                     return false;
                 (v * factor).Store(s + k);
+            }
+            for (; k < count; k++)
+            {
+                if (!(MathF.Abs(x[k]) < F16ActivationLimit))
+                    return false;
+                s[k] = x[k] * F16Rebias;
             }
         }
         return true;
@@ -152,7 +161,7 @@ internal static unsafe partial class HalfRows
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load(ushort* p) =>
-            (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+            (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & Vector256.Create(ShiftedMask)).AsSingle();
     }
 
     /// <summary>The same with the portable API.</summary>
@@ -165,7 +174,7 @@ internal static unsafe partial class HalfRows
         {
             Vector128<short> h = Vector128.Load((short*)p);
             Vector256<int> wide = Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h));
-            return (Vector256.ShiftLeft(wide, 13) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+            return (Vector256.ShiftLeft(wide, 13) & Vector256.Create(ShiftedMask)).AsSingle();
         }
     }
 

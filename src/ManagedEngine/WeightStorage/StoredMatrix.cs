@@ -64,9 +64,10 @@ internal sealed unsafe class StoredMatrix
             case WeightFormat.F16:
             case WeightFormat.BF16:
                 bool bf16 = Format == WeightFormat.BF16;
-                if (tokens == 1 && HalfRows.TryDecode((ushort*)Data, bf16, !bf16 && HasSpecialHalves, Cols, x, y, rowStart, rowEnd, path))
+                bool specials = !bf16 && HasSpecialHalves;
+                if (tokens == 1 && HalfRows.TryDecode((ushort*)Data, bf16, specials, Cols, x, y, rowStart, rowEnd, path))
                     break;
-                HalfRows.Multiply((ushort*)Data, bf16, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
+                HalfRows.Multiply((ushort*)Data, bf16, specials, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
                 break;
             default:
                 throw new InvalidOperationException($"{Format} weights multiply quantised activations.");

@@ -81,34 +81,62 @@ public unsafe class HalfDecodeTests
         }
     }
 
+    /// <param name="bf16">bf16 rather than fp16 weights.</param>
+    /// <param name="cols">Row length: long rows, and one with a tail past the last group of eight.</param>
+    /// <param name="twist">As in <see cref="Fused_decode_gives_the_widening_paths_bits"/>: fp16 rows are widened as
+    /// <c>w · 2^-112</c> against rebiased activations unless an activation is too large (2) or the matrix holds an
+    /// infinity or a NaN (3); every case must give the fp32 kernel's bits on the exactly widened rows.</param>
     [Theory]
-    [InlineData(false, 2304)]
-    [InlineData(true, 8200)]
-    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols)
+    [InlineData(false, 2304, 0)]
+    [InlineData(false, 2304, 1)]
+    [InlineData(false, 1029, 1)]
+    [InlineData(false, 1029, 2)]
+    [InlineData(false, 520, 3)]
+    [InlineData(true, 8200, 0)]
+    [InlineData(true, 1029, 2)]
+    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols, int twist)
     {
-        // Long rows (here up to 8200 values) are still widened eight at a time, so the fp32 kernel keeps its 4-row tiles.
-        const int rows = 11, tokens = 7;
-        var random = new Random(cols);
+        // 19 rows: two tiles of eight and three rows; 13 tokens: two tiles of six and one token left over.
+        const int rows = 19, tokens = 13;
+        var random = new Random(cols + twist);
         var halves = new ushort[rows * cols];
         for (int i = 0; i < halves.Length; i++)
         {
             float value = (float)((random.NextDouble() - 0.5) * 0.2);
             halves[i] = bf16 ? (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16) : BitConverter.HalfToUInt16Bits((Half)value);
         }
+        if (twist == 1)
+            for (int i = 0; i < halves.Length; i += 3)
+                halves[i] = (ushort)(random.Next(4) switch { 0 => random.Next(1, 0x400), 1 => 0x8000 | random.Next(0, 0x400), 2 => 0x7BFF, _ => 0 });
+        if (twist == 3)
+        {
+            halves[5 * cols + 17] = 0x7C00;
+            halves[17 * cols + 200] = 0xFE01;
+        }
         float[] widened = halves.Select(h => bf16 ? BitConverter.UInt32BitsToSingle((uint)h << 16) : (float)BitConverter.UInt16BitsToHalf(h)).ToArray();
         float[] x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        var y = new float[tokens * rows];
-        var expected = new float[tokens * rows];
+        x[3] = 1e-30f;
+        if (twist == 2) x[9 * cols + 100] = bf16 ? 1e30f : 65536f;
         fixed (ushort* w = halves)
         fixed (float* wf = widened)
         fixed (float* xp = x)
-        fixed (float* yp = y)
-        fixed (float* ep = expected)
         {
-            new StoredMatrix((byte*)w, bf16 ? WeightFormat.BF16 : WeightFormat.F16, rows, cols).Multiply(xp, tokens, yp, rows, 0, rows, KernelPaths.Default);
-            MatMulKernel.Multiply(wf, cols, xp, tokens, ep, rows, 0, rows);
+            var matrix = new StoredMatrix((byte*)w, bf16 ? WeightFormat.BF16 : WeightFormat.F16, rows, cols);
+            foreach (KernelPath path in Enum.GetValues<KernelPath>())
+            {
+                var y = new float[tokens * rows];
+                var expected = new float[tokens * rows];
+                fixed (float* yp = y)
+                fixed (float* ep = expected)
+                {
+                    // Row ranges that do not start at zero, as worker threads get them.
+                    matrix.Multiply(xp, tokens, yp, rows, 0, 3, path);
+                    matrix.Multiply(xp, tokens, yp, rows, 3, rows, path);
+                    MatMulKernel.Multiply(wf, cols, cols, xp, cols, tokens, ep, rows, 0, rows, KernelPath.Scalar);
+                }
+                Assert.True(expected.AsSpan().SequenceEqual(y), $"{path}: first difference at {expected.Zip(y).TakeWhile(p => p.First.Equals(p.Second)).Count()}");
+            }
         }
-        Assert.Equal(expected, y);
     }
 
     [Fact]
