@@ -62,7 +62,7 @@ internal static unsafe partial class HalfRows
         float[]? scaled = null;
         if (!bf16)
         {
-            scaled = t_scaled is { } s && s.Length >= cols ? s : t_scaled = GC.AllocateArray<float>(cols, pinned: true);
+            scaled = ScaledBuffer(cols);
             if (!Rebias(x, cols, scaled))
                 return false;
         }
@@ -77,6 +77,10 @@ internal static unsafe partial class HalfRows
         }
         return true;
     }
+
+    /// <summary>This thread's buffer for rebiased activations, at least <paramref name="count"/> long (grown, never per call).</summary>
+    private static float[] ScaledBuffer(int count) =>
+        t_scaled is { } s && s.Length >= count ? s : t_scaled = GC.AllocateArray<float>(count, pinned: true);
 
     /// <summary><c>x · 2^112</c> into <paramref name="scaled"/>; false if some activation is too large for that or not a number.</summary>
     private static bool Rebias(float* x, int count, float[] scaled)

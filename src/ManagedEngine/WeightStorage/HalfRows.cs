@@ -15,8 +15,8 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 internal static unsafe partial class HalfRows
 {
     // Rows widened at a time: eight, one of the fp32 kernel's 512-bit tiles or two of its 4-row tiles (fewer rows would
-    // leave it without tiles: a dot product per row and token). The buffer is 32 KB per thread for rows of 1024, 256 KB for rows of 8192: it stays
-    // in L2 while every token of the chunk passes over it.
+    // leave it without tiles: a dot product per row and token). The buffer is 32 KB per thread for rows of 1024, 256 KB
+    // for rows of 8192: it stays in L2 while every token of the chunk passes over it.
     private const int TileRows = 8;
 
     [ThreadStatic] private static float[]? t_buffer;
@@ -30,9 +30,8 @@ internal static unsafe partial class HalfRows
         float[] buffer = t_buffer is { } b && b.Length >= tile * cols ? b : t_buffer = GC.AllocateArray<float>(tile * cols, pinned: true);
         // fp16 rows are widened as w · 2^-112 in two operations per vector, against activations scaled by 2^112 (the
         // decode kernel's identity, see HalfRows.Decode.cs): the exact widening costs a sixth of the products' time.
-        float[]? scaled = null;
-        bool shifted = !bf16 && !specials && path >= KernelPath.Portable256
-            && Rebias(x, tokens * cols, scaled = t_scaled is { } s && s.Length >= tokens * cols ? s : t_scaled = GC.AllocateArray<float>(tokens * cols, pinned: true));
+        float[]? scaled = !bf16 && !specials && path >= KernelPath.Portable256 ? ScaledBuffer(tokens * cols) : null;
+        bool shifted = scaled is not null && Rebias(x, tokens * cols, scaled);
         fixed (float* rows = buffer, xs = scaled)
         {
             float* input = shifted ? xs : x;
