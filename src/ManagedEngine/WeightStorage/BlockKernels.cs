@@ -17,8 +17,8 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// minimums' term <c>Σ min · Σx</c> is one more integer multiply-add of sixteen pairs. Once per super-block the lanes are
 /// converted to fp32 and fused-multiply-added with <c>d · s</c> and <c>−dmin · s</c> (s the activation scale; Q6_K,
 /// whose minimums are in units of d, subtracts in integers first and needs one); the lanes are summed at the end of the
-/// row. Decode takes two rows at a time; prefill takes four tokens per pass over a row, so each block is decoded once
-/// for four dot products.
+/// row. Decode on x86 takes a row at a time with each super-block unrolled (<see cref="IKQuantFormat.ScaledSums"/>);
+/// prefill takes four tokens per pass over a row, so each block is decoded once for four dot products.
 /// </remarks>
 internal static unsafe class BlockKernels
 {
@@ -33,13 +33,14 @@ internal static unsafe class BlockKernels
         // Per row (two in decode and in the two-row prefill): 16 integer scales, then 16 integer minimums.
         short* mul = stackalloc short[64];
         int r0 = rowStart;
-        if (tokens == 1)
+        if (tokens == 1 && native)
         {
-            for (; r0 + 2 <= rowEnd; r0 += 2)
-            {
-                if (native) TwoRows<F, NativeVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul);
-                else TwoRows<F, PortableVariant>(w + r0 * rowBytes, rowBytes, cols, x, y + r0, mul);
-            }
+            sbyte* xq = x.Values(0);
+            float* xs = x.Scales(0);
+            short* xc = x.HalfCounts(0);
+            for (int r = rowStart; r < rowEnd; r++)
+                y[r] = Row<F>(w + r * rowBytes, cols, xq, xs, xc);
+            return;
         }
         else if (tokens >= 4 && path >= KernelPath.Native512)
         {
@@ -89,61 +90,35 @@ internal static unsafe class BlockKernels
             Vector256<int> sum = Vector256<int>.Zero;
             for (int g = 0; g < 8; g++)
                 sum = ScaledDot<F, P>(sum, F.Group(block, g), Vector256.Load(xq + (8 * b + g) * 32), mul, g);
-            acc = Finish<F, P>(sum, d, dmin, xs[8 * b], mul + 16, xc + 16 * b, acc);
+            acc = Finish<F>(sum, MinimumSums<P>(mul + 16, xc + 16 * b), d, dmin, xs[8 * b], acc);
         }
         return Vector256.Sum(acc);
     }
 
-    /// <summary><see cref="One{F, P}"/> for rows r and r+1 of the first token, interleaved, prefetching rows ahead.</summary>
+    /// <summary>
+    /// Decode on x86: one row against the first token, a super-block per iteration through
+    /// <see cref="IKQuantFormat.ScaledSums"/> (unrolled, scales in registers; the scales' fp16 multipliers from
+    /// <see cref="Fp16.Table"/>). The same lanes and the same fp32 operations as <see cref="One{F, P}"/>, so the same bits.
+    /// </summary>
+    /// <remarks>
+    /// One row at a time, as ggml's decode: the unrolled super-block keeps eight independent products in flight, and a
+    /// single stream is what the hardware prefetcher follows best. Two interleaved rows (with the scales stored and
+    /// reloaded per group, and explicit prefetch) ran at two thirds of this rate.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void TwoRows<F, P>(byte* row, long rowBytes, int cols, QuantizedActivations x, float* y, short* mul)
-        where F : struct, IKQuantFormat where P : struct, IKernelVariant
+    private static float Row<F>(byte* row, int cols, sbyte* xq, float* xs, short* xc) where F : struct, IKQuantFormat
     {
-        sbyte* xq = x.Values(0);
-        float* xs = x.Scales(0);
-        short* xc = x.HalfCounts(0);
-        byte* row1 = row + rowBytes;
-        short* mulB = mul + 32;
-        long ahead = Block32Kernels.PrefetchRows(rowBytes) * rowBytes;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        float* halves = Fp16.Table;
+        Vector256<float> acc = Vector256<float>.Zero;
         for (int b = 0; b < cols / 256; b++)
         {
-            byte* p0 = row + (long)b * F.BlockBytes, p1 = row1 + (long)b * F.BlockBytes;
-            if (P.Native)
-            {
-                for (int line = 0; line < F.BlockBytes; line += 64)
-                {
-                    Sse.Prefetch0(p0 + ahead + line);
-                    Sse.Prefetch0(p1 + ahead + line);
-                }
-            }
-            float d0 = F.IntegerScales(p0, mul, mul + 16, out float dmin0), d1 = F.IntegerScales(p1, mulB, mulB + 16, out float dmin1);
-            Vector256<int> sum0 = Vector256<int>.Zero, sum1 = sum0;
-            if (P.Native)
-            {
-                // The sixteen scales come back as one vector and each group's are picked in a register: sixteen 16-bit
-                // loads from the 256-bit stores just made would each wait for the store to retire.
-                Vector256<short> all0 = Vector256.Load(mul), all1 = Vector256.Load(mulB);
-                for (int g = 0; g < 8; g++)
-                {
-                    Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
-                    Vector256<int> pick = Vector256.Create(g);
-                    sum0 = ScaledDot<F>(sum0, F.Group(p0, g), xv, GroupScales<F>(all0, pick));
-                    sum1 = ScaledDot<F>(sum1, F.Group(p1, g), xv, GroupScales<F>(all1, pick));
-                }
-            }
-            else
-                for (int g = 0; g < 8; g++)
-                {
-                    Vector256<sbyte> xv = Vector256.Load(xq + (8 * b + g) * 32);
-                    sum0 = ScaledDot<F, P>(sum0, F.Group(p0, g), xv, mul, g);
-                    sum1 = ScaledDot<F, P>(sum1, F.Group(p1, g), xv, mulB, g);
-                }
-            float s = xs[8 * b];
-            acc0 = Finish<F, P>(sum0, d0, dmin0, s, mul + 16, xc + 16 * b, acc0);
-            acc1 = Finish<F, P>(sum1, d1, dmin1, s, mulB + 16, xc + 16 * b, acc1);
+            byte* block = row + (long)b * F.BlockBytes;
+            Vector256<int> sum = F.ScaledSums(block, xq + 256 * b, out Vector256<short> mins);
+            Vector256<int> minimums = Avx2.MultiplyAddAdjacent(mins, Vector256.Load(xc + 16 * b));
+            float d = F.Multipliers(block, halves, out float dmin);
+            acc = Finish<F>(sum, minimums, d, dmin, xs[8 * b], acc);
         }
-        Sum2<P>(acc0, acc1, y, y + 1);
+        return Vector256.Sum(acc);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -169,10 +144,10 @@ internal static unsafe class BlockKernels
                 i2 = ScaledDot<F, P>(i2, wq, Vector256.Load(q2 + i), mul, g);
                 i3 = ScaledDot<F, P>(i3, wq, Vector256.Load(q3 + i), mul, g);
             }
-            a0 = Finish<F, P>(i0, d, dmin, s0[8 * b], mins, c0 + 16 * b, a0);
-            a1 = Finish<F, P>(i1, d, dmin, s1[8 * b], mins, c1 + 16 * b, a1);
-            a2 = Finish<F, P>(i2, d, dmin, s2[8 * b], mins, c2 + 16 * b, a2);
-            a3 = Finish<F, P>(i3, d, dmin, s3[8 * b], mins, c3 + 16 * b, a3);
+            a0 = Finish<F>(i0, MinimumSums<P>(mins, c0 + 16 * b), d, dmin, s0[8 * b], a0);
+            a1 = Finish<F>(i1, MinimumSums<P>(mins, c1 + 16 * b), d, dmin, s1[8 * b], a1);
+            a2 = Finish<F>(i2, MinimumSums<P>(mins, c2 + 16 * b), d, dmin, s2[8 * b], a2);
+            a3 = Finish<F>(i3, MinimumSums<P>(mins, c3 + 16 * b), d, dmin, s3[8 * b], a3);
         }
         y[0] = Vector256.Sum(a0);
         y[yStride] = Vector256.Sum(a1);
@@ -210,14 +185,14 @@ internal static unsafe class BlockKernels
                 ia3 = ScaledDot<F, P>(ia3, wa, x3, mul, g);
                 ib3 = ScaledDot<F, P>(ib3, wb, x3, mulB, g);
             }
-            a0 = Finish<F, P>(ia0, da, dminA, s0[8 * b], minsA, c0 + 16 * b, a0);
-            b0 = Finish<F, P>(ib0, db, dminB, s0[8 * b], minsB, c0 + 16 * b, b0);
-            a1 = Finish<F, P>(ia1, da, dminA, s1[8 * b], minsA, c1 + 16 * b, a1);
-            b1 = Finish<F, P>(ib1, db, dminB, s1[8 * b], minsB, c1 + 16 * b, b1);
-            a2 = Finish<F, P>(ia2, da, dminA, s2[8 * b], minsA, c2 + 16 * b, a2);
-            b2 = Finish<F, P>(ib2, db, dminB, s2[8 * b], minsB, c2 + 16 * b, b2);
-            a3 = Finish<F, P>(ia3, da, dminA, s3[8 * b], minsA, c3 + 16 * b, a3);
-            b3 = Finish<F, P>(ib3, db, dminB, s3[8 * b], minsB, c3 + 16 * b, b3);
+            a0 = Finish<F>(ia0, MinimumSums<P>(minsA, c0 + 16 * b), da, dminA, s0[8 * b], a0);
+            b0 = Finish<F>(ib0, MinimumSums<P>(minsB, c0 + 16 * b), db, dminB, s0[8 * b], b0);
+            a1 = Finish<F>(ia1, MinimumSums<P>(minsA, c1 + 16 * b), da, dminA, s1[8 * b], a1);
+            b1 = Finish<F>(ib1, MinimumSums<P>(minsB, c1 + 16 * b), db, dminB, s1[8 * b], b1);
+            a2 = Finish<F>(ia2, MinimumSums<P>(minsA, c2 + 16 * b), da, dminA, s2[8 * b], a2);
+            b2 = Finish<F>(ib2, MinimumSums<P>(minsB, c2 + 16 * b), db, dminB, s2[8 * b], b2);
+            a3 = Finish<F>(ia3, MinimumSums<P>(minsA, c3 + 16 * b), da, dminA, s3[8 * b], a3);
+            b3 = Finish<F>(ib3, MinimumSums<P>(minsB, c3 + 16 * b), db, dminB, s3[8 * b], b3);
         }
         Sum2<P>(a0, b0, y, y + 1);
         Sum2<P>(a1, b1, y + yStride, y + yStride + 1);
@@ -230,10 +205,9 @@ internal static unsafe class BlockKernels
     /// minimums' lanes times <c>−dmin · s</c> (for Q6_K, whose minimums are in units of d, subtracted before converting).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Finish<F, P>(Vector256<int> sum, float d, float dmin, float s, short* mins, short* counts, Vector256<float> acc)
-        where F : struct, IKQuantFormat where P : struct, IKernelVariant
+    private static Vector256<float> Finish<F>(Vector256<int> sum, Vector256<int> minimums, float d, float dmin, float s, Vector256<float> acc)
+        where F : struct, IKQuantFormat
     {
-        Vector256<int> minimums = MinimumSums<P>(mins, counts);
         if (F.MinimumsInScaleUnits)
             return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum - minimums), Vector256.Create(d * s), acc);
         acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Create(d * s), acc);
@@ -271,29 +245,6 @@ internal static unsafe class BlockKernels
         }
         *ya = Vector256.Sum(a);
         *yb = Vector256.Sum(b);
-    }
-
-    /// <summary>
-    /// Group g's scales for <see cref="ScaledDot{F}"/> from all sixteen half-group scales: lanes 0–7 the first half-group's,
-    /// 8–15 the second's (dword g holds the pair; Q4_K and Q5_K's halves share one scale).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> GroupScales<F>(Vector256<short> all, Vector256<int> g) where F : struct, IKQuantFormat
-    {
-        Vector256<short> pair = Avx2.PermuteVar8x32(all.AsInt32(), g).AsInt16();
-        if (F.Format != WeightFormat.Q6_K)
-            return pair;
-        return Avx2.Shuffle(pair.AsByte(), Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
-            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)).AsInt16();
-    }
-
-    /// <summary>The native <see cref="ScaledDot{F, P}"/> with the group's scales already in a vector.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> ScaledDot<F>(Vector256<int> sum, Vector256<byte> w, Vector256<sbyte> x, Vector256<short> s)
-        where F : struct, IKQuantFormat
-    {
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(w, x);
-        return AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(sum, pairs, s) : sum + Avx2.MultiplyAddAdjacent(pairs, s);
     }
 
     /// <summary>

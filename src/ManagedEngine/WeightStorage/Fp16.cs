@@ -30,4 +30,22 @@ internal static unsafe class Fp16
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Read(byte* p) => ToSingle(*(ushort*)p);
+
+    // Pinned, so that its address can be taken once.
+    private static readonly float[] s_table = BuildTable();
+
+    /// <summary>
+    /// Every fp16 value as fp32, indexed by its bits (256 KB, built once from <see cref="ToSingle"/>): one load where
+    /// <see cref="ToSingle"/> takes a few operations and, on blocks whose scales straddle the subnormal range, branches
+    /// that mispredict. As with ggml's own table, only the lines holding the values a model uses are ever read.
+    /// </summary>
+    public static readonly float* Table = (float*)Unsafe.AsPointer(ref s_table[0]);
+
+    private static float[] BuildTable()
+    {
+        float[] table = GC.AllocateArray<float>(65536, pinned: true);
+        for (int bits = 0; bits < table.Length; bits++)
+            table[bits] = ToSingle((ushort)bits);
+        return table;
+    }
 }

@@ -79,4 +79,16 @@ internal unsafe interface IKQuantFormat : IBlockFormat
     /// returns <c>d</c> and gives <c>dmin</c> in <paramref name="dmin"/>.
     /// </summary>
     static abstract float IntegerScales(byte* block, short* scales, short* mins, out float dmin);
+
+    /// <summary>
+    /// A whole super-block against 256 Q8_K activation values <paramref name="x"/>, on x86 (AVX2): every group's integer
+    /// products, each quad scaled by its half-group's integer scale, summed exactly into eight int32 lanes (lane i takes
+    /// values 4i..4i+3 of every group, as the group-by-group kernels sum them, so the lanes are the same); and the
+    /// sixteen half-group minimums as int16, laid out as <see cref="IntegerScales"/> writes them. Unrolled, with the
+    /// scales kept in registers: this is the decode kernel's whole inner loop.
+    /// </summary>
+    static abstract Vector256<int> ScaledSums(byte* block, sbyte* x, out Vector256<short> minimums);
+
+    /// <summary><c>d</c> of the super-block (returned) and <c>dmin</c>, read through <see cref="Fp16.Table"/>.</summary>
+    static abstract float Multipliers(byte* block, float* halves, out float dmin);
 }
