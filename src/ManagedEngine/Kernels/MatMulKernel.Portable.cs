@@ -4,61 +4,67 @@ using System.Runtime.Intrinsics;
 namespace MlPipelines.ManagedEngine.Kernels;
 
 /// <summary>
-/// The 128-bit and scalar paths of <see cref="MatMulKernel"/>. They keep the 256-bit path's arithmetic exactly:
-/// eight accumulator lanes, lane <c>i</c> taking columns <c>k + i</c> of each block of 8 with a fused multiply-add,
-/// summed as ((0+1)+(2+3)) + ((4+5)+(6+7)), then the tail unfused in order. So every path gives the same bits, and
-/// only speed differs. (A 4-lane layout would be more natural for 128-bit vectors but would change the sums.)
+/// The 128-bit and scalar paths of <see cref="MatMulKernel"/>. They keep the 256-bit path's arithmetic exactly: sixteen
+/// accumulator lanes, lane <c>i</c> taking column <c>k + i</c> of each group of 16 with a fused multiply-add (a last
+/// group of eight into lanes 0–7), lanes i and i+8 added, summed as ((0+1)+(2+3)) + ((4+5)+(6+7)), then the tail
+/// unfused in order. So every path gives the same bits, and only speed differs.
 /// </summary>
 internal static unsafe partial class MatMulKernel
 {
-    /// <summary>128-bit vectors: 4 rows × 1 token tiles (8 accumulators, the same as the SSE/NEON register budget allows).</summary>
+    /// <summary>128-bit vectors: 2 rows × 1 token tiles (8 accumulators, within the SSE/NEON register budget).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply128(float* w, int wStride, int cols, float* x, int xStride, int tokens, float* y, int yStride, int rowStart, int rowEnd)
     {
         int r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4)
+        for (; r + 2 <= rowEnd; r += 2)
             for (int t = 0; t < tokens; t++)
-                Tile4x1Of128(w + (long)r * wStride, wStride, cols, x + (long)t * xStride, y + (long)t * yStride + r);
+            {
+                float* xt = x + (long)t * xStride, yt = y + (long)t * yStride + r;
+                yt[0] = Dot128(w + (long)r * wStride, xt, cols, w + (long)(r + 1) * wStride, out yt[1]);
+            }
         for (; r < rowEnd; r++)
             for (int t = 0; t < tokens; t++)
-                y[(long)t * yStride + r] = Dot128(w + (long)r * wStride, x + (long)t * xStride, cols);
+                y[(long)t * yStride + r] = Dot128(w + (long)r * wStride, x + (long)t * xStride, cols, null, out _);
     }
 
+    /// <summary>Row <paramref name="w"/>'s dot product with <paramref name="x"/>, and row <paramref name="w1"/>'s if not null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x1Of128(float* w0, int wStride, int cols, float* x, float* y)
+    private static float Dot128(float* w, float* x, int cols, float* w1, out float second)
     {
-        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
-        Vector128<float> l0 = default, h0 = default, l1 = default, h1 = default, l2 = default, h2 = default, l3 = default, h3 = default;
+        // Lanes 0–3, 4–7, 8–11, 12–15 of each row.
+        Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector128<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        bool two = w1 != null;
         int k = 0;
-        for (; k + 8 <= cols; k += 8)
+        for (; k + 16 <= cols; k += 16)
         {
-            Vector128<float> vl = Vector128.Load(x + k), vh = Vector128.Load(x + k + 4);
-            l0 = Vector128.FusedMultiplyAdd(Vector128.Load(w0 + k), vl, l0);
-            h0 = Vector128.FusedMultiplyAdd(Vector128.Load(w0 + k + 4), vh, h0);
-            l1 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k), vl, l1);
-            h1 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k + 4), vh, h1);
-            l2 = Vector128.FusedMultiplyAdd(Vector128.Load(w2 + k), vl, l2);
-            h2 = Vector128.FusedMultiplyAdd(Vector128.Load(w2 + k + 4), vh, h2);
-            l3 = Vector128.FusedMultiplyAdd(Vector128.Load(w3 + k), vl, l3);
-            h3 = Vector128.FusedMultiplyAdd(Vector128.Load(w3 + k + 4), vh, h3);
+            Vector128<float> v0 = Vector128.Load(x + k), v1 = Vector128.Load(x + k + 4), v2 = Vector128.Load(x + k + 8), v3 = Vector128.Load(x + k + 12);
+            a0 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k), v0, a0);
+            a1 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k + 4), v1, a1);
+            a2 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k + 8), v2, a2);
+            a3 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k + 12), v3, a3);
+            if (two)
+            {
+                b0 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k), v0, b0);
+                b1 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k + 4), v1, b1);
+                b2 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k + 8), v2, b2);
+                b3 = Vector128.FusedMultiplyAdd(Vector128.Load(w1 + k + 12), v3, b3);
+            }
         }
-        y[0] = Tail(KernelPaths.Sum8(l0, h0), w0, x, k, cols);
-        y[1] = Tail(KernelPaths.Sum8(l1, h1), w1, x, k, cols);
-        y[2] = Tail(KernelPaths.Sum8(l2, h2), w2, x, k, cols);
-        y[3] = Tail(KernelPaths.Sum8(l3, h3), w3, x, k, cols);
+        second = two ? Finish128(b0, b1, b2, b3, w1, x, k, cols) : 0;
+        return Finish128(a0, a1, a2, a3, w, x, k, cols);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot128(float* w, float* x, int cols)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish128(Vector128<float> a0, Vector128<float> a1, Vector128<float> a2, Vector128<float> a3, float* w, float* x, int k, int cols)
     {
-        Vector128<float> lo = default, hi = default;
-        int k = 0;
-        for (; k + 8 <= cols; k += 8)
+        if (k + 8 <= cols)
         {
-            lo = Vector128.FusedMultiplyAdd(Vector128.Load(w + k), Vector128.Load(x + k), lo);
-            hi = Vector128.FusedMultiplyAdd(Vector128.Load(w + k + 4), Vector128.Load(x + k + 4), hi);
+            a0 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k), Vector128.Load(x + k), a0);
+            a1 = Vector128.FusedMultiplyAdd(Vector128.Load(w + k + 4), Vector128.Load(x + k + 4), a1);
+            k += 8;
         }
-        return Tail(KernelPaths.Sum8(lo, hi), w, x, k, cols);
+        return Tail(KernelPaths.Sum8(a0 + a2, a1 + a3), w, x, k, cols);
     }
 
     /// <summary>No vectors at all: one dot product after another.</summary>
@@ -69,23 +75,25 @@ internal static unsafe partial class MatMulKernel
                 y[(long)t * yStride + r] = DotScalar(w + (long)r * wStride, x + (long)t * xStride, cols);
     }
 
-    /// <summary>Eight scalar accumulators, one per lane of the vector paths.</summary>
+    /// <summary>Sixteen scalar accumulators, one per lane of the vector paths: the arithmetic written out.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotScalar(float* w, float* x, int cols)
     {
-        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        float* a = stackalloc float[16];
+        new Span<float>(a, 16).Clear();
         int k = 0;
-        for (; k + 8 <= cols; k += 8)
+        for (; k + 16 <= cols; k += 16)
+            for (int i = 0; i < 16; i++)
+                a[i] = MathF.FusedMultiplyAdd(w[k + i], x[k + i], a[i]);
+        if (k + 8 <= cols)
         {
-            a0 = MathF.FusedMultiplyAdd(w[k], x[k], a0);
-            a1 = MathF.FusedMultiplyAdd(w[k + 1], x[k + 1], a1);
-            a2 = MathF.FusedMultiplyAdd(w[k + 2], x[k + 2], a2);
-            a3 = MathF.FusedMultiplyAdd(w[k + 3], x[k + 3], a3);
-            a4 = MathF.FusedMultiplyAdd(w[k + 4], x[k + 4], a4);
-            a5 = MathF.FusedMultiplyAdd(w[k + 5], x[k + 5], a5);
-            a6 = MathF.FusedMultiplyAdd(w[k + 6], x[k + 6], a6);
-            a7 = MathF.FusedMultiplyAdd(w[k + 7], x[k + 7], a7);
+            for (int i = 0; i < 8; i++)
+                a[i] = MathF.FusedMultiplyAdd(w[k + i], x[k + i], a[i]);
+            k += 8;
         }
-        return Tail(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), w, x, k, cols);
+        Span<float> lanes = stackalloc float[8];
+        for (int i = 0; i < 8; i++)
+            lanes[i] = a[i] + a[i + 8];
+        return Tail(KernelPaths.Sum8(lanes), w, x, k, cols);
     }
 }

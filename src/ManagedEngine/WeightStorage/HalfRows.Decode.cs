@@ -15,7 +15,7 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// (the exponent bias of fp32 less that of fp16), so the activations are scaled by <c>2^112</c> once per call instead:
 /// the real product <c>(w · 2^-112) · (x · 2^112)</c> is <c>w · x</c> exactly, and the fused multiply-add rounds it
 /// exactly as the fp32 kernels do on the widened weights. The bits equal <see cref="MatMulKernel"/>'s on the widened row
-/// (same eight-lane accumulators, same lane sums). Two cases would break the identity, and those calls take the widening
+/// (same sixteen-lane accumulators, same lane sums). Two cases would break the identity, and those calls take the widening
 /// path: an activation of magnitude 2^16 or more (its scaled copy would overflow) or not a number, and a matrix holding
 /// fp16 infinities or NaNs (the shift does not map them; <see cref="HasSpecialHalves"/> finds them once per matrix).
 /// bf16 needs neither: its bits shifted left by 16 are the fp32 value.
@@ -111,45 +111,60 @@ internal static unsafe partial class HalfRows
     private static void Rows<H>(ushort* w, int cols, float* x, float* y, int rowStart, int rowEnd) where H : struct, IHalfLanes
     {
         int r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4)
-            Four<H>(w + (long)r * cols, cols, x, y + r);
+        for (; r + 2 <= rowEnd; r += 2)
+            Two<H>(w + (long)r * cols, cols, x, y + r);
         for (; r < rowEnd; r++)
             y[r] = One<H>(w + (long)r * cols, cols, x);
     }
 
-    // Four rows: four independent accumulator chains keep both FMA units busy, one activation load serves all four.
+    // Two rows, each as MatMulKernel's two eight-lane halves: four independent accumulator chains keep both FMA units
+    // busy (one row's two chains alone are latency-bound at half precision's byte rate), one activation load serves both.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Four<H>(ushort* w0, int cols, float* x, float* y) where H : struct, IHalfLanes
+    private static void Two<H>(ushort* w0, int cols, float* x, float* y) where H : struct, IHalfLanes
     {
-        ushort* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
-        // Four rows are one contiguous run of 8·cols bytes, read as four interleaved streams the hardware prefetcher
-        // follows poorly (short rows never train it; long rows restart it at every 4 KB page): each step (16 bytes of each
-        // row) fetches one 64-byte line of the tile two ahead, so the whole of it is in cache by the time it is used.
-        // Measured on a 1 GB mapped fp16 matrix, one thread, beside a plain sequential read: rows of 2048 14–17 → 18–19
-        // GB/s, rows of 8192 14–15 → 19 GB/s (the plain read: 24–34). A prefetch changes no result.
-        byte* ahead = (byte*)(w0 + 8L * cols);
+        ushort* w1 = w0 + cols;
+        // Two rows are one contiguous run of 4·cols bytes, read as two interleaved streams the hardware prefetcher
+        // follows poorly (short rows never train it; long rows restart it at every 4 KB page): each step (32 bytes of each
+        // row) fetches one 64-byte line of the pair two ahead, so the whole of it is in cache by the time it is used.
+        // A prefetch changes no result.
+        byte* ahead = (byte*)(w0 + 4L * cols);
         bool prefetch = H.Native;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int k = 0; k < cols; k += 8)
+        Vector256<float> l0 = default, h0 = default, l1 = default, h1 = default;
+        int k = 0;
+        for (; k + 16 <= cols; k += 16)
         {
-            if (prefetch) Sse.Prefetch0(ahead + 8L * k);
-            Vector256<float> v = Vector256.Load(x + k);
-            a0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k), v, a0);
-            a1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k), v, a1);
-            a2 = Vector256.FusedMultiplyAdd(H.Load(w2 + k), v, a2);
-            a3 = Vector256.FusedMultiplyAdd(H.Load(w3 + k), v, a3);
+            if (prefetch) Sse.Prefetch0(ahead + 4L * k);
+            Vector256<float> vl = Vector256.Load(x + k), vh = Vector256.Load(x + k + 8);
+            l0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k), vl, l0);
+            h0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k + 8), vh, h0);
+            l1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k), vl, l1);
+            h1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k + 8), vh, h1);
         }
-        // No tail (cols is a multiple of 8), so the weight pointer the finish would read a tail from is never used.
-        MatMulKernel.Finish4(a0, a1, a2, a3, null, 0, x, cols, cols, y, H.Native);
+        if (k < cols)
+        {
+            // The last eight columns (cols is a multiple of 8) into the low lanes, as MatMulKernel.Finish does.
+            Vector256<float> v = Vector256.Load(x + k);
+            l0 = Vector256.FusedMultiplyAdd(H.Load(w0 + k), v, l0);
+            l1 = Vector256.FusedMultiplyAdd(H.Load(w1 + k), v, l1);
+        }
+        // No tail past the multiple of 8, so the weight pointer the reduction would read a tail from is never used.
+        y[0] = MatMulKernel.Reduce(l0 + h0, null, x, cols, cols, H.Native);
+        y[1] = MatMulKernel.Reduce(l1 + h1, null, x, cols, cols, H.Native);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float One<H>(ushort* w, int cols, float* x) where H : struct, IHalfLanes
     {
-        Vector256<float> acc = default;
-        for (int k = 0; k < cols; k += 8)
-            acc = Vector256.FusedMultiplyAdd(H.Load(w + k), Vector256.Load(x + k), acc);
-        return MatMulKernel.Finish(acc, null, x, cols, cols, H.Native);
+        Vector256<float> lo = default, hi = default;
+        int k = 0;
+        for (; k + 16 <= cols; k += 16)
+        {
+            lo = Vector256.FusedMultiplyAdd(H.Load(w + k), Vector256.Load(x + k), lo);
+            hi = Vector256.FusedMultiplyAdd(H.Load(w + k + 8), Vector256.Load(x + k + 8), hi);
+        }
+        if (k < cols)
+            lo = Vector256.FusedMultiplyAdd(H.Load(w + k), Vector256.Load(x + k), lo);
+        return MatMulKernel.Reduce(lo + hi, null, x, cols, cols, H.Native);
     }
 
     /// <summary>How eight halves become eight fp32 lanes, as a generic argument so each kernel compiles branch-free.</summary>

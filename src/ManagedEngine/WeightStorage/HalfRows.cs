@@ -14,8 +14,8 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// </summary>
 internal static unsafe partial class HalfRows
 {
-    // Rows widened at a time: eight, one of the fp32 kernel's 512-bit tiles or two of its 4-row tiles (fewer rows would
-    // leave it without tiles: a dot product per row and token). The buffer is 32 KB per thread for rows of 1024, 256 KB
+    // Rows widened at a time: eight, one of the fp32 kernel's 512-bit row blocks (two 4-row tiles) or four of its 2-row
+    // tiles (fewer rows would leave it fewer tiles). The buffer is 32 KB per thread for rows of 1024, 256 KB
     // for rows of 8192: it stays in L2 while every token of the chunk passes over it.
     private const int TileRows = 8;
 

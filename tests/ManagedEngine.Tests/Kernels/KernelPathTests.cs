@@ -6,8 +6,9 @@ namespace MlPipelines.ManagedEngine.Tests.Kernels;
 
 /// <summary>
 /// Every <see cref="KernelPath"/> runs here, whatever the machine (paths wider than the hardware run in software),
-/// against the naive double-precision references. The fp32 paths keep one arithmetic — eight lanes, fused
-/// multiply-adds, lanes paired ((0+1)+(2+3)) + ((4+5)+(6+7)), the tail unfused — so besides the bound against the
+/// against the naive double-precision references. The fp32 paths keep one arithmetic — sixteen lanes of fused
+/// multiply-adds (a last group of eight into lanes 0–7), lanes i and i+8 added, the eight sums paired
+/// ((0+1)+(2+3)) + ((4+5)+(6+7)), the tail unfused — so besides the bound against the
 /// reference, every path must give exactly the bits of the default one.
 /// </summary>
 public unsafe class KernelPathTests

@@ -19,7 +19,7 @@ public unsafe class HalfDecodeTests
     [MemberData(nameof(Cases))]
     public void Fused_decode_gives_the_widening_paths_bits(bool bf16, int twist)
     {
-        const int rows = 11, cols = 328;   // 11 rows: two tiles of four and three single rows; 328 = 41 groups of eight
+        const int rows = 11, cols = 328;   // 11 rows: five pairs and a single row; 328 = 20 groups of sixteen and one of eight
         var random = new Random(7 + twist);
         var halves = new ushort[rows * cols];
         for (int i = 0; i < halves.Length; i++)
