@@ -102,10 +102,12 @@ internal static unsafe partial class MatMulKernel
                 {
                     fetch.Next();
                     for (int i = 0; i < block; i += 4)
-                        Tile4x6Of512(w0 + (long)i * wStride, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r + i, yStride, native);
+                        Tile4x6Of512<F32Lanes>((byte*)(w0 + (long)i * wStride), 4L * wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride + r + i, yStride, native);
                 }
-                for (int i = 0; i < block; i += 2)
-                    PrefillRows2(w0 + (long)i * wStride, wStride, cols, x, xStride, sixes, tokens, y + r + i, yStride, native);
+                if (sixes < tokens)
+                    for (int i = 0; i < block; i += 4)
+                        Tile4xFewOf512<F32Lanes>(tokens - sixes, (byte*)(w0 + (long)i * wStride), 4L * wStride, cols, x + (long)sixes * xStride, xStride,
+                            y + (long)sixes * yStride + r + i, yStride, native);
             }
         }
         // Tokens in threes (2 × 3 tiles: 12 accumulators), then the one or two left over while the same rows are in cache.
@@ -133,7 +135,7 @@ internal static unsafe partial class MatMulKernel
     /// Rows per block of the 512-bit prefill (two 4-row tiles): measured against one tile per block, 88–93 → 104–111
     /// GFLOP/s on 2048-column shapes; 16 or 32 rows were no better.
     /// </summary>
-    private const int BlockRows = 8;
+    internal const int BlockRows = 8;
 
     /// <summary>Tokens <c>[from, tokens)</c> of two rows: 2 × 3 tiles, then the one or two left over.</summary>
     private static void PrefillRows2(float* w0, int wStride, int cols, float* x, int xStride, int from, int tokens, float* y, int yStride, bool native)
@@ -146,7 +148,7 @@ internal static unsafe partial class MatMulKernel
     }
 
     /// <summary>Prefetches a block's cache lines into L2, an equal share before each of a number of tiles.</summary>
-    private struct BlockPrefetch(float* block, int lines, int tiles)
+    internal struct BlockPrefetch(float* block, int lines, int tiles)
     {
         private readonly int _perTile = tiles > 0 ? (lines + tiles - 1) / tiles : 0;
         private int _line;
@@ -189,40 +191,6 @@ internal static unsafe partial class MatMulKernel
     {
         for (; k < cols; k++) sum += w[k] * x[k];
         return sum;
-    }
-
-    /// <summary>
-    /// <see cref="Finish"/> for four consecutive rows and one token, stored to <c>y[0..3]</c>. Without a tail the four
-    /// sums come from three horizontal adds, which pair the lanes exactly as <see cref="Vector256.Sum{T}"/> does
-    /// (((0+1)+(2+3)) + ((4+5)+(6+7)), addition being commutative), so the bits are the same as four separate sums at a
-    /// fraction of the instructions. The portable API has no two-vector horizontal add, so other machines (and the
-    /// portable path) take the four separate sums.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Finish4(Vector256<float> lo0, Vector256<float> hi0, Vector256<float> lo1, Vector256<float> hi1,
-        Vector256<float> lo2, Vector256<float> hi2, Vector256<float> lo3, Vector256<float> hi3,
-        float* w0, int wStride, float* x, int k, int cols, float* y, bool native)
-    {
-        if (k + 8 <= cols)
-        {
-            Vector256<float> v = Vector256.Load(x + k);
-            lo0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + k), v, lo0);
-            lo1 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + wStride + k), v, lo1);
-            lo2 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + 2L * wStride + k), v, lo2);
-            lo3 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + 3L * wStride + k), v, lo3);
-            k += 8;
-        }
-        Vector256<float> a = lo0 + hi0, b = lo1 + hi1, c = lo2 + hi2, d = lo3 + hi3;
-        if (native && k == cols && Avx.IsSupported)
-        {
-            Vector256<float> sums = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
-            (sums.GetLower() + sums.GetUpper()).Store(y);
-            return;
-        }
-        y[0] = Reduce(a, w0, x, k, cols, native);
-        y[1] = Reduce(b, w0 + wStride, x, k, cols, native);
-        y[2] = Reduce(c, w0 + 2L * wStride, x, k, cols, native);
-        y[3] = Reduce(d, w0 + 3L * wStride, x, k, cols, native);
     }
 
     /// <summary>One row, one token: two eight-lane accumulator chains (lanes 0–7 and 8–15).</summary>
@@ -300,70 +268,4 @@ internal static unsafe partial class MatMulKernel
         y[2L * yStride] = Finish(l02, h02, w0, x2, k, cols, native);
         y[2L * yStride + 1] = Finish(l12, h12, w1, x2, k, cols, native);
     }
-
-    /// <summary>
-    /// Four rows × six tokens with 512-bit registers, each holding one (row, token) pair's sixteen lanes, so every pair
-    /// sums exactly as in the 256-bit kernels (the same lanes, the same fused multiply-adds in the same order, the same
-    /// reduction) and the bits do not depend on the vector width.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x6Of512(float* w0, int wStride, int cols, float* x0, int xStride, float* y, int yStride, bool native)
-    {
-        float* w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
-        float* x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
-        Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
-        Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
-        Vector512<float> a02 = default, a12 = default, a22 = default, a32 = default;
-        Vector512<float> a03 = default, a13 = default, a23 = default, a33 = default;
-        Vector512<float> a04 = default, a14 = default, a24 = default, a34 = default;
-        Vector512<float> a05 = default, a15 = default, a25 = default, a35 = default;
-        int k = 0;
-        for (; k + 16 <= cols; k += 16)
-        {
-            Vector512<float> r0 = Vector512.Load(w0 + k), r1 = Vector512.Load(w1 + k), r2 = Vector512.Load(w2 + k), r3 = Vector512.Load(w3 + k);
-            Vector512<float> v = Vector512.Load(x0 + k);
-            a00 = Vector512.FusedMultiplyAdd(r0, v, a00);
-            a10 = Vector512.FusedMultiplyAdd(r1, v, a10);
-            a20 = Vector512.FusedMultiplyAdd(r2, v, a20);
-            a30 = Vector512.FusedMultiplyAdd(r3, v, a30);
-            v = Vector512.Load(x1 + k);
-            a01 = Vector512.FusedMultiplyAdd(r0, v, a01);
-            a11 = Vector512.FusedMultiplyAdd(r1, v, a11);
-            a21 = Vector512.FusedMultiplyAdd(r2, v, a21);
-            a31 = Vector512.FusedMultiplyAdd(r3, v, a31);
-            v = Vector512.Load(x2 + k);
-            a02 = Vector512.FusedMultiplyAdd(r0, v, a02);
-            a12 = Vector512.FusedMultiplyAdd(r1, v, a12);
-            a22 = Vector512.FusedMultiplyAdd(r2, v, a22);
-            a32 = Vector512.FusedMultiplyAdd(r3, v, a32);
-            v = Vector512.Load(x3 + k);
-            a03 = Vector512.FusedMultiplyAdd(r0, v, a03);
-            a13 = Vector512.FusedMultiplyAdd(r1, v, a13);
-            a23 = Vector512.FusedMultiplyAdd(r2, v, a23);
-            a33 = Vector512.FusedMultiplyAdd(r3, v, a33);
-            v = Vector512.Load(x4 + k);
-            a04 = Vector512.FusedMultiplyAdd(r0, v, a04);
-            a14 = Vector512.FusedMultiplyAdd(r1, v, a14);
-            a24 = Vector512.FusedMultiplyAdd(r2, v, a24);
-            a34 = Vector512.FusedMultiplyAdd(r3, v, a34);
-            v = Vector512.Load(x5 + k);
-            a05 = Vector512.FusedMultiplyAdd(r0, v, a05);
-            a15 = Vector512.FusedMultiplyAdd(r1, v, a15);
-            a25 = Vector512.FusedMultiplyAdd(r2, v, a25);
-            a35 = Vector512.FusedMultiplyAdd(r3, v, a35);
-        }
-        Finish4(a00, a10, a20, a30, w0, wStride, x0, k, cols, y, native);
-        Finish4(a01, a11, a21, a31, w0, wStride, x1, k, cols, y + yStride, native);
-        Finish4(a02, a12, a22, a32, w0, wStride, x2, k, cols, y + 2L * yStride, native);
-        Finish4(a03, a13, a23, a33, w0, wStride, x3, k, cols, y + 3L * yStride, native);
-        Finish4(a04, a14, a24, a34, w0, wStride, x4, k, cols, y + 4L * yStride, native);
-        Finish4(a05, a15, a25, a35, w0, wStride, x5, k, cols, y + 5L * yStride, native);
-    }
-
-    /// <summary>Four rows' sums for one token from their 512-bit accumulators (<see cref="Finish4(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, float*, int, float*, int, int, float*, bool)"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish4(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3,
-        float* w0, int wStride, float* x, int k, int cols, float* y, bool native) =>
-        Finish4(r0.GetLower(), r0.GetUpper(), r1.GetLower(), r1.GetUpper(), r2.GetLower(), r2.GetUpper(), r3.GetLower(), r3.GetUpper(),
-            w0, wStride, x, k, cols, y, native);
 }

@@ -35,7 +35,10 @@ internal static unsafe partial class HalfRows
         fixed (float* rows = buffer, xs = scaled)
         {
             float* input = shifted ? xs : x;
-            for (int r = rowStart; r < rowEnd; r += tile)
+            int r = rowStart;
+            if (shifted && path == KernelPath.Native512 && Avx512F.IsSupported && tokens >= 6 && cols % 8 == 0)
+                r = PrefillInRegisters(w, cols, input, tokens, y, yStride, rowStart, rowEnd);
+            for (; r < rowEnd; r += tile)
             {
                 int n = Math.Min(tile, rowEnd - r);
                 if (shifted)

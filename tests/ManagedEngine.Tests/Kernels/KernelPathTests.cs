@@ -53,6 +53,9 @@ public unsafe class KernelPathTests
     [InlineData(6, 7, 2, 0)]
     [InlineData(9, 2100, 7, 5)]    // prefill in column blocks (long rows), strided
     [InlineData(8, 1100, 300, 0)]  // more token triples than are carried between column blocks at once
+    [InlineData(20, 40, 8, 0)]     // 512-bit tiles of six tokens and of two
+    [InlineData(12, 48, 9, 3)]     // six and three, strided
+    [InlineData(17, 72, 11, 0)]    // six and five, rows past the blocks of eight
     public void MatMul_every_path_matches_naive_and_the_default_bit_for_bit(int rows, int cols, int tokens, int pad)
     {
         var rng = new Random(rows * 31 + cols + tokens);

@@ -94,10 +94,13 @@ public unsafe class HalfDecodeTests
     [InlineData(false, 520, 3)]
     [InlineData(true, 8200, 0)]
     [InlineData(true, 1029, 2)]
-    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols, int twist)
+    [InlineData(false, 520, 0, 17)]   // two tiles of six and five tokens left over
+    [InlineData(false, 2304, 1, 8)]   // two left over
+    [InlineData(false, 528, 0, 9)]    // three left over
+    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols, int twist, int tokens = 13)
     {
-        // 19 rows: two tiles of eight and three rows; 13 tokens: two tiles of six and one token left over.
-        const int rows = 19, tokens = 13;
+        // 19 rows: two blocks of eight and three rows; 13 tokens: two tiles of six and one token left over.
+        const int rows = 19;
         var random = new Random(cols + twist);
         var halves = new ushort[rows * cols];
         for (int i = 0; i < halves.Length; i++)
