@@ -300,7 +300,4 @@ internal static unsafe class Block32Kernels
             }
         return false;
     }
-
-    /// <summary>How many rows ahead the k-quant decode prefetches: about 4 KB, in whole row pairs (at least two pairs).</summary>
-    internal static long PrefetchRows(long rowBytes) => Math.Max(4, (4096 / rowBytes + 1) & ~1L);
 }
