@@ -51,8 +51,7 @@ internal static unsafe partial class HalfRows
     private readonly struct F16RowLanes : IRowLanes
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k) =>
-            (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)row + k)), 13) & Vector512.Create(ShiftedMask)).AsSingle();
+        public static Vector512<float> Load16(byte* row, int k) => F16Lanes16((ushort*)row + k);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int k) => F16Native.Load((ushort*)row + k);
