@@ -73,6 +73,7 @@ internal sealed unsafe class StoredProjectionJob : ParallelJob
 {
     public WeightStorage.StoredMatrix Matrix = null!;
     public float* X;                                            // fp32 activations (F16/BF16 weights)
+    public float* Rebiased;                                     // X · 2^112 for F16 weights, or null (see HalfRows)
     public WeightStorage.QuantizedActivations? Quantized;       // quantised activations (block formats)
     public int Tokens;
     public float* Y;
@@ -83,6 +84,6 @@ internal sealed unsafe class StoredProjectionJob : ParallelJob
         if (Quantized is { } q)
             Matrix.Multiply(q, Tokens, Y, YStride, start, end, KernelPaths.Default);
         else
-            Matrix.Multiply(X, Tokens, Y, YStride, start, end, KernelPaths.Default);
+            Matrix.Multiply(X, Tokens, Y, YStride, start, end, KernelPaths.Default, Rebiased);
     }
 }

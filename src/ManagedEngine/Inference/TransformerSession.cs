@@ -33,6 +33,10 @@ public sealed unsafe class TransformerSession : IModelSession
     // (buffer and version) it holds, so wq/wk/wv (and w1/w3) share one quantisation.
     private readonly Dictionary<(int Cols, ActivationGrouping Grouping), (QuantizedActivations Buffer, nint Source, int Version)> _blockInputs = new();
     private int _inputVersion;   // bumped whenever a projection input buffer is rewritten
+    // Activations times 2^112 for fp16 weights (HalfRows' identity), computed once per input for every thread rather
+    // than by each thread in its own copy: at two threads the copies doubled the activations' cache footprint.
+    private float[] _rebiased = [];
+    private (nint Source, int Version, int Count, bool Ok) _rebiasedInput = (0, -1, 0, false);
 
     // Activations for a chunk of tokens, row-major [ChunkCapacity, width] (names as in llama2.c). _q and the attention
     // output (in _xb) are QueryDim wide, which an explicit head size can make wider than Dim.
@@ -263,6 +267,7 @@ public sealed unsafe class TransformerSession : IModelSession
         _storedProjection.Matrix = weights;
         _storedProjection.X = x;
         _storedProjection.Quantized = null;
+        _storedProjection.Rebiased = weights.Format == WeightFormat.F16 ? Rebiased(x, m * weights.Cols) : null;
         if (weights.Activations is { } grouping)
         {
             var key = (weights.Cols, grouping);
@@ -280,6 +285,24 @@ public sealed unsafe class TransformerSession : IModelSession
         _storedProjection.Y = y;
         _storedProjection.YStride = rows;
         _pool.Run(_storedProjection, rows);
+    }
+
+    /// <summary><c>x · 2^112</c> for fp16 weights, shared by the projections that read the same input; null if x has values too large for it.</summary>
+    private float* Rebiased(float* x, int count)
+    {
+        if (_rebiased.Length < count)
+        {
+            _rebiased = Pinned(count);
+            _rebiasedInput = (0, -1, 0, false);
+        }
+        float* buffer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _rebiased[0]);   // pinned
+        var (source, version, done, ok) = _rebiasedInput;
+        if (source != (nint)x || version != _inputVersion || done != count)
+        {
+            ok = HalfRows.Rebias(x, count, buffer);
+            _rebiasedInput = ((nint)x, _inputVersion, count, ok);
+        }
+        return ok ? buffer : null;
     }
 
     private void ProjectQ8(Quantization.Q8Matrix q8, float* x, int m, float* y, int rows)

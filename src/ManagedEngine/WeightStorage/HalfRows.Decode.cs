@@ -52,59 +52,65 @@ internal static unsafe partial class HalfRows
     /// One token's rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> with the halves converted in registers, if
     /// this call can give the widening path's bits (see the class remarks); false, having written nothing, if not.
     /// </summary>
-    /// <remarks><paramref name="specials"/>: whether the matrix holds fp16 infinities or NaNs (<see cref="HasSpecialHalves"/>).</remarks>
-    public static bool TryDecode(ushort* w, bool bf16, bool specials, int cols, float* x, float* y, int rowStart, int rowEnd, KernelPath path)
+    /// <remarks><paramref name="specials"/>: whether the matrix holds fp16 infinities or NaNs (<see cref="HasSpecialHalves"/>).
+    /// <paramref name="rebiased"/>: <c>x · 2^112</c> already computed by the caller (<see cref="Rebias"/>, once for all
+    /// threads), or null to compute it here.</remarks>
+    public static bool TryDecode(ushort* w, bool bf16, bool specials, int cols, float* x, float* rebiased, float* y, int rowStart, int rowEnd,
+        KernelPath path)
     {
         // The scalar and 128-bit paths keep the widening (they are the plain references the fused kernel is tested against).
         if (path < KernelPath.Portable256 || cols % 8 != 0 || (!bf16 && specials))
             return false;
         float* xs = x;
-        float[]? scaled = null;
         if (!bf16)
         {
-            scaled = ScaledBuffer(cols);
-            if (!Rebias(x, cols, scaled))
-                return false;
+            if (rebiased is null)
+            {
+                rebiased = ScaledBuffer(cols);
+                if (!Rebias(x, cols, rebiased))
+                    return false;
+            }
+            xs = rebiased;
         }
         bool native = path >= KernelPath.Native256 && Avx2.IsSupported;
-        fixed (float* sp = scaled)
-        {
-            if (!bf16) xs = sp;
-            bool wide = !bf16 && path == KernelPath.Native512 && Avx512F.IsSupported;
-            if (bf16 && native) Rows<Bf16Native>(w, cols, xs, y, rowStart, rowEnd, wide: false);
-            else if (bf16) Rows<Bf16Portable>(w, cols, xs, y, rowStart, rowEnd, wide: false);
-            else if (native) Rows<F16Native>(w, cols, xs, y, rowStart, rowEnd, wide);
-            else Rows<F16Portable>(w, cols, xs, y, rowStart, rowEnd, wide: false);
-        }
+        bool wide = !bf16 && path == KernelPath.Native512 && Avx512F.IsSupported;
+        if (bf16 && native) Rows<Bf16Native>(w, cols, xs, y, rowStart, rowEnd, wide: false);
+        else if (bf16) Rows<Bf16Portable>(w, cols, xs, y, rowStart, rowEnd, wide: false);
+        else if (native) Rows<F16Native>(w, cols, xs, y, rowStart, rowEnd, wide);
+        else Rows<F16Portable>(w, cols, xs, y, rowStart, rowEnd, wide: false);
         return true;
     }
 
-    /// <summary>This thread's buffer for rebiased activations, at least <paramref name="count"/> long (grown, never per call).</summary>
-    private static float[] ScaledBuffer(int count) =>
-        t_scaled is { } s && s.Length >= count ? s : t_scaled = GC.AllocateArray<float>(count, pinned: true);
+    /// <summary>This thread's pinned buffer for rebiased activations, at least <paramref name="count"/> long (grown, never per call).</summary>
+    private static float* ScaledBuffer(int count)
+    {
+        if (t_scaled is not { } s || s.Length < count)
+            t_scaled = s = GC.AllocateArray<float>(count, pinned: true);
+        return (float*)Unsafe.AsPointer(ref s[0]);
+    }
 
-    /// <summary><c>x · 2^112</c> into <paramref name="scaled"/>; false if some activation is too large for that or not a number.</summary>
-    private static bool Rebias(float* x, int count, float[] scaled)
+    /// <summary>
+    /// <c>x · 2^112</c> into <paramref name="scaled"/>, the activations of the fp16 kernels' identity (see the class
+    /// remarks); false if some activation is too large for that or not a number (the widening path then serves).
+    /// </summary>
+    public static bool Rebias(float* x, int count, float* scaled)
     {
         var limit = Vector256.Create(F16ActivationLimit);
         var factor = Vector256.Create(F16Rebias);
-        fixed (float* s = scaled)
+        int k = 0;
+        for (; k + 8 <= count; k += 8)
         {
-            int k = 0;
-            for (; k + 8 <= count; k += 8)
-            {
-                Vector256<float> v = Vector256.Load(x + k);
-                // LessThan is false for NaN, so a NaN activation also takes the widening path.
-                if (!Vector256.LessThanAll(Vector256.Abs(v), limit))
-                    return false;
-                (v * factor).Store(s + k);
-            }
-            for (; k < count; k++)
-            {
-                if (!(MathF.Abs(x[k]) < F16ActivationLimit))
-                    return false;
-                s[k] = x[k] * F16Rebias;
-            }
+            Vector256<float> v = Vector256.Load(x + k);
+            // LessThan is false for NaN, so a NaN activation also takes the widening path.
+            if (!Vector256.LessThanAll(Vector256.Abs(v), limit))
+                return false;
+            (v * factor).Store(scaled + k);
+        }
+        for (; k < count; k++)
+        {
+            if (!(MathF.Abs(x[k]) < F16ActivationLimit))
+                return false;
+            scaled[k] = x[k] * F16Rebias;
         }
         return true;
     }

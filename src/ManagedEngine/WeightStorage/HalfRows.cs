@@ -22,19 +22,29 @@ internal static unsafe partial class HalfRows
     [ThreadStatic] private static float[]? t_buffer;
 
     /// <summary>Rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> of <c>Y = X Wᵀ</c> for <paramref name="tokens"/> tokens.</summary>
-    /// <remarks><paramref name="specials"/>: whether the fp16 matrix holds infinities or NaNs (<see cref="HasSpecialHalves"/>).</remarks>
-    public static void Multiply(ushort* w, bool bf16, bool specials, int cols, float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd,
-        KernelPath path)
+    /// <remarks><paramref name="specials"/>: whether the fp16 matrix holds infinities or NaNs (<see cref="HasSpecialHalves"/>).
+    /// <paramref name="rebiased"/>: <c>x · 2^112</c> already computed by the caller (<see cref="Rebias"/>, once for all
+    /// threads), or null to compute it here.</remarks>
+    public static void Multiply(ushort* w, bool bf16, bool specials, int cols, float* x, float* rebiased, int tokens, float* y, int yStride,
+        int rowStart, int rowEnd, KernelPath path)
     {
         int tile = TileRows;
         float[] buffer = t_buffer is { } b && b.Length >= tile * cols ? b : t_buffer = GC.AllocateArray<float>(tile * cols, pinned: true);
         // fp16 rows are widened as w · 2^-112 in two operations per vector, against activations scaled by 2^112 (the
         // decode kernel's identity, see HalfRows.Decode.cs): the exact widening costs a sixth of the products' time.
-        float[]? scaled = !bf16 && !specials && path >= KernelPath.Portable256 ? ScaledBuffer(tokens * cols) : null;
-        bool shifted = scaled is not null && Rebias(x, tokens * cols, scaled);
-        fixed (float* rows = buffer, xs = scaled)
+        bool shifted = false;
+        if (!bf16 && !specials && path >= KernelPath.Portable256)
         {
-            float* input = shifted ? xs : x;
+            if (rebiased is null)
+            {
+                float* scaled = ScaledBuffer(tokens * cols);
+                rebiased = Rebias(x, tokens * cols, scaled) ? scaled : null;
+            }
+            shifted = rebiased is not null;
+        }
+        fixed (float* rows = buffer)
+        {
+            float* input = shifted ? rebiased : x;
             int r = rowStart;
             if (shifted && path == KernelPath.Native512 && Avx512F.IsSupported && tokens >= 6 && cols % 8 == 0)
                 r = PrefillInRegisters(w, cols, input, tokens, y, yStride, rowStart, rowEnd);

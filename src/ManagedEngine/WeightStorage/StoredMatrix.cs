@@ -54,7 +54,9 @@ internal sealed unsafe class StoredMatrix
     public ActivationGrouping? Activations => WeightFormats.Activations(Format);
 
     /// <summary>Rows <paramref name="rowStart"/>..<paramref name="rowEnd"/> of <c>Y = X Wᵀ</c>, fp32 activations (F32, F16, BF16).</summary>
-    public void Multiply(float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    /// <remarks><paramref name="rebiased"/>: for F16 weights, <c>x · 2^112</c> when the caller has computed it once for
+    /// every thread (<see cref="HalfRows.Rebias"/>); null to let each call compute its own.</remarks>
+    public void Multiply(float* x, int tokens, float* y, int yStride, int rowStart, int rowEnd, KernelPath path, float* rebiased = null)
     {
         switch (Format)
         {
@@ -65,9 +67,9 @@ internal sealed unsafe class StoredMatrix
             case WeightFormat.BF16:
                 bool bf16 = Format == WeightFormat.BF16;
                 bool specials = !bf16 && HasSpecialHalves;
-                if (tokens == 1 && HalfRows.TryDecode((ushort*)Data, bf16, specials, Cols, x, y, rowStart, rowEnd, path))
+                if (tokens == 1 && HalfRows.TryDecode((ushort*)Data, bf16, specials, Cols, x, rebiased, y, rowStart, rowEnd, path))
                     break;
-                HalfRows.Multiply((ushort*)Data, bf16, specials, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
+                HalfRows.Multiply((ushort*)Data, bf16, specials, Cols, x, rebiased, tokens, y, yStride, rowStart, rowEnd, path);
                 break;
             default:
                 throw new InvalidOperationException($"{Format} weights multiply quantised activations.");

@@ -43,7 +43,7 @@ public unsafe class GemmThroughput(ITestOutputHelper output)
             fixed (ushort* ph = halves)
             {
                 ushort* h = ph;
-                double best = MicroTimer.BestMicroseconds(() => MlPipelines.ManagedEngine.WeightStorage.HalfRows.Multiply(h, false, false, cols, px, tokens, py, rows, 0, rows, KernelPaths.Default));
+                double best = MicroTimer.BestMicroseconds(() => MlPipelines.ManagedEngine.WeightStorage.HalfRows.Multiply(h, false, false, cols, px, null, tokens, py, rows, 0, rows, KernelPaths.Default));
                 output.WriteLine($"[{rows}x{cols}] fp16 x {tokens} tokens: {best,8:F1} µs  {2.0 * rows * cols * tokens / (best * 1e3),6:F1} GFLOP/s");
             }
         }

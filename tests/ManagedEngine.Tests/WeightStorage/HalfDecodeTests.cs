@@ -61,9 +61,18 @@ public unsafe class HalfDecodeTests
                 foreach (KernelPath path in new[] { KernelPath.Portable256, KernelPath.Native256, KernelPath.Native512 })
                 {
                     bool specials = !bf16 && HalfRows.HasSpecialHalves(w, halves.Length);
-                    bool ran = HalfRows.TryDecode(w, bf16, specials, cols, xp, dp, 0, rows, path);
+                    bool ran = HalfRows.TryDecode(w, bf16, specials, cols, xp, null, dp, 0, rows, path);
                     Assert.Equal(twist < 2 || (bf16 && twist == 2), ran);
                     if (ran) Assert.Equal(first, direct);
+                    // The same with the activations rebiased once by the caller (as a session does for all threads).
+                    var rebiased = new float[cols];
+                    fixed (float* rp = rebiased)
+                        if (!bf16 && HalfRows.Rebias(xp, cols, rp))
+                        {
+                            Array.Clear(direct);
+                            Assert.Equal(ran, HalfRows.TryDecode(w, bf16, specials, cols, xp, rp, dp, 0, rows, path));
+                            if (ran) Assert.Equal(first, direct);
+                        }
                 }
             float[] fused = first!;
             for (int r = 0; r < rows; r++)
@@ -97,10 +106,10 @@ public unsafe class HalfDecodeTests
     [InlineData(false, 520, 0, 17)]   // two tiles of six and five tokens left over
     [InlineData(false, 2304, 1, 8)]   // two left over
     [InlineData(false, 528, 0, 9)]    // three left over
-    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols, int twist, int tokens = 13)
+    [InlineData(false, 264, 1, 13, 90)] // a thread's 87 rows: a block of 64, a shorter one of 20, three rows widened
+    public void Prefill_gives_the_fp32_kernels_bits_on_the_widened_rows(bool bf16, int cols, int twist, int tokens = 13, int rows = 19)
     {
-        // 19 rows: two blocks of eight and three rows; 13 tokens: two tiles of six and one token left over.
-        const int rows = 19;
+        // 19 rows: a thread's 16 rows in one block and three widened; 13 tokens: two tiles of six and one token left over.
         var random = new Random(cols + twist);
         var halves = new ushort[rows * cols];
         for (int i = 0; i < halves.Length; i++)
@@ -138,6 +147,17 @@ public unsafe class HalfDecodeTests
                     MatMulKernel.Multiply(wf, cols, cols, xp, cols, tokens, ep, rows, 0, rows, KernelPath.Scalar);
                 }
                 Assert.True(expected.AsSpan().SequenceEqual(y), $"{path}: first difference at {expected.Zip(y).TakeWhile(p => p.First.Equals(p.Second)).Count()}");
+                // The same with the activations rebiased once by the caller (as a session does for all threads).
+                var rebiased = new float[tokens * cols];
+                fixed (float* rp = rebiased)
+                fixed (float* yp = y)
+                    if (!bf16 && HalfRows.Rebias(xp, tokens * cols, rp))
+                    {
+                        Array.Clear(y);
+                        matrix.Multiply(xp, tokens, yp, rows, 0, 3, path, rp);
+                        matrix.Multiply(xp, tokens, yp, rows, 3, rows, path, rp);
+                        Assert.True(expected.AsSpan().SequenceEqual(y), $"{path}, rebiased by the caller");
+                    }
             }
         }
     }
