@@ -142,7 +142,7 @@ internal static unsafe partial class MatMulKernel
         for (; t + 3 <= tokens; t += 3)
             Tile2x3(w0, wStride, cols, x + (long)t * xStride, xStride, y + (long)t * yStride, yStride, native);
         for (; t < tokens; t++)
-            Tile2x1(w0, wStride, cols, x + (long)t * xStride, y + (long)t * yStride, native);
+            DotPair(w0, w0 + wStride, cols, x + (long)t * xStride, y + (long)t * yStride, y + (long)t * yStride + 1, native);
     }
 
     /// <summary>Prefetches a block's cache lines into L2, an equal share before each of a number of tiles.</summary>
@@ -212,7 +212,7 @@ internal static unsafe partial class MatMulKernel
             y[rowEnd - 1] = Dot(w + (long)(rowEnd - 1) * wStride, x, cols, native);
     }
 
-    /// <summary>Two rows (anywhere), one token: <see cref="Dot"/> on each, the activation loads shared.</summary>
+    /// <summary>Two rows (anywhere: the two decode streams, or neighbours in a prefill tile), one token: <see cref="Dot"/> on each, the activation loads shared.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void DotPair(float* w0, float* w1, int cols, float* x, float* y0, float* y1, bool native)
     {
@@ -258,24 +258,6 @@ internal static unsafe partial class MatMulKernel
             hi = Vector256.FusedMultiplyAdd(Vector256.Load(w + k + 8), Vector256.Load(x + k + 8), hi);
         }
         return Finish(lo, hi, w, x, k, cols, native);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile2x1(float* w0, int wStride, int cols, float* x, float* y, bool native)
-    {
-        float* w1 = w0 + wStride;
-        Vector256<float> l0 = default, h0 = default, l1 = default, h1 = default;
-        int k = 0;
-        for (; k + 16 <= cols; k += 16)
-        {
-            Vector256<float> vl = Vector256.Load(x + k), vh = Vector256.Load(x + k + 8);
-            l0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + k), vl, l0);
-            h0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + k + 8), vh, h0);
-            l1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + k), vl, l1);
-            h1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + k + 8), vh, h1);
-        }
-        y[0] = Finish(l0, h0, w0, x, k, cols, native);
-        y[1] = Finish(l1, h1, w1, x, k, cols, native);
     }
 
     /// <summary>
