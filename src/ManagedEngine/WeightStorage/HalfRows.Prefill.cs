@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using MlPipelines.ManagedEngine.Kernels;
 
 namespace MlPipelines.ManagedEngine.WeightStorage;
