@@ -11,8 +11,9 @@ internal abstract class ParallelJob
 /// A persistent fork/join pool: <c>threads - 1</c> workers plus the calling thread. A matmul of a
 /// 288-wide model lasts microseconds, too short for <c>Parallel.For</c> (task scheduling costs as much)
 /// or for waking blocked threads, so workers spin on a generation counter between jobs and only
-/// block after a while without work. Units are split into one contiguous range per thread; each
-/// output element is produced by exactly one thread, so results do not depend on the thread count.
+/// block after a while without work. Units are handed out in chunks that threads claim as they finish
+/// the last one (a few chunks per thread), so a thread slowed by the machine does not hold the others up;
+/// each output element is produced by exactly one thread, so results do not depend on the thread count.
 /// Not re-entrant: one job at a time (a pool belongs to one session).
 /// </summary>
 internal sealed class WorkerPool : IDisposable
@@ -28,6 +29,8 @@ internal sealed class WorkerPool : IDisposable
     private readonly object _gate = new();   // sleeping workers wait on it; a new job pulses it
     private ParallelJob? _job;
     private int _units;
+    private int _chunk;
+    private int _nextUnit;
     private long _generation;
     private int _pending;
     private int _sleepers;
@@ -51,7 +54,11 @@ internal sealed class WorkerPool : IDisposable
     public int Threads { get; }
 
     /// <summary>Runs <paramref name="job"/> over <paramref name="units"/> units on all threads and waits for it.</summary>
-    public void Run(ParallelJob job, int units)
+    /// <param name="job">The work.</param>
+    /// <param name="units">How many units it has.</param>
+    /// <param name="chunksPerThread">Chunks per thread (1: one contiguous share each).</param>
+    /// <param name="alignment">Chunks start at multiples of this (a kernel's natural block of rows).</param>
+    public void Run(ParallelJob job, int units, int chunksPerThread = 1, int alignment = 1)
     {
         if (Threads == 1 || units < 2)
         {
@@ -60,6 +67,8 @@ internal sealed class WorkerPool : IDisposable
         }
         _job = job;
         _units = units;
+        _chunk = Chunk(units, Threads * chunksPerThread, alignment);
+        Volatile.Write(ref _nextUnit, 0);
         _failure = null;
         Volatile.Write(ref _pending, _workers.Length);
         Interlocked.Increment(ref _generation);
@@ -85,13 +94,23 @@ internal sealed class WorkerPool : IDisposable
 
     private void Execute(int thread)
     {
-        (int start, int end) = Partition(_units, Threads, thread);
-        if (start < end) _job!.Execute(start, end, thread);
+        int units = _units, chunk = _chunk;
+        while (true)
+        {
+            int start = Interlocked.Add(ref _nextUnit, chunk) - chunk;
+            if (start >= units) return;
+            _job!.Execute(start, Math.Min(start + chunk, units), thread);
+        }
     }
 
-    /// <summary>Thread <paramref name="thread"/>'s contiguous share of <paramref name="units"/>.</summary>
-    public static (int Start, int End) Partition(int units, int threads, int thread) =>
-        ((int)((long)units * thread / threads), (int)((long)units * (thread + 1) / threads));
+    /// <summary>The chunk size for about <paramref name="chunks"/> chunks: a multiple of <paramref name="alignment"/>, at least one unit.</summary>
+    internal static int Chunk(int units, int chunks, int alignment)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunks, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(alignment, 1);
+        long perChunk = ((long)units + chunks - 1) / chunks;
+        return (int)Math.Max(1, Math.Min(units, (perChunk + alignment - 1) / alignment * alignment));
+    }
 
     private void WorkerLoop(int index)
     {

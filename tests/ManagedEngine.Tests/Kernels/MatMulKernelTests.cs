@@ -49,20 +49,4 @@ public unsafe class MatMulKernelTests
         }
         Assert.Equal(all, pieces);
     }
-
-    [Fact]
-    public void Worker_pool_partitions_cover_every_unit_once()
-    {
-        foreach (int threads in new[] { 1, 2, 3, 8 })
-            foreach (int units in new[] { 0, 1, 5, 64, 1001 })
-            {
-                var seen = new int[units];
-                for (int t = 0; t < threads; t++)
-                {
-                    var (start, end) = WorkerPool.Partition(units, threads, t);
-                    for (int u = start; u < end; u++) seen[u]++;
-                }
-                Assert.All(seen, c => Assert.Equal(1, c));
-            }
-    }
 }
