@@ -67,4 +67,10 @@ public sealed record OnnxExportResult
 
     /// <summary>The manifest written beside the model.</summary>
     public required ExportManifest Manifest { get; init; }
+
+    /// <summary>
+    /// Why the tokenizer could not also be written as tokenizer.json for onnxruntime-genai (a SentencePiece model with a
+    /// normalization the Llama 2 form does not express); null when it was, or when there is no tokenizer.
+    /// </summary>
+    public string? GenAiTokenizerProblem { get; init; }
 }

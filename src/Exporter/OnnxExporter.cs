@@ -4,6 +4,8 @@ using MlPipelines.Exporter.Graph;
 using MlPipelines.Exporter.Llama;
 using MlPipelines.ManagedEngine.Chat;
 using MlPipelines.ManagedEngine.Formats.Gguf;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
+using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.ManagedEngine.Tokenization.HuggingFace;
@@ -12,7 +14,9 @@ namespace MlPipelines.Exporter;
 
 /// <summary>
 /// Exports LLaMA weights as an ONNX model directory: <c>model.onnx</c> (plus <c>model.onnx.data</c>
-/// with external data), <c>mlpipe.json</c> (<see cref="ExportManifest"/>) and optionally the tokenizer.
+/// with external data), <c>mlpipe.json</c> (<see cref="ExportManifest"/>), the tokenizer if one is given, and what
+/// onnxruntime-genai needs to run the directory as it is: <c>genai_config.json</c> and the tokenizer as
+/// <c>tokenizer.json</c> + <c>tokenizer_config.json</c> (converted from a SentencePiece or llama2.c vocabulary).
 /// The graph's interface is described by <see cref="LlamaOnnxNames"/>.
 /// </summary>
 public static class OnnxExporter
@@ -84,6 +88,12 @@ public static class OnnxExporter
             }
             : ((byte[]?)null, (string?)null, (byte[]?)null);
         string? tokenizerFile = options.TokenizerPath is null ? null : embeddedName ?? Path.GetFileName(options.TokenizerPath);
+        // onnxruntime-genai reads only Hugging Face tokenizer files: a SentencePiece or llama2.c vocabulary also goes out as
+        // a converted tokenizer.json (our own engine keeps reading the original, whose merge order is exact).
+        var (genAiTokenizer, genAiTokenizerConfig, genAiProblem) = tokenizerFile is null || tokenizerFile == EmbeddedTokenizerJsonFileName
+            || Path.GetFileName(options.TokenizerPath!).Equals(EmbeddedTokenizerJsonFileName, StringComparison.OrdinalIgnoreCase)
+            ? ((byte[]?)null, (byte[]?)null, (string?)null)
+            : ConvertForGenAi(options.TokenizerPath!, weights.Config.VocabSize);
         var manifest = new ExportManifest
         {
             Config = weights.Config,
@@ -107,6 +117,12 @@ public static class OnnxExporter
             }
             if (embeddedConfig is not null)
                 File.WriteAllBytes(Path.Combine(temp, ChatFormat.TokenizerConfigFileName), embeddedConfig);
+            if (genAiTokenizer is not null)
+            {
+                File.WriteAllBytes(Path.Combine(temp, EmbeddedTokenizerJsonFileName), genAiTokenizer);
+                File.WriteAllBytes(Path.Combine(temp, ChatFormat.TokenizerConfigFileName), genAiTokenizerConfig!);
+            }
+            File.WriteAllBytes(Path.Combine(temp, GenAiConfigWriter.FileName), GenAiConfigWriter.Write(weights.Config, GenerationConfigOf(weights.Source)));
             File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
             cancellationToken.ThrowIfCancellationRequested();
             beforePublish?.Invoke(temp);
@@ -124,7 +140,33 @@ public static class OnnxExporter
             ExternalDataBytes = dataBytes,
             Elapsed = clock.Elapsed,
             Manifest = manifest,
+            GenAiTokenizerProblem = genAiProblem,
         };
+    }
+
+    /// <summary>A piece tokenizer as tokenizer.json + tokenizer_config.json, or why it cannot be one.</summary>
+    private static (byte[]? Json, byte[]? Config, string? Problem) ConvertForGenAi(string tokenizerPath, int vocabSize)
+    {
+        try
+        {
+            return TokenizerLoader.Load(tokenizerPath, vocabSize) switch
+            {
+                SentencePieceModelTokenizer sp => (sp.ToTokenizerJson(), sp.ToTokenizerConfigJson(), null),
+                Llama2cTokenizer bin => (bin.ToTokenizerJson(), bin.ToTokenizerConfigJson(), null),
+                _ => (null, null, null),   // a Hugging Face tokenizer: its own files were written
+            };
+        }
+        catch (NotSupportedException e)
+        {
+            return (null, null, e.Message);
+        }
+    }
+
+    /// <summary>The generation_config.json beside a Hugging Face source (a directory or a file in one), if any.</summary>
+    private static HuggingFaceGenerationConfig? GenerationConfigOf(string source)
+    {
+        string? directory = Directory.Exists(source) ? source : File.Exists(source) ? Path.GetDirectoryName(Path.GetFullPath(source)) : null;
+        return directory is null ? null : HuggingFaceGenerationConfig.Load(directory);
     }
 
     // Informational model metadata (the manifest is the authoritative description).

@@ -84,8 +84,8 @@ public sealed class ModelInterfaceTests(Stories260KFixture fixture) : IClassFixt
         Assert.Null(export.ExternalDataPath);
         Assert.False(File.Exists(Path.Combine(export.OutputDirectory, ExportManifest.ExternalDataFileName)));
         Assert.Equal(new FileInfo(export.ModelPath).Length, export.ModelBytes);
-        // Only the export's own files, no leftovers.
-        Assert.Equal([ExportManifest.FileName, ExportManifest.ModelFileName, "tok512.bin"],
+        // Only the export's own files, no leftovers: ours, and onnxruntime-genai's (its config, the converted tokenizer).
+        Assert.Equal(["genai_config.json", ExportManifest.FileName, ExportManifest.ModelFileName, "tok512.bin", "tokenizer.json", "tokenizer_config.json"],
             Directory.GetFileSystemEntries(export.OutputDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 }

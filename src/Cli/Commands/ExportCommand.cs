@@ -34,6 +34,8 @@ internal static class ExportCommand
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +
                 (result.ExternalDataBytes > 0 ? $" + {result.ExternalDataBytes:N0} bytes of external data" : "") +
                 $" in {result.Elapsed.TotalSeconds:F1} s");
+            if (result.GenAiTokenizerProblem is { } problem)
+                console.Error.WriteLine($"note: no tokenizer.json for onnxruntime-genai: {problem}");
             return Task.FromResult(0);
         });
         return command;

@@ -161,6 +161,57 @@ public sealed class Llama2cTokenizer : PieceTokenizer
     /// <inheritdoc/>
     public override ReadOnlySpan<byte> GetPieceBytes(int previous, int token) => _table.Get(previous, token);
 
+    /// <summary>
+    /// This tokenizer as a Llama 2 style tokenizer.json (BPE with byte fallback, merges ranked by the file's scores; see
+    /// <c>SentencePieceJsonWriter</c>), for tools that read only Hugging Face files, such as onnxruntime-genai. Ids 0–2 are
+    /// written as <c>&lt;unk&gt;</c>, <c>&lt;s&gt;</c> and <c>&lt;/s&gt;</c>, spaces in pieces as '▁'.
+    /// </summary>
+    /// <remarks>
+    /// One difference is inherent to that form: a '▁' (U+2581) typed in the text is a space to a tokenizer.json, as it is
+    /// to SentencePiece, while run.c encodes it as its three UTF-8 bytes. Every other text gets the same ids.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">Ids 3–258 are not the byte pieces run.c falls back to.</exception>
+    public byte[] ToTokenizerJson() => HuggingFace.SentencePieceJsonWriter.Write(Vocabulary());
+
+    /// <summary>The tokenizer_config.json to put beside <see cref="ToTokenizerJson"/>.</summary>
+    /// <exception cref="NotSupportedException">As <see cref="ToTokenizerJson"/>.</exception>
+    public byte[] ToTokenizerConfigJson() => HuggingFace.SentencePieceJsonWriter.WriteConfig(Vocabulary());
+
+    private HuggingFace.PieceVocabulary Vocabulary()
+    {
+        int n = _pieces.Length;
+        if (n < ByteFallbackOffset + 256)
+            throw new NotSupportedException($"'{SourceName}' cannot be written as a tokenizer.json: its {n} pieces cannot hold the 256 byte pieces run.c falls back to.");
+        var text = new string[n];
+        var kinds = new HuggingFace.PieceKind[n];
+        for (int id = 0; id < n; id++)
+        {
+            if (id < ByteFallbackOffset)
+            {
+                (text[id], kinds[id]) = id switch
+                {
+                    0 => ("<unk>", HuggingFace.PieceKind.Unknown),
+                    BosTokenId => ("<s>", HuggingFace.PieceKind.Control),
+                    _ => ("</s>", HuggingFace.PieceKind.Control),
+                };
+            }
+            else if (id < ByteFallbackOffset + 256)
+            {
+                text[id] = HuggingFace.SentencePieceJsonWriter.BytePiece(id - ByteFallbackOffset);
+                if (_pieceText[id] != text[id])
+                    throw new NotSupportedException($"'{SourceName}' cannot be written as a tokenizer.json: piece {id} is '{_pieceText[id]}', not the byte piece {text[id]} run.c falls back to.");
+                kinds[id] = HuggingFace.PieceKind.Byte;
+            }
+            else
+            {
+                text[id] = HuggingFace.SentencePieceJsonWriter.SpacesAsMeta(_pieces[id]);
+                kinds[id] = HuggingFace.PieceKind.Normal;
+            }
+        }
+        return new HuggingFace.PieceVocabulary(SourceName, text, _scores, kinds, UnkId: 0, BosTokenId, EosTokenId,
+            AddDummyPrefix: true, ByteFallback: true, AddBeginningOfSentence, AddEndOfSentence);
+    }
+
     /// <summary>run.c's <c>encode</c>, optionally also reporting each token's range in <paramref name="text"/>.</summary>
     protected override void EncodeCore(ReadOnlySpan<char> text, bool addBos, bool addEos, List<int> ids, List<Range>? offsets)
     {

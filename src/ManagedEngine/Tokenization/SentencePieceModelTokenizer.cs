@@ -161,6 +161,40 @@ public sealed class SentencePieceModelTokenizer : PieceTokenizer
     /// <exception cref="NotSupportedException">The model used a precompiled normalization charsmap.</exception>
     public byte[] ToModelBytes() => SentencePieceModelWriter.Write(_model);
 
+    /// <summary>
+    /// This tokenizer as a Llama 2 style tokenizer.json (BPE with byte fallback; see <c>SentencePieceJsonWriter</c> for how
+    /// the merges are derived from the scores), for tools that read only Hugging Face files, such as onnxruntime-genai.
+    /// </summary>
+    /// <remarks>
+    /// <c>remove_extra_whitespaces</c> becomes regex replacements in the normalizer (Llama 2's own file has it off).
+    /// </remarks>
+    /// <exception cref="NotSupportedException">
+    /// The model has user-defined pieces or keeps spaces unescaped, which the Llama 2 form does not express.
+    /// </exception>
+    public byte[] ToTokenizerJson() => HuggingFace.SentencePieceJsonWriter.Write(Vocabulary());
+
+    /// <summary>The tokenizer_config.json to put beside <see cref="ToTokenizerJson"/> (BOS/EOS/UNK and whether BOS/EOS are added).</summary>
+    /// <exception cref="NotSupportedException">As <see cref="ToTokenizerJson"/>.</exception>
+    public byte[] ToTokenizerConfigJson() => HuggingFace.SentencePieceJsonWriter.WriteConfig(Vocabulary());
+
+    private HuggingFace.PieceVocabulary Vocabulary()
+    {
+        NotSupportedException Unsupported(string what) => new($"'{SourceName}' cannot be written as a tokenizer.json: {what}.");
+        if (!_model.EscapeWhitespaces) throw Unsupported("it keeps spaces unescaped (escape_whitespaces is off)");
+        var kinds = new HuggingFace.PieceKind[_pieceText.Length];
+        for (int id = 0; id < kinds.Length; id++)
+            kinds[id] = _model.Types[id] switch
+            {
+                PieceType.Normal or PieceType.Unused => HuggingFace.PieceKind.Normal,
+                PieceType.Unknown => HuggingFace.PieceKind.Unknown,
+                PieceType.Control => HuggingFace.PieceKind.Control,
+                PieceType.Byte => HuggingFace.PieceKind.Byte,
+                _ => throw Unsupported($"piece {id} '{_pieceText[id]}' is user-defined"),
+            };
+        return new HuggingFace.PieceVocabulary(SourceName, _pieceText, _model.Scores, kinds, _model.UnkId, BosId, EosId,
+            _model.AddDummyPrefix, _model.ByteFallback, AddBeginningOfSentence, AddEndOfSentence, _model.RemoveExtraWhitespaces);
+    }
+
     /// <summary>The unknown piece's id.</summary>
     public int UnknownId => _model.UnkId;
 

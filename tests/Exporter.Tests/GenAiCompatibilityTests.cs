@@ -1,0 +1,91 @@
+using System.Text.Json;
+using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Tokenization;
+using MlPipelines.Tests.Support;
+using GenAi = Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace MlPipelines.Exporter.Tests;
+
+/// <summary>
+/// An export is an onnxruntime-genai model directory as it stands: genai (the NuGet package, on the CPU) loads it with
+/// no file added or edited, tokenizes a text prompt with the tokenizer.json the export converted from the SentencePiece
+/// or llama2.c vocabulary into the managed tokenizer's ids, and its greedy generation gives the managed engine's tokens.
+/// </summary>
+public sealed class GenAiCompatibilityTests
+{
+    private const int Steps = 200;
+
+    public static TheoryData<string> Tokenizers => new() { TestPaths.Tok512Model, TestPaths.Tok512Bin };
+
+    [Theory]
+    [MemberData(nameof(Tokenizers))]
+    public void Genai_tokenizes_and_generates_greedily_as_the_managed_engine(string tokenizerPath)
+    {
+        using var dir = new TempDir();
+        using var model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = tokenizerPath });
+        Assert.Null(export.GenAiTokenizerProblem);
+        const string prompt = "Once upon a time, Lily saw a big";
+
+        using var genaiModel = new GenAi.Model(export.OutputDirectory);
+        using var tokenizer = new GenAi.Tokenizer(genaiModel);
+        using var sequences = tokenizer.Encode(prompt);
+        int[] genaiPrompt = sequences[0].ToArray();
+        // genai 0.18's Encode adds no BOS from this tokenizer.json (its post-processor and add_bos_token say to); the
+        // ids after it are ours.
+        PieceTokenizer ours = TokenizerLoader.Load(tokenizerPath);
+        Assert.Equal(ours.Encode(prompt, addBos: false, addEos: false), genaiPrompt);
+
+        using var options = new GenAi.GeneratorParams(genaiModel);
+        options.SetSearchOption("max_length", genaiPrompt.Length + Steps);
+        using var generator = new GenAi.Generator(genaiModel, options);
+        generator.AppendTokenSequences(sequences);
+        while (!generator.IsDone())
+            generator.GenerateNextToken();
+        int[] generated = generator.GetSequence(0).ToArray()[genaiPrompt.Length..];
+
+        // genai stops at EOS (ours keeps going): compare up to its end, and require that it ended only there.
+        int[] expected = Greedy(model, genaiPrompt, Steps);
+        Assert.Equal(expected[..generated.Length], generated);
+        Assert.True(generated.Length == Steps || generated[^1] == model.Config.EosId, $"genai stopped after {generated.Length} tokens");
+    }
+
+    [Fact]
+    public void Genai_config_describes_the_graph_and_the_vocabulary()
+    {
+        using var dir = new TempDir();
+        using var model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin });
+        using var config = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(export.OutputDirectory, "genai_config.json")));
+        var m = config.RootElement.GetProperty("model");
+        var c = model.Config;
+        var d = m.GetProperty("decoder");
+        Assert.Equal(("llama", c.VocabSize, c.MaxSequenceLength, c.BosId, c.EosId),
+            (m.GetProperty("type").GetString(), m.GetProperty("vocab_size").GetInt32(), m.GetProperty("context_length").GetInt32(),
+             m.GetProperty("bos_token_id").GetInt32(), m.GetProperty("eos_token_id").GetInt32()));
+        Assert.Equal((c.HeadDim, c.Dim, c.HeadCount, c.KvHeadCount, c.LayerCount),
+            (d.GetProperty("head_size").GetInt32(), d.GetProperty("hidden_size").GetInt32(), d.GetProperty("num_attention_heads").GetInt32(),
+             d.GetProperty("num_key_value_heads").GetInt32(), d.GetProperty("num_hidden_layers").GetInt32()));
+        Assert.Equal("past_key_values.%d.key", d.GetProperty("inputs").GetProperty("past_key_names").GetString());
+        Assert.Equal("present.%d.value", d.GetProperty("outputs").GetProperty("present_value_names").GetString());
+        Assert.False(config.RootElement.GetProperty("search").GetProperty("past_present_share_buffer").GetBoolean());
+        Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer.json")));
+        Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer_config.json")));
+    }
+
+    /// <summary>The managed engine's greedy continuation: argmax of each step's logits, <paramref name="steps"/> tokens.</summary>
+    private static int[] Greedy(TransformerModel model, int[] prompt, int steps)
+    {
+        using var session = model.CreateTransformerSession();
+        var logits = new float[model.Config.VocabSize];
+        session.Forward(prompt, 0, logits);
+        var tokens = new int[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            tokens[i] = Array.IndexOf(logits, logits.Max());
+            if (i + 1 < steps) session.Forward([tokens[i]], prompt.Length + i, logits);
+        }
+        return tokens;
+    }
+}
