@@ -43,11 +43,7 @@ internal static class SentencePieceJsonWriter
 {
     private const string Space = "\u2581";
 
-    private static readonly JsonWriterOptions Options = new()
-    {
-        Indented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    private static JsonWriterOptions Options => TokenizerJsonParts.Options;
 
     public static byte[] Write(PieceVocabulary v)
     {
@@ -93,16 +89,8 @@ internal static class SentencePieceJsonWriter
         w.WriteStartArray("added_tokens");
         for (int id = 0; id < v.Pieces.Count; id++)
         {
-            if (v.Kinds[id] is not (PieceKind.Unknown or PieceKind.Control)) continue;
-            w.WriteStartObject();
-            w.WriteNumber("id", id);
-            w.WriteString("content", v.Pieces[id]);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", true);
-            w.WriteEndObject();
+            if (v.Kinds[id] is PieceKind.Unknown or PieceKind.Control)
+                TokenizerJsonParts.AddedToken(w, id, v.Pieces[id], special: true);
         }
         w.WriteEndArray();
     }
@@ -120,8 +108,8 @@ internal static class SentencePieceJsonWriter
         w.WriteStartArray("normalizers");
         if (v.RemoveExtraWhitespaces)
         {
-            RegexReplace(w, @"\A +", "");
-            RegexReplace(w, " {2,}", " ");
+            Replace(w, "Regex", @"\A +", "");
+            Replace(w, "Regex", " {2,}", " ");
         }
         if (v.AddDummyPrefix)
         {
@@ -130,25 +118,20 @@ internal static class SentencePieceJsonWriter
             w.WriteString("prepend", Space);
             w.WriteEndObject();
         }
-        w.WriteStartObject();
-        w.WriteString("type", "Replace");
-        w.WriteStartObject("pattern");
-        w.WriteString("String", " ");
-        w.WriteEndObject();
-        w.WriteString("content", Space);
-        w.WriteEndObject();
+        Replace(w, "String", " ", Space);
         if (v.RemoveExtraWhitespaces)
-            RegexReplace(w, Space + @"+\z", "");
+            Replace(w, "Regex", Space + @"+\z", "");
         w.WriteEndArray();
         w.WriteEndObject();
     }
 
-    private static void RegexReplace(Utf8JsonWriter w, string pattern, string content)
+    /// <summary>A <c>Replace</c> step (normalizer or decoder) whose pattern is a <c>String</c> or a <c>Regex</c>.</summary>
+    private static void Replace(Utf8JsonWriter w, string patternKind, string pattern, string content)
     {
         w.WriteStartObject();
         w.WriteString("type", "Replace");
         w.WriteStartObject("pattern");
-        w.WriteString("Regex", pattern);
+        w.WriteString(patternKind, pattern);
         w.WriteEndObject();
         w.WriteString("content", content);
         w.WriteEndObject();
@@ -158,45 +141,7 @@ internal static class SentencePieceJsonWriter
     {
         var prefix = v.AddBos && v.BosId >= 0 ? new[] { v.BosId } : [];
         var suffix = v.AddEos && v.EosId >= 0 ? new[] { v.EosId } : [];
-        w.WriteStartObject("post_processor");
-        w.WriteString("type", "TemplateProcessing");
-        w.WriteStartArray("single");
-        foreach (int id in prefix) SpecialPiece(w, v.Pieces[id]);
-        w.WriteStartObject();
-        w.WriteStartObject("Sequence");
-        w.WriteString("id", "A");
-        w.WriteNumber("type_id", 0);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        foreach (int id in suffix) SpecialPiece(w, v.Pieces[id]);
-        w.WriteEndArray();
-        w.WriteStartArray("pair");
-        w.WriteEndArray();
-        w.WriteStartObject("special_tokens");
-        foreach (int id in prefix.Concat(suffix).Distinct())
-        {
-            w.WriteStartObject(v.Pieces[id]);
-            w.WriteString("id", v.Pieces[id]);
-            w.WriteStartArray("ids");
-            w.WriteNumberValue(id);
-            w.WriteEndArray();
-            w.WriteStartArray("tokens");
-            w.WriteStringValue(v.Pieces[id]);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    private static void SpecialPiece(Utf8JsonWriter w, string text)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject("SpecialToken");
-        w.WriteString("id", text);
-        w.WriteNumber("type_id", 0);
-        w.WriteEndObject();
-        w.WriteEndObject();
+        TokenizerJsonParts.TemplateProcessing(w, prefix, suffix, id => v.Pieces[id]);
     }
 
     private static void WriteDecoder(Utf8JsonWriter w, PieceVocabulary v)
@@ -204,13 +149,7 @@ internal static class SentencePieceJsonWriter
         w.WriteStartObject("decoder");
         w.WriteString("type", "Sequence");
         w.WriteStartArray("decoders");
-        w.WriteStartObject();
-        w.WriteString("type", "Replace");
-        w.WriteStartObject("pattern");
-        w.WriteString("String", Space);
-        w.WriteEndObject();
-        w.WriteString("content", " ");
-        w.WriteEndObject();
+        Replace(w, "String", Space, " ");
         if (v.ByteFallback)
         {
             w.WriteStartObject();

@@ -16,7 +16,7 @@ internal static class TokenizerJsonWriter
         if (!tokenizer.IsByteLevel || tokenizer.Normalizers.Count > 0)
             throw new NotSupportedException($"'{tokenizer.SourceName}': only byte-level BPE tokenizers without normalizers can be written as tokenizer.json.");
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(buffer, TokenizerJsonParts.Options))
         {
             w.WriteStartObject();
             w.WriteString("version", "1.0");
@@ -45,7 +45,7 @@ internal static class TokenizerJsonWriter
     public static byte[] WriteConfig(HuggingFaceTokenizer tokenizer, string? chatTemplate)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(buffer, TokenizerJsonParts.Options))
         {
             w.WriteStartObject();
             w.WriteString("tokenizer_class", "PreTrainedTokenizerFast");
@@ -63,17 +63,7 @@ internal static class TokenizerJsonWriter
     {
         w.WriteStartArray("added_tokens");
         foreach (AddedToken t in tokenizer.AddedTokenList())
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id", t.Id);
-            w.WriteString("content", t.Content);
-            w.WriteBoolean("single_word", t.SingleWord);
-            w.WriteBoolean("lstrip", t.LStrip);
-            w.WriteBoolean("rstrip", t.RStrip);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", t.Special);
-            w.WriteEndObject();
-        }
+            TokenizerJsonParts.AddedToken(w, t.Id, t.Content, t.Special, t.SingleWord, t.LStrip, t.RStrip);
         w.WriteEndArray();
     }
 
@@ -116,46 +106,7 @@ internal static class TokenizerJsonWriter
         var (prefix, suffix) = tokenizer.PostProcessor;
         if (prefix.Length == 0 && tokenizer.AddBeginningOfSentence && tokenizer.BosId >= 0) prefix = [tokenizer.BosId];
         if (suffix.Length == 0 && tokenizer.AddEndOfSentence && tokenizer.EosId >= 0) suffix = [tokenizer.EosId];
-        w.WriteStartObject("post_processor");
-        w.WriteString("type", "TemplateProcessing");
-        w.WriteStartArray("single");
-        foreach (int id in prefix) SpecialTokenPiece(w, tokenizer.GetToken(id));
-        w.WriteStartObject();
-        w.WriteStartObject("Sequence");
-        w.WriteString("id", "A");
-        w.WriteNumber("type_id", 0);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        foreach (int id in suffix) SpecialTokenPiece(w, tokenizer.GetToken(id));
-        w.WriteEndArray();
-        w.WriteStartArray("pair");
-        w.WriteEndArray();
-        w.WriteStartObject("special_tokens");
-        foreach (int id in prefix.Concat(suffix).Distinct())
-        {
-            string text = tokenizer.GetToken(id);
-            w.WriteStartObject(text);
-            w.WriteString("id", text);
-            w.WriteStartArray("ids");
-            w.WriteNumberValue(id);
-            w.WriteEndArray();
-            w.WriteStartArray("tokens");
-            w.WriteStringValue(text);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    private static void SpecialTokenPiece(Utf8JsonWriter w, string text)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject("SpecialToken");
-        w.WriteString("id", text);
-        w.WriteNumber("type_id", 0);
-        w.WriteEndObject();
-        w.WriteEndObject();
+        TokenizerJsonParts.TemplateProcessing(w, prefix, suffix, tokenizer.GetToken);
     }
 
     private static void WriteModel(Utf8JsonWriter w, HuggingFaceTokenizer tokenizer)
