@@ -30,12 +30,12 @@ public sealed class GenAiCompatibilityTests
 
         using var genaiModel = new GenAi.Model(export.OutputDirectory);
         using var tokenizer = new GenAi.Tokenizer(genaiModel);
-        using var sequences = tokenizer.Encode(prompt);
-        int[] genaiPrompt = sequences[0].ToArray();
-        // genai 0.18's Encode adds no BOS from this tokenizer.json (its post-processor and add_bos_token say to); the
-        // ids after it are ours.
+        // genai's Encode adds no BOS itself; it reads special tokens in the text, as chat templates write them. With the
+        // BOS text in front it gives the ids `mlpipe generate` forwards.
         PieceTokenizer ours = TokenizerLoader.Load(tokenizerPath);
-        Assert.Equal(ours.Encode(prompt, addBos: false, addEos: false), genaiPrompt);
+        using var sequences = tokenizer.Encode("<s>" + prompt);   // the BOS token as the converted tokenizer.json names it
+        int[] genaiPrompt = sequences[0].ToArray();
+        Assert.Equal(ours.Encode(prompt, addBos: true, addEos: false), genaiPrompt);
 
         using var options = new GenAi.GeneratorParams(genaiModel);
         options.SetSearchOption("max_length", genaiPrompt.Length + Steps);
