@@ -1,6 +1,8 @@
 using System.Text.Json;
 using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.Tests.Support;
 using GenAi = Microsoft.ML.OnnxRuntimeGenAI;
@@ -49,6 +51,52 @@ public sealed class GenAiCompatibilityTests
         int[] expected = Greedy(model, genaiPrompt, Steps);
         Assert.Equal(expected[..generated.Length], generated);
         Assert.True(generated.Length == Steps || generated[^1] == model.Config.EosId, $"genai stopped after {generated.Length} tokens");
+    }
+
+    /// <summary>
+    /// A Llama-3-shaped model (random weights): Llama 3's tokenizer.json vocabulary with its tokenizer_config.json, grouped
+    /// kv heads, llama3 RoPE scaling (through the graph's cos/sin tables), BOS 128000 and two end ids.
+    /// </summary>
+    [Fact]
+    public void Genai_runs_a_llama3_shaped_export_as_the_managed_engine()
+    {
+        var config = new ModelConfig
+        {
+            Dim = 64, HiddenDim = 160, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 128256, MaxSequenceLength = 256,
+            RopeTheta = 500000f, BosId = 128000, EosId = 128001, StopIds = new TokenIdList([128009]),
+            RopeScaling = new RopeScaling { Kind = RopeScalingKind.Llama3, Factor = 8f, LowFrequencyFactor = 1f, HighFrequencyFactor = 4f, OriginalMaxPositions = 64 },
+        };
+        using var dir = new TempDir();
+        string source = dir.File("hf");
+        HuggingFaceCheckpointWriter.WriteRandom(source, config, seed: 17);
+        string llama3 = Path.Combine(TestPaths.Models, "llama3-tokenizer");
+        foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(llama3, name), Path.Combine(source, name));
+        using var model = ManagedModelLoader.LoadModel(source);
+        Assert.Equal(config.RopeScaling, model.Config.RopeScaling);
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = Path.Combine(source, "tokenizer.json") });
+        using (var genaiConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(export.OutputDirectory, "genai_config.json"))))
+            Assert.Equal([128001, 128009], genaiConfig.RootElement.GetProperty("model").GetProperty("eos_token_id").EnumerateArray().Select(e => e.GetInt32()));
+
+        const string prompt = "The capital of France is";
+        PieceTokenizer ours = TokenizerLoader.Load(Path.Combine(source, "tokenizer.json"));
+        using var genaiModel = new GenAi.Model(export.OutputDirectory);
+        using var tokenizer = new GenAi.Tokenizer(genaiModel);
+        using var sequences = tokenizer.Encode("<|begin_of_text|>" + prompt);
+        int[] genaiPrompt = sequences[0].ToArray();
+        Assert.Equal(ours.Encode(prompt, addBos: true, addEos: false), genaiPrompt);
+
+        const int steps = 48;
+        using var options = new GenAi.GeneratorParams(genaiModel);
+        options.SetSearchOption("max_length", genaiPrompt.Length + steps);
+        using var generator = new GenAi.Generator(genaiModel, options);
+        generator.AppendTokenSequences(sequences);
+        while (!generator.IsDone())
+            generator.GenerateNextToken();
+        int[] generated = generator.GetSequence(0).ToArray()[genaiPrompt.Length..];
+        int[] expected = Greedy(model, genaiPrompt, steps);
+        Assert.Equal(expected[..generated.Length], generated);
+        Assert.True(generated.Length == steps || model.Config.IsEndOfSequence(generated[^1]), $"genai stopped after {generated.Length} tokens");
     }
 
     [Fact]
