@@ -48,6 +48,8 @@ internal static class OnnxBatchRunner
             binding.BindInput(PastValue(l), emptyPast);
         }
         bool wantLogits = outputs.HasFlag(BatchOutputs.Logits), wantHidden = outputs.HasFlag(BatchOutputs.HiddenStates);
+        if (wantHidden && !model.Contract.HasLastHiddenState)
+            throw OnnxModelSession.NoHiddenStates(model);
         if (wantLogits) binding.BindOutputToDevice(Logits, OrtMemoryInfo.DefaultInstance);
         if (wantHidden) binding.BindOutputToDevice(LastHiddenState, OrtMemoryInfo.DefaultInstance);
         model.Session.RunWithBinding(runOptions, binding);

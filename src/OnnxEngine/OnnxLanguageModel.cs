@@ -13,9 +13,10 @@ namespace MlPipelines.OnnxEngine;
 /// </summary>
 public sealed class OnnxLanguageModel : ILanguageModel
 {
-    private OnnxLanguageModel(string directory, ExportManifest manifest, InferenceSession session,
+    private OnnxLanguageModel(string directory, ExportManifest manifest, InferenceSession session, OnnxDecoderContract contract,
         ExecutionProvider active, string? fallbackNotice, int threads)
     {
+        Contract = contract;
         Threads = threads;
         Directory = directory;
         Manifest = manifest;
@@ -27,7 +28,13 @@ public sealed class OnnxLanguageModel : ILanguageModel
     /// <summary>The export directory the model was loaded from.</summary>
     public string Directory { get; }
 
-    /// <summary>The export's manifest (configuration, tokenizer file, profile).</summary>
+    /// <summary>The graph's input/output contract, detected from the graph.</summary>
+    public OnnxDecoderContract Contract { get; }
+
+    /// <summary>
+    /// The export's manifest (configuration, tokenizer file, profile); for another tool's export (no <c>mlpipe.json</c>)
+    /// one made from its <c>config.json</c>, with the profile <c>foreign</c>.
+    /// </summary>
     public ExportManifest Manifest { get; }
 
     /// <inheritdoc />
@@ -51,14 +58,18 @@ public sealed class OnnxLanguageModel : ILanguageModel
         Threads = Threads,
         Model = Directory,
         Notice = FallbackNotice,
+        HasHiddenStates = Contract.HasLastHiddenState,
     };
 
     internal InferenceSession Session { get; }
 
     /// <summary>
-    /// Loads an export directory (<c>model.onnx</c>, optional <c>model.onnx.data</c>, <c>mlpipe.json</c>).
+    /// Loads an export directory: <c>model.onnx</c> (optional <c>model.onnx.data</c>) with <c>mlpipe.json</c>, or another
+    /// tool's export of the same contract (Optimum's names; <see cref="OnnxDecoderContract"/>) with its <c>config.json</c>
+    /// and a tokenizer beside it.
     /// </summary>
-    /// <exception cref="FileNotFoundException">The directory, the manifest or the model file is missing.</exception>
+    /// <exception cref="FileNotFoundException">The directory, both <c>mlpipe.json</c> and <c>config.json</c>, or the model file is missing.</exception>
+    /// <exception cref="NotSupportedException">The graph's contract is recognised but not supported yet (no <c>position_ids</c>).</exception>
     /// <exception cref="InvalidDataException">The model file is not a loadable ONNX model, or its inputs and outputs are not those of an exported LLaMA decoder.</exception>
     /// <exception cref="ExecutionProviderUnavailableException">The provider is unavailable and <see cref="EngineOptions.FallbackToCpu"/> is off.</exception>
     public static OnnxLanguageModel Load(string directory, EngineOptions? options = null)
@@ -68,10 +79,10 @@ public sealed class OnnxLanguageModel : ILanguageModel
         options.Validate(EngineKind.Onnx);
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Exported model directory '{directory}' does not exist.");
-        ExportManifest manifest = ExportManifest.Read(directory);
+        ExportManifest manifest = File.Exists(Path.Combine(directory, ExportManifest.FileName)) ? ExportManifest.Read(directory) : ForeignManifest(directory);
         string modelPath = Path.Combine(directory, ExportManifest.ModelFileName);
         if (!File.Exists(modelPath))
-            throw new FileNotFoundException($"'{directory}' has a manifest but no {ExportManifest.ModelFileName}.", modelPath);
+            throw new FileNotFoundException($"'{directory}' has a model description but no {ExportManifest.ModelFileName}.", modelPath);
 
         using SessionOptions sessionOptions = ExecutionProviders.Create(options, out var active, out var notice);
         InferenceSession session;
@@ -83,16 +94,34 @@ public sealed class OnnxLanguageModel : ILanguageModel
         {
             throw new InvalidDataException($"{modelPath}: not a loadable ONNX model ({e.Message.Trim()}).", e);
         }
+        OnnxDecoderContract contract;
         try
         {
-            OnnxModelContract.Check(session, manifest.Config, modelPath);
+            contract = OnnxDecoderContract.Detect(session, modelPath);
+            OnnxModelContract.Check(session, manifest.Config, modelPath, contract);
         }
         catch
         {
             session.Dispose();
             throw;
         }
-        return new OnnxLanguageModel(Path.GetFullPath(directory), manifest, session, active, notice, options.Threads);
+        return new OnnxLanguageModel(Path.GetFullPath(directory), manifest, session, contract, active, notice, options.Threads);
+    }
+
+    /// <summary>
+    /// Another tool's export (Optimum writes <c>config.json</c> and the tokenizer files beside <c>model.onnx</c>): the
+    /// configuration from its <c>config.json</c>, the tokenizer the first of <c>tokenizer.json</c> and <c>tokenizer.model</c>.
+    /// </summary>
+    private static ExportManifest ForeignManifest(string directory)
+    {
+        string configPath = Path.Combine(directory, "config.json");
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException(
+                $"'{directory}' is not an exported model directory: it has neither {ExportManifest.FileName} (`mlpipe export`) nor the config.json " +
+                "another exporter (Optimum, onnxruntime-genai's builder) writes beside model.onnx.", Path.Combine(directory, ExportManifest.FileName));
+        ModelConfig config = MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceConfig.Load(configPath).ToModelConfig();
+        string? tokenizer = new[] { "tokenizer.json", "tokenizer.model" }.FirstOrDefault(name => File.Exists(Path.Combine(directory, name)));
+        return new ExportManifest { Config = config, TokenizerFile = tokenizer, Profile = "foreign", Source = Path.GetFullPath(directory) };
     }
 
     /// <summary>The tokenizer exported beside the model.</summary>

@@ -12,7 +12,7 @@ namespace MlPipelines.OnnxEngine;
 /// </summary>
 internal static class OnnxModelContract
 {
-    public static void Check(InferenceSession session, ModelConfig config, string modelPath)
+    public static void Check(InferenceSession session, ModelConfig config, string modelPath, OnnxDecoderContract contract)
     {
         var inputs = session.InputMetadata;
         var outputs = session.OutputMetadata;
@@ -20,7 +20,8 @@ internal static class OnnxModelContract
         Expect(inputs, "input", AttentionMask, TensorElementType.Int64, 2, modelPath);
         Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
         Expect(outputs, "output", Logits, TensorElementType.Float, 3, modelPath, (2, config.VocabSize));
-        Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
+        if (contract.HasLastHiddenState)
+            Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
         for (int l = 0; l < config.LayerCount; l++)
         {
             foreach (string name in new[] { PastKey(l), PastValue(l) })
@@ -48,7 +49,7 @@ internal static class OnnxModelContract
             int actual = node.Dimensions[axis];
             if (actual >= 0 && actual != size)
                 throw new InvalidDataException(
-                    $"{modelPath}: {kind} '{name}' has size {actual} on axis {axis}, but the manifest's configuration implies {size}.");
+                    $"{modelPath}: {kind} '{name}' has size {actual} on axis {axis}, but the model's configuration implies {size}.");
         }
     }
 }

@@ -53,6 +53,8 @@ internal sealed class OnnxModelSession : IModelSession
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = tokens.Length, vocab = _c.VocabSize, total = position + n;
         ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
+        if (!hiddenStates.IsEmpty && !_model.Contract.HasLastHiddenState)
+            throw NoHiddenStates(_model);
         if (position < Position)
             Rewind(position);
         _kv.EnsureCapacity(total, position);
@@ -108,6 +110,10 @@ internal sealed class OnnxModelSession : IModelSession
             _hidden.AsSpan(0, n * _c.Dim).CopyTo(hiddenStates);
         Position = total;
     }
+
+    /// <summary>The error for asking a logits-only graph for hidden states.</summary>
+    internal static NotSupportedException NoHiddenStates(OnnxLanguageModel model) =>
+        new($"The ONNX model in '{model.Directory}' has no '{LastHiddenState}' output ({model.Contract}), so it gives logits but no hidden states or embeddings.");
 
     public void Rewind(int position)
     {

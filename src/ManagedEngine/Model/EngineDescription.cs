@@ -25,6 +25,9 @@ public sealed record EngineDescription
     /// <summary>Something the user should know about how the engine was set up (e.g. a provider fallback), or null.</summary>
     public string? Notice { get; init; }
 
+    /// <summary>Whether the model returns final hidden states (embeddings); false for a logits-only ONNX graph.</summary>
+    public bool HasHiddenStates { get; init; } = true;
+
     /// <inheritdoc />
     public override string ToString() =>
         $"{Engine} [{Provider}, {Precision}, {(Threads == 0 ? "default" : Threads.ToString(System.Globalization.CultureInfo.InvariantCulture))} threads] {Model}";

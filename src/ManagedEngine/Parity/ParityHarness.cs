@@ -44,7 +44,9 @@ public static class ParityHarness
         var clock = Stopwatch.StartNew();
         int context = Math.Min(a.Config.MaxSequenceLength, b.Config.MaxSequenceLength);
         int[][] tokens = texts.Select((t, i) => Encode(tokenizer, t, i, options.AddBos, context)).ToArray();
-        double[] cosines = EmbeddingCosines(a, b, tokenizer, texts, options.Embedding);
+        // Embeddings need both engines' hidden states; a logits-only ONNX graph (Optimum's) has none.
+        bool embeddings = a.Description.HasHiddenStates && b.Description.HasHiddenStates;
+        double[] cosines = embeddings ? EmbeddingCosines(a, b, tokenizer, texts, options.Embedding) : texts.Select(_ => double.NaN).ToArray();
 
         var rows = new PromptParity[texts.Length];
         var overall = new LogitDiffAccumulator();
@@ -61,6 +63,7 @@ public static class ParityHarness
             Prompts = rows,
             Logits = overall.ToStats(),
             Elapsed = clock.Elapsed,
+            EmbeddingsCompared = embeddings,
         };
     }
 

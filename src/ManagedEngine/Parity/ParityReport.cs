@@ -37,14 +37,20 @@ public sealed record ParityReport
     /// <summary>Prompts whose greedy continuations are identical.</summary>
     public int IdenticalContinuations => Prompts.Count(p => p.Continuation.Identical);
 
-    /// <summary>The smallest embedding cosine similarity over the prompts.</summary>
-    public double MinCosine => Prompts.Count == 0 ? 1 : Prompts.Min(p => p.EmbeddingCosine);
+    /// <summary>
+    /// False when an engine gives no hidden states (a logits-only ONNX graph): the embeddings were not compared, each
+    /// prompt's cosine is NaN and the cosine threshold does not apply.
+    /// </summary>
+    public bool EmbeddingsCompared { get; init; } = true;
+
+    /// <summary>The smallest embedding cosine similarity over the prompts (NaN when the embeddings were not compared).</summary>
+    public double MinCosine => !EmbeddingsCompared ? double.NaN : Prompts.Count == 0 ? 1 : Prompts.Min(p => p.EmbeddingCosine);
 
     /// <summary>True when the logits stay within <see cref="ParityOptions.MaxAbsLogitDiff"/>.</summary>
     public bool LogitsWithinTolerance => MaxAbsLogitDiff <= Options.MaxAbsLogitDiff;
 
     /// <summary>True when every embedding cosine is at least <see cref="ParityOptions.MinCosine"/>.</summary>
-    public bool CosineWithinTolerance => MinCosine >= Options.MinCosine;
+    public bool CosineWithinTolerance => !EmbeddingsCompared || MinCosine >= Options.MinCosine;
 
     /// <summary>True when every prompt's greedy continuations are identical.</summary>
     public bool GreedyIdentical => IdenticalContinuations == Prompts.Count;

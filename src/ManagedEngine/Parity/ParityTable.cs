@@ -21,6 +21,8 @@ internal static class ParityTable
             $"{$"{r.IdenticalContinuations}/{r.Prompts.Count} identical",-20}  {Cos(r.MinCosine),10}  (cosine: minimum)");
         foreach (PromptParity p in r.Prompts.Where(p => !p.Continuation.Identical))
             w.WriteLine($"note: prompt {p.Index}: {p.ComparisonNote}.");
+        if (!r.EmbeddingsCompared)
+            w.WriteLine("note: embeddings not compared: an engine gives no hidden states (a logits-only ONNX graph).");
         w.WriteLine($"thresholds: max |Δlogit| ≤ {G(r.Options.MaxAbsLogitDiff)}, cosine ≥ {Cos(r.Options.MinCosine)}, " +
             $"greedy {(r.Options.RequireIdenticalGreedy ? "identical" : "may differ")}; {r.Elapsed.TotalSeconds:F1} s");
         if (r.Passed)
@@ -40,7 +42,7 @@ internal static class ParityTable
 
     private static string Pct(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
 
-    private static string Cos(double v) => v.ToString("F7", CultureInfo.InvariantCulture);
+    private static string Cos(double v) => double.IsNaN(v) ? "n/a" : v.ToString("F7", CultureInfo.InvariantCulture);
 
     private static string Shorten(string prompt)
     {

@@ -1,0 +1,68 @@
+using Microsoft.ML.OnnxRuntime;
+using static MlPipelines.Exporter.LlamaOnnxNames;
+
+namespace MlPipelines.OnnxEngine;
+
+/// <summary>
+/// The input/output contract an ONNX decoder follows, detected from the graph itself rather than from a manifest:
+/// Hugging Face Optimum's causal-LM names (<c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>,
+/// <c>past_key_values.N.key|value</c> in, <c>logits</c> and <c>present.N.key|value</c> out), which this project's
+/// exports follow too, adding <c>last_hidden_state</c>.
+/// </summary>
+/// <param name="Name">What the graph is: <c>mlpipe</c> (the names above plus <c>last_hidden_state</c>) or <c>optimum</c>.</param>
+/// <param name="LayerCount">Layers, counted from the past key inputs.</param>
+/// <param name="KvHeadCount">KV heads from the past keys' second axis, or null when symbolic.</param>
+/// <param name="HeadDim">Head width from the past keys' last axis, or null when symbolic.</param>
+/// <param name="VocabSize">Vocabulary from the logits' last axis, or null when symbolic.</param>
+/// <param name="HasPositionIds">Whether the graph takes <c>position_ids</c>.</param>
+/// <param name="HasLastHiddenState">Whether it returns the final-normed hidden states (embeddings need them).</param>
+public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHeadCount, int? HeadDim, int? VocabSize,
+    bool HasPositionIds, bool HasLastHiddenState)
+{
+    /// <summary>One line for reports: the contract, its layers and KV shape, and what it lacks.</summary>
+    public override string ToString() =>
+        $"{Name}: {LayerCount} layers, kv heads {KvHeadCount?.ToString() ?? "?"} × head width {HeadDim?.ToString() ?? "?"}, " +
+        $"vocabulary {VocabSize?.ToString() ?? "?"}" + (HasLastHiddenState ? ", last_hidden_state" : ", no last_hidden_state (logits only: no embeddings)");
+
+    /// <summary>Reads the contract of a loaded model.</summary>
+    /// <exception cref="InvalidDataException">The graph fits no supported contract; the message says what is missing and what it has.</exception>
+    public static OnnxDecoderContract Detect(InferenceSession session, string modelPath)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var inputs = session.InputMetadata;
+        var outputs = session.OutputMetadata;
+        var missing = new List<string>();
+        foreach (string name in new[] { InputIds, AttentionMask })
+            if (!inputs.ContainsKey(name)) missing.Add($"input '{name}'");
+        if (!outputs.ContainsKey(Logits)) missing.Add($"output '{Logits}'");
+        int layers = 0;
+        while (inputs.ContainsKey(PastKey(layers))) layers++;
+        if (layers == 0) missing.Add($"inputs '{PastKey(0)}', '{PastValue(0)}', …");
+        for (int l = 0; l < layers; l++)
+            foreach (var (set, kind, name) in new[] { (inputs, "input", PastValue(l)), (outputs, "output", PresentKey(l)), (outputs, "output", PresentValue(l)) })
+                if (!set.ContainsKey(name)) missing.Add($"{kind} '{name}'");
+        if (missing.Count > 0)
+            throw new InvalidDataException(
+                $"{modelPath}: not a LLaMA decoder with Optimum's or onnxruntime-genai's past/present names: missing {string.Join(", ", missing)} " +
+                $"(inputs: {List(inputs.Keys)}; outputs: {List(outputs.Keys)}).");
+        bool positions = inputs.ContainsKey(PositionIds);
+        if (!positions)
+            throw new NotSupportedException(
+                $"{modelPath}: the graph takes no '{PositionIds}' (positions computed from the attention mask); such graphs are not supported yet.");
+        int extra = inputs.Count - (2 + 2 * layers + 1);
+        if (extra != 0)
+            throw new InvalidDataException($"{modelPath}: inputs beyond the decoder's ({List(inputs.Keys)}); expected {2 + 2 * layers + 1}.");
+        int[] past = inputs[PastKey(0)].Dimensions;
+        int[] logits = outputs[Logits].Dimensions;
+        bool hidden = outputs.ContainsKey(LastHiddenState);
+        return new OnnxDecoderContract(hidden ? "mlpipe" : "optimum", layers, Known(past, 1), Known(past, 3), Known(logits, 2), positions, hidden);
+    }
+
+    private static int? Known(int[] dims, int axis) => dims.Length > axis && dims[axis] > 0 ? dims[axis] : null;
+
+    private static string List(IEnumerable<string> names)
+    {
+        var all = names.ToList();
+        return string.Join(", ", all.Take(8)) + (all.Count > 8 ? $", … ({all.Count})" : "");
+    }
+}
