@@ -41,7 +41,8 @@ internal static class OnnxBatchRunner
         using var runOptions = new RunOptions();
         binding.BindInput(InputIds, idsValue);
         binding.BindInput(AttentionMask, maskValue);
-        binding.BindInput(PositionIds, positionsValue);
+        if (model.Contract.HasPositionIds)
+            binding.BindInput(PositionIds, positionsValue);   // otherwise the graph counts them from the mask, as here
         for (int l = 0; l < c.LayerCount; l++)
         {
             binding.BindInput(PastKey(l), emptyPast);

@@ -22,7 +22,8 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
     /// <summary>One line for reports: the contract, its layers and KV shape, and what it lacks.</summary>
     public override string ToString() =>
         $"{Name}: {LayerCount} layers, kv heads {KvHeadCount?.ToString() ?? "?"} × head width {HeadDim?.ToString() ?? "?"}, " +
-        $"vocabulary {VocabSize?.ToString() ?? "?"}" + (HasLastHiddenState ? ", last_hidden_state" : ", no last_hidden_state (logits only: no embeddings)");
+        $"vocabulary {VocabSize?.ToString() ?? "?"}" + (HasPositionIds ? "" : ", no position_ids (positions from the attention mask)") +
+        (HasLastHiddenState ? ", last_hidden_state" : ", no last_hidden_state (logits only: no embeddings)");
 
     /// <summary>Reads the contract of a loaded model.</summary>
     /// <exception cref="InvalidDataException">The graph fits no supported contract; the message says what is missing and what it has.</exception>
@@ -45,13 +46,11 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
             throw new InvalidDataException(
                 $"{modelPath}: not a LLaMA decoder with Optimum's or onnxruntime-genai's past/present names: missing {string.Join(", ", missing)} " +
                 $"(inputs: {List(inputs.Keys)}; outputs: {List(outputs.Keys)}).");
+        // Without position_ids (Optimum's option) the graph numbers the tokens itself from the attention mask.
         bool positions = inputs.ContainsKey(PositionIds);
-        if (!positions)
-            throw new NotSupportedException(
-                $"{modelPath}: the graph takes no '{PositionIds}' (positions computed from the attention mask); such graphs are not supported yet.");
-        int extra = inputs.Count - (2 + 2 * layers + 1);
-        if (extra != 0)
-            throw new InvalidDataException($"{modelPath}: inputs beyond the decoder's ({List(inputs.Keys)}); expected {2 + 2 * layers + 1}.");
+        int expected = 2 + 2 * layers + (positions ? 1 : 0);
+        if (inputs.Count != expected)
+            throw new InvalidDataException($"{modelPath}: inputs beyond the decoder's ({List(inputs.Keys)}); expected {expected}.");
         int[] past = inputs[PastKey(0)].Dimensions;
         int[] logits = outputs[Logits].Dimensions;
         bool hidden = outputs.ContainsKey(LastHiddenState);

@@ -69,7 +69,6 @@ public sealed class OnnxLanguageModel : ILanguageModel
     /// and a tokenizer beside it.
     /// </summary>
     /// <exception cref="FileNotFoundException">The directory, both <c>mlpipe.json</c> and <c>config.json</c>, or the model file is missing.</exception>
-    /// <exception cref="NotSupportedException">The graph's contract is recognised but not supported yet (no <c>position_ids</c>).</exception>
     /// <exception cref="InvalidDataException">The model file is not a loadable ONNX model, or its inputs and outputs are not those of an exported LLaMA decoder.</exception>
     /// <exception cref="ExecutionProviderUnavailableException">The provider is unavailable and <see cref="EngineOptions.FallbackToCpu"/> is off.</exception>
     public static OnnxLanguageModel Load(string directory, EngineOptions? options = null)

@@ -18,7 +18,8 @@ internal static class OnnxModelContract
         var outputs = session.OutputMetadata;
         Expect(inputs, "input", InputIds, TensorElementType.Int64, 2, modelPath);
         Expect(inputs, "input", AttentionMask, TensorElementType.Int64, 2, modelPath);
-        Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
+        if (contract.HasPositionIds)
+            Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
         Expect(outputs, "output", Logits, TensorElementType.Float, 3, modelPath, (2, config.VocabSize));
         if (contract.HasLastHiddenState)
             Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
@@ -29,7 +30,7 @@ internal static class OnnxModelContract
             foreach (string name in new[] { PresentKey(l), PresentValue(l) })
                 Expect(outputs, "output", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, config.HeadDim));
         }
-        int expectedInputs = 3 + 2 * config.LayerCount;
+        int expectedInputs = (contract.HasPositionIds ? 3 : 2) + 2 * config.LayerCount;
         if (inputs.Count != expectedInputs)
             throw new InvalidDataException(
                 $"{modelPath}: expected {expectedInputs} inputs for a {config.LayerCount}-layer decoder, found {inputs.Count} ({string.Join(", ", inputs.Keys)}).");

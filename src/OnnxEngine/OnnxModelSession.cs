@@ -73,7 +73,8 @@ internal sealed class OnnxModelSession : IModelSession
             _tokensShape[1] = n;
             _maskShape[1] = total;
             _binding.BindInput(InputIds, Bind(_ids.AsMemory(0, n), _tokensShape));
-            _binding.BindInput(PositionIds, Bind(_positions.AsMemory(0, n), _tokensShape));
+            if (_model.Contract.HasPositionIds)
+                _binding.BindInput(PositionIds, Bind(_positions.AsMemory(0, n), _tokensShape));
             _binding.BindInput(AttentionMask, Bind(_ones.AsMemory(0, total), _maskShape));
             for (int l = 0; l < _c.LayerCount; l++)
             {
