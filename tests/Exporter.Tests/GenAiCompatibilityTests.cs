@@ -39,18 +39,7 @@ public sealed class GenAiCompatibilityTests
         int[] genaiPrompt = sequences[0].ToArray();
         Assert.Equal(ours.Encode(prompt, addBos: true, addEos: false), genaiPrompt);
 
-        using var options = new GenAi.GeneratorParams(genaiModel);
-        options.SetSearchOption("max_length", genaiPrompt.Length + Steps);
-        using var generator = new GenAi.Generator(genaiModel, options);
-        generator.AppendTokenSequences(sequences);
-        while (!generator.IsDone())
-            generator.GenerateNextToken();
-        int[] generated = generator.GetSequence(0).ToArray()[genaiPrompt.Length..];
-
-        // genai stops at EOS (ours keeps going): compare up to its end, and require that it ended only there.
-        int[] expected = Greedy(model, genaiPrompt, Steps);
-        Assert.Equal(expected[..generated.Length], generated);
-        Assert.True(generated.Length == Steps || generated[^1] == model.Config.EosId, $"genai stopped after {generated.Length} tokens");
+        AssertGenaiGreedyEqualsManaged(genaiModel, sequences, model, Steps);
     }
 
     /// <summary>
@@ -86,17 +75,7 @@ public sealed class GenAiCompatibilityTests
         int[] genaiPrompt = sequences[0].ToArray();
         Assert.Equal(ours.Encode(prompt, addBos: true, addEos: false), genaiPrompt);
 
-        const int steps = 48;
-        using var options = new GenAi.GeneratorParams(genaiModel);
-        options.SetSearchOption("max_length", genaiPrompt.Length + steps);
-        using var generator = new GenAi.Generator(genaiModel, options);
-        generator.AppendTokenSequences(sequences);
-        while (!generator.IsDone())
-            generator.GenerateNextToken();
-        int[] generated = generator.GetSequence(0).ToArray()[genaiPrompt.Length..];
-        int[] expected = Greedy(model, genaiPrompt, steps);
-        Assert.Equal(expected[..generated.Length], generated);
-        Assert.True(generated.Length == steps || model.Config.IsEndOfSequence(generated[^1]), $"genai stopped after {generated.Length} tokens");
+        AssertGenaiGreedyEqualsManaged(genaiModel, sequences, model, steps: 48);
     }
 
     [Fact]
@@ -120,6 +99,25 @@ public sealed class GenAiCompatibilityTests
         Assert.False(config.RootElement.GetProperty("search").GetProperty("past_present_share_buffer").GetBoolean());
         Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer.json")));
         Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer_config.json")));
+    }
+
+    /// <summary>
+    /// genai's greedy generation of up to <paramref name="steps"/> tokens after the encoded prompt equals the managed
+    /// engine's. genai stops at an end id (ours keeps going): compared up to its end, which must be the step limit or an end id.
+    /// </summary>
+    private static void AssertGenaiGreedyEqualsManaged(GenAi.Model genaiModel, GenAi.Sequences sequences, TransformerModel model, int steps)
+    {
+        int[] prompt = sequences[0].ToArray();
+        using var options = new GenAi.GeneratorParams(genaiModel);
+        options.SetSearchOption("max_length", prompt.Length + steps);
+        using var generator = new GenAi.Generator(genaiModel, options);
+        generator.AppendTokenSequences(sequences);
+        while (!generator.IsDone())
+            generator.GenerateNextToken();
+        int[] generated = generator.GetSequence(0).ToArray()[prompt.Length..];
+        int[] expected = Greedy(model, prompt, steps);
+        Assert.Equal(expected[..generated.Length], generated);
+        Assert.True(generated.Length == steps || model.Config.IsEndOfSequence(generated[^1]), $"genai stopped after {generated.Length} tokens");
     }
 
     /// <summary>The managed engine's greedy continuation: argmax of each step's logits, <paramref name="steps"/> tokens.</summary>
