@@ -78,22 +78,22 @@ public static class OnnxExporter
         // A GGUF file carries its tokenizer inside; the export gets it as a standard file (a SentencePiece tokenizer.model,
         // or a tokenizer.json for a byte-level vocabulary) rather than a copy of the whole (weights-sized) GGUF file.
         // A tokenizer.json goes with a tokenizer_config.json naming BOS/EOS and carrying the GGUF's chat template.
-        var (embeddedTokenizer, embeddedName, embeddedConfig) = options.TokenizerPath is not null && GgufFile.HasMagic(options.TokenizerPath)
-            ? GgufTokenizer.Load(options.TokenizerPath) switch
-            {
-                SentencePieceModelTokenizer sp => (sp.ToModelBytes(), EmbeddedTokenizerFileName, (byte[]?)null),
-                HuggingFaceTokenizer hf => (hf.ToTokenizerJson(), EmbeddedTokenizerJsonFileName,
-                    hf.ToTokenizerConfigJson(ChatFormat.FromGguf(options.TokenizerPath)?.Template.Source)),
-                _ => throw new NotSupportedException($"The tokenizer in '{options.TokenizerPath}' cannot be written as a standalone tokenizer file."),
-            }
-            : ((byte[]?)null, (string?)null, (byte[]?)null);
+        PieceTokenizer? gguf = options.TokenizerPath is not null && GgufFile.HasMagic(options.TokenizerPath) ? GgufTokenizer.Load(options.TokenizerPath) : null;
+        var (embeddedTokenizer, embeddedName, embeddedConfig) = gguf switch
+        {
+            null => ((byte[]?)null, (string?)null, (byte[]?)null),
+            SentencePieceModelTokenizer sp => (sp.ToModelBytes(), EmbeddedTokenizerFileName, (byte[]?)null),
+            HuggingFaceTokenizer hf => (hf.ToTokenizerJson(), EmbeddedTokenizerJsonFileName,
+                hf.ToTokenizerConfigJson(ChatFormat.FromGguf(options.TokenizerPath!)?.Template.Source)),
+            _ => throw new NotSupportedException($"The tokenizer in '{options.TokenizerPath}' cannot be written as a standalone tokenizer file."),
+        };
         string? tokenizerFile = options.TokenizerPath is null ? null : embeddedName ?? Path.GetFileName(options.TokenizerPath);
         // onnxruntime-genai reads only Hugging Face tokenizer files: a SentencePiece or llama2.c vocabulary also goes out as
         // a converted tokenizer.json (our own engine keeps reading the original, whose merge order is exact).
         var (genAiTokenizer, genAiTokenizerConfig, genAiProblem) = tokenizerFile is null || tokenizerFile == EmbeddedTokenizerJsonFileName
             || Path.GetFileName(options.TokenizerPath!).Equals(EmbeddedTokenizerJsonFileName, StringComparison.OrdinalIgnoreCase)
             ? ((byte[]?)null, (byte[]?)null, (string?)null)
-            : ConvertForGenAi(options.TokenizerPath!, weights.Config.VocabSize);
+            : ConvertForGenAi(gguf ?? TokenizerLoader.Load(options.TokenizerPath!, weights.Config.VocabSize));
         var manifest = new ExportManifest
         {
             Config = weights.Config,
@@ -145,11 +145,11 @@ public static class OnnxExporter
     }
 
     /// <summary>A piece tokenizer as tokenizer.json + tokenizer_config.json, or why it cannot be one.</summary>
-    private static (byte[]? Json, byte[]? Config, string? Problem) ConvertForGenAi(string tokenizerPath, int vocabSize)
+    private static (byte[]? Json, byte[]? Config, string? Problem) ConvertForGenAi(PieceTokenizer tokenizer)
     {
         try
         {
-            return TokenizerLoader.Load(tokenizerPath, vocabSize) switch
+            return tokenizer switch
             {
                 SentencePieceModelTokenizer sp => (sp.ToTokenizerJson(), sp.ToTokenizerConfigJson(), null),
                 Llama2cTokenizer bin => (bin.ToTokenizerJson(), bin.ToTokenizerConfigJson(), null),
