@@ -102,8 +102,10 @@ public sealed class GenAiCompatibilityTests
     }
 
     /// <summary>
-    /// genai's greedy generation of up to <paramref name="steps"/> tokens after the encoded prompt equals the managed
-    /// engine's. genai stops at an end id (ours keeps going): compared up to its end, which must be the step limit or an end id.
+    /// genai's greedy generation of up to <paramref name="steps"/> tokens after the encoded prompt is the managed engine's:
+    /// the managed engine follows genai's tokens and, at every step, genai's token is its argmax — or, where the two
+    /// engines' rounding may legitimately pick differently, within <see cref="NearTie"/> of it. genai stops at an end id
+    /// (ours keeps going), so its length must be the step limit or end with an end id.
     /// </summary>
     private static void AssertGenaiGreedyEqualsManaged(GenAi.Model genaiModel, GenAi.Sequences sequences, TransformerModel model, int steps)
     {
@@ -115,23 +117,20 @@ public sealed class GenAiCompatibilityTests
         while (!generator.IsDone())
             generator.GenerateNextToken();
         int[] generated = generator.GetSequence(0).ToArray()[prompt.Length..];
-        int[] expected = Greedy(model, prompt, steps);
-        Assert.Equal(expected[..generated.Length], generated);
         Assert.True(generated.Length == steps || model.Config.IsEndOfSequence(generated[^1]), $"genai stopped after {generated.Length} tokens");
-    }
 
-    /// <summary>The managed engine's greedy continuation: argmax of each step's logits, <paramref name="steps"/> tokens.</summary>
-    private static int[] Greedy(TransformerModel model, int[] prompt, int steps)
-    {
         using var session = model.CreateTransformerSession();
         var logits = new float[model.Config.VocabSize];
         session.Forward(prompt, 0, logits);
-        var tokens = new int[steps];
-        for (int i = 0; i < steps; i++)
+        for (int i = 0; i < generated.Length; i++)
         {
-            tokens[i] = Array.IndexOf(logits, logits.Max());
-            if (i + 1 < steps) session.Forward([tokens[i]], prompt.Length + i, logits);
+            int best = Array.IndexOf(logits, logits.Max());
+            Assert.True(generated[i] == best || logits[best] - logits[generated[i]] <= NearTie,
+                $"step {i}: genai chose {generated[i]}, the managed engine {best} (by {logits[best] - logits[generated[i]]})");
+            if (i + 1 < generated.Length) session.Forward([generated[i]], prompt.Length + i, logits);
         }
-        return tokens;
     }
+
+    /// <summary>How close two logits may be for the engines' argmax to differ: the portable graph's parity bound.</summary>
+    private const float NearTie = 1e-4f;
 }
