@@ -39,7 +39,8 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         long perTensorHandles = (3 + 4L * f.Onnx.Config.LayerCount + 1) * 256;
         Assert.True(late <= perTensorHandles, $"{late} bytes per step at positions 180-249 (bound {perTensorHandles})");
         // An array sized by the position (a cache copy, a mask) would add hundreds of bytes per step between the windows.
-        Assert.True(Math.Abs(late - early) <= 128, $"per-step allocation grew with the position: {early} → {late} bytes");
+        // One-sided: the earlier window reading more (a stray allocation in all three of its passes) is not growth.
+        Assert.True(late - early <= 128, $"per-step allocation grew with the position: {early} → {late} bytes");
     }
 
     [Fact]
