@@ -31,8 +31,11 @@ public sealed record ExportManifest
     /// <summary>The tokenizer file's name, in the same directory (null when none was exported).</summary>
     public string? TokenizerFile { get; init; }
 
-    /// <summary>Export profile (<c>portable</c>: standard ONNX ops only).</summary>
+    /// <summary>Export profile: <c>portable</c> (standard ONNX ops only) or <c>fused</c> (ONNX Runtime's contrib operators).</summary>
     public string Profile { get; init; } = "portable";
+
+    /// <summary>How the linear layers' weights are stored: <c>fp32</c>, <c>fp16</c>, <c>int4</c>, <c>int4-asym</c> or <c>int8</c>.</summary>
+    public string Weights { get; init; } = "fp32";
 
     /// <summary>ONNX opset of the default domain.</summary>
     public int Opset { get; init; } = 17;

@@ -11,7 +11,8 @@ namespace MlPipelines.Exporter;
 /// </summary>
 /// <remarks>
 /// The portable graph returns <c>present</c> as the past followed by the new positions (a growing tensor), so the
-/// search's <c>past_present_share_buffer</c> is false. The search defaults come from the source's
+/// search's <c>past_present_share_buffer</c> is false; the fused graph's GroupQueryAttention writes the new positions into
+/// the past buffer itself (true), and it takes no <c>position_ids</c>. The search defaults come from the source's
 /// <c>generation_config.json</c> when there is one (transformers' defaults otherwise: greedy); <c>max_length</c> is the
 /// context length.
 /// </remarks>
@@ -20,7 +21,11 @@ internal static class GenAiConfigWriter
     /// <summary>The file name genai looks for in a model directory.</summary>
     public const string FileName = "genai_config.json";
 
-    public static byte[] Write(ModelConfig c, HuggingFaceGenerationConfig? generation)
+    /// <param name="c">The model's configuration.</param>
+    /// <param name="generation">The source's generation_config.json, if any.</param>
+    /// <param name="sharedKvBuffer">The fused graph: one KV buffer for past and present, no position_ids.</param>
+    /// <param name="kvHeadWidth">The KV cache's head width in the graph when it differs from the model's (padded heads).</param>
+    public static byte[] Write(ModelConfig c, HuggingFaceGenerationConfig? generation, bool sharedKvBuffer = false, int? kvHeadWidth = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -29,7 +34,7 @@ internal static class GenAiConfigWriter
             w.WriteStartObject("model");
             w.WriteNumber("bos_token_id", c.BosId);
             w.WriteNumber("context_length", c.MaxSequenceLength);
-            WriteDecoder(w, c);
+            WriteDecoder(w, c, sharedKvBuffer, kvHeadWidth ?? c.HeadDim);
             int[] eos = EndOfSequenceIds(c, generation);
             if (eos.Length == 1)
                 w.WriteNumber("eos_token_id", eos[0]);
@@ -44,7 +49,7 @@ internal static class GenAiConfigWriter
             w.WriteString("type", "llama");
             w.WriteNumber("vocab_size", c.VocabSize);
             w.WriteEndObject();
-            WriteSearch(w, c, generation ?? new HuggingFaceGenerationConfig());
+            WriteSearch(w, c, generation ?? new HuggingFaceGenerationConfig(), sharedKvBuffer);
             w.WriteEndObject();
         }
         return buffer.ToArray();
@@ -54,7 +59,7 @@ internal static class GenAiConfigWriter
     internal static int[] EndOfSequenceIds(ModelConfig c, HuggingFaceGenerationConfig? generation) =>
         new[] { c.EosId }.Concat(c.StopIds).Concat(generation?.EosTokenIds ?? []).Distinct().ToArray();
 
-    private static void WriteDecoder(Utf8JsonWriter w, ModelConfig c)
+    private static void WriteDecoder(Utf8JsonWriter w, ModelConfig c, bool sharedKvBuffer, int headSize)
     {
         w.WriteStartObject("decoder");
         w.WriteStartObject("session_options");
@@ -63,12 +68,13 @@ internal static class GenAiConfigWriter
         w.WriteEndArray();
         w.WriteEndObject();
         w.WriteString("filename", ExportManifest.ModelFileName);
-        w.WriteNumber("head_size", c.HeadDim);
+        w.WriteNumber("head_size", headSize);   // genai sizes its KV buffers with it
         w.WriteNumber("hidden_size", c.Dim);
         w.WriteStartObject("inputs");
         w.WriteString("input_ids", LlamaOnnxNames.InputIds);
         w.WriteString("attention_mask", LlamaOnnxNames.AttentionMask);
-        w.WriteString("position_ids", LlamaOnnxNames.PositionIds);
+        if (!sharedKvBuffer)
+            w.WriteString("position_ids", LlamaOnnxNames.PositionIds);
         w.WriteString("past_key_names", Pattern(LlamaOnnxNames.PastKey));
         w.WriteString("past_value_names", Pattern(LlamaOnnxNames.PastValue));
         w.WriteEndObject();
@@ -90,7 +96,7 @@ internal static class GenAiConfigWriter
         return name(Marker).Replace(Marker.ToString(System.Globalization.CultureInfo.InvariantCulture), "%d", StringComparison.Ordinal);
     }
 
-    private static void WriteSearch(Utf8JsonWriter w, ModelConfig c, HuggingFaceGenerationConfig g)
+    private static void WriteSearch(Utf8JsonWriter w, ModelConfig c, HuggingFaceGenerationConfig g, bool sharedKvBuffer)
     {
         w.WriteStartObject("search");
         w.WriteNumber("diversity_penalty", 0.0);
@@ -102,7 +108,7 @@ internal static class GenAiConfigWriter
         w.WriteNumber("no_repeat_ngram_size", 0);
         w.WriteNumber("num_beams", 1);
         w.WriteNumber("num_return_sequences", 1);
-        w.WriteBoolean("past_present_share_buffer", false);
+        w.WriteBoolean("past_present_share_buffer", sharedKvBuffer);
         w.WriteNumber("repetition_penalty", 1.0);
         w.WriteNumber("temperature", g.Temperature);
         w.WriteNumber("top_k", g.TopK);

@@ -7,10 +7,34 @@ public enum OnnxExportProfile
     Portable,
 
     /// <summary>
-    /// Reserved for a graph using ONNX Runtime's fused contrib operators (<c>com.microsoft</c>:
-    /// GroupQueryAttention, RotaryEmbedding, SimplifiedLayerNormalization). Not built yet.
+    /// ONNX Runtime's fused contrib operators, as onnxruntime-genai's model builder uses them (<c>com.microsoft</c>
+    /// GroupQueryAttention with rotary embedding and a KV buffer shared by past and present, SkipSimplifiedLayerNormalization,
+    /// MatMulNBits for int4/int8 weights): faster on ONNX Runtime's CPU and CUDA providers, and the only profile for
+    /// quantised weights. Needs a provider with the contrib operators.
     /// </summary>
     Fused,
+}
+
+/// <summary>How an export stores the linear layers' weights (<see cref="OnnxExportOptions.Weights"/>).</summary>
+public enum OnnxWeightPrecision
+{
+    /// <summary>fp32, as loaded (both profiles).</summary>
+    Float32,
+
+    /// <summary>fp16 in the file (half the size), widened to fp32 by ONNX Runtime at load (fused profile).</summary>
+    Float16,
+
+    /// <summary>
+    /// 4-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q4_0, taken from a Q4_0 GGUF as stored or
+    /// quantised with ggml's reference rule.
+    /// </summary>
+    Int4,
+
+    /// <summary>4-bit asymmetric blocks of 32 with a zero point per block (MatMulNBits; fused profile).</summary>
+    Int4Asymmetric,
+
+    /// <summary>8-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q8_0.</summary>
+    Int8,
 }
 
 /// <summary>Options of <see cref="OnnxExporter.Export"/>.</summary>
@@ -33,6 +57,18 @@ public sealed record OnnxExportOptions
 
     /// <summary>The operator profile (default <see cref="OnnxExportProfile.Portable"/>).</summary>
     public OnnxExportProfile Profile { get; init; } = OnnxExportProfile.Portable;
+
+    /// <summary>
+    /// How the linear layers' weights are stored (default <see cref="OnnxWeightPrecision.Float32"/>); anything else needs
+    /// <see cref="OnnxExportProfile.Fused"/>. The embedding table and norms stay fp32.
+    /// </summary>
+    public OnnxWeightPrecision Weights { get; init; } = OnnxWeightPrecision.Float32;
+
+    /// <summary>
+    /// MatMulNBits' <c>accuracy_level</c> for int4/int8 weights: 4 (default) quantises the activations to int8 per block and
+    /// multiplies in integers, as llama.cpp does; 0 dequantises the weights and multiplies in fp32 (slower, closer to fp32).
+    /// </summary>
+    public int MatMulAccuracyLevel { get; init; } = 4;
 
     // Above this many weight bytes, external data is used whatever was asked (lowered by tests).
     internal long EmbeddedLimitBytes { get; init; } = Graph.OnnxModelWriter.EmbeddedLimitBytes;

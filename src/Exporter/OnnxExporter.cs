@@ -34,13 +34,12 @@ public static class OnnxExporter
     /// </remarks>
     /// <exception cref="IOException">The output directory is non-empty and Force is off, or writing failed.</exception>
     /// <exception cref="FileNotFoundException">The tokenizer file does not exist.</exception>
-    /// <exception cref="NotSupportedException">The profile is not implemented yet.</exception>
+    /// <exception cref="ArgumentException">Quantised or fp16 weights asked of the portable profile, or an accuracy level outside 0–4.</exception>
     /// <exception cref="ArgumentException">The model's shape cannot be exported.</exception>
     public static OnnxExportResult Export(LlamaWeights weights, string outputDirectory, OnnxExportOptions? options = null,
         CancellationToken cancellationToken = default) =>
         ExportCore(weights, outputDirectory, options ?? new OnnxExportOptions(), cancellationToken, beforePublish: null);
 
-    /// <summary>The same, with a hook run after everything is written but before it is moved into place (tests inject failures there).</summary>
     /// <summary>The file name a SentencePiece tokenizer taken out of a GGUF file gets in an export.</summary>
     public const string EmbeddedTokenizerFileName = "tokenizer.model";
 
@@ -67,13 +66,16 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Profile != OnnxExportProfile.Portable)
-            throw new NotSupportedException($"The '{options.Profile}' export profile is not implemented yet; use '{OnnxExportProfile.Portable}'.");
+        if (options.Profile == OnnxExportProfile.Portable && options.Weights != OnnxWeightPrecision.Float32)
+            throw new ArgumentException($"The portable profile stores fp32 weights only; {WeightsName(options.Weights)} weights need the fused profile.", nameof(options));
+        if (options.MatMulAccuracyLevel is not (0 or 1 or 2 or 3 or 4))
+            throw new ArgumentException($"MatMulNBits' accuracy level is 0 to 4, not {options.MatMulAccuracyLevel}.", nameof(options));
         if (options.TokenizerPath is not null && !File.Exists(options.TokenizerPath))
             throw new FileNotFoundException($"The tokenizer '{options.TokenizerPath}' does not exist.", options.TokenizerPath);
 
         var clock = Stopwatch.StartNew();
-        GraphBuilder graph = PortableLlamaGraph.Build(weights);
+        bool fused = options.Profile == OnnxExportProfile.Fused;
+        GraphBuilder graph = fused ? BuildFused(weights, options) : PortableLlamaGraph.Build(weights);
         bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
         // A GGUF file carries its tokenizer inside; the export gets it as a standard file (a SentencePiece tokenizer.model,
         // or a tokenizer.json for a byte-level vocabulary) rather than a copy of the whole (weights-sized) GGUF file.
@@ -98,7 +100,8 @@ public static class OnnxExporter
         {
             Config = weights.Config,
             TokenizerFile = tokenizerFile,
-            Profile = "portable",
+            Profile = ProfileName(options.Profile),
+            Weights = WeightsName(options.Weights),
             Opset = (int)OnnxModelWriter.Opset,
             ExternalData = external,
             Source = weights.Source,
@@ -107,7 +110,7 @@ public static class OnnxExporter
         long modelBytes = 0, dataBytes = 0;
         AtomicDirectory.Write(outputDirectory, options.Force, temp =>
         {
-            (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(weights.Config), cancellationToken);
+            (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(weights.Config, options), cancellationToken);
             if (embeddedTokenizer is not null)
                 File.WriteAllBytes(Path.Combine(temp, tokenizerFile!), embeddedTokenizer);
             else if (options.TokenizerPath is not null)
@@ -122,7 +125,8 @@ public static class OnnxExporter
                 File.WriteAllBytes(Path.Combine(temp, EmbeddedTokenizerJsonFileName), genAiTokenizer);
                 File.WriteAllBytes(Path.Combine(temp, ChatFormat.TokenizerConfigFileName), genAiTokenizerConfig!);
             }
-            File.WriteAllBytes(Path.Combine(temp, GenAiConfigWriter.FileName), GenAiConfigWriter.Write(weights.Config, GenerationConfigOf(weights.Source)));
+            File.WriteAllBytes(Path.Combine(temp, GenAiConfigWriter.FileName), GenAiConfigWriter.Write(weights.Config, GenerationConfigOf(weights.Source),
+                sharedKvBuffer: fused, kvHeadWidth: fused ? FusedWeightSource.GraphHeadWidth(weights.Config) : null));
             File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
             cancellationToken.ThrowIfCancellationRequested();
             beforePublish?.Invoke(temp);
@@ -169,10 +173,34 @@ public static class OnnxExporter
         return directory is null ? null : HuggingFaceGenerationConfig.Load(directory);
     }
 
-    // Informational model metadata (the manifest is the authoritative description).
-    private static Dictionary<string, string> Metadata(ModelConfig c) => new()
+    /// <summary>The fused graph; int4/int8 matrices a GGUF source stores as Q4_0/Q8_0 are taken as stored.</summary>
+    private static GraphBuilder BuildFused(LlamaWeights weights, OnnxExportOptions options)
     {
-        ["mlpipe.profile"] = "portable",
+        bool quantised = options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8;
+        using var stored = quantised && File.Exists(weights.Source) && GgufFile.HasMagic(weights.Source) ? GgufCheckpoint.LoadStored(weights.Source) : null;
+        if (stored is not null && stored.Config.Dim != weights.Config.Dim)
+            throw new InvalidOperationException($"'{weights.Source}' no longer holds the loaded model.");
+        return FusedLlamaGraph.Build(weights, new FusedWeightSource(weights, options.Weights, stored, options.MatMulAccuracyLevel));
+    }
+
+    /// <summary>The manifest's and the CLI's name of a profile.</summary>
+    public static string ProfileName(OnnxExportProfile profile) => profile == OnnxExportProfile.Fused ? "fused" : "portable";
+
+    /// <summary>The manifest's and the CLI's name of a weight precision.</summary>
+    public static string WeightsName(OnnxWeightPrecision weights) => weights switch
+    {
+        OnnxWeightPrecision.Float16 => "fp16",
+        OnnxWeightPrecision.Int4 => "int4",
+        OnnxWeightPrecision.Int4Asymmetric => "int4-asym",
+        OnnxWeightPrecision.Int8 => "int8",
+        _ => "fp32",
+    };
+
+    // Informational model metadata (the manifest is the authoritative description).
+    private static Dictionary<string, string> Metadata(ModelConfig c, OnnxExportOptions options) => new()
+    {
+        ["mlpipe.profile"] = ProfileName(options.Profile),
+        ["mlpipe.weights"] = WeightsName(options.Weights),
         ["mlpipe.rope"] = "adjacent-pairs",
         ["mlpipe.rope_theta"] = c.RopeTheta.ToString("R", CultureInfo.InvariantCulture),
         ["mlpipe.rope_scaling"] = c.RopeScaling.ToString(),

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using static MlPipelines.Exporter.LlamaOnnxNames;
 
 namespace MlPipelines.OnnxEngine;
@@ -19,10 +21,32 @@ namespace MlPipelines.OnnxEngine;
 public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHeadCount, int? HeadDim, int? VocabSize,
     bool HasPositionIds, bool HasLastHiddenState)
 {
+    /// <summary>The input holding each row's last real index (GroupQueryAttention's <c>seqlens_k</c>), in builder graphs that take it.</summary>
+    public const string SequenceLengthsInput = "seqlens_k";
+
+    /// <summary>The input holding the total length (past + new), in builder graphs that take it.</summary>
+    public const string TotalSequenceLengthInput = "total_sequence_length";
+
+    /// <summary>
+    /// Whether the graph writes the new keys and values into its past buffer (GroupQueryAttention with
+    /// <c>past_present_share_buffer</c>): past and present are then one fixed-size buffer per tensor, bound to both, and rows
+    /// must be right-padded (positions come from each row's length).
+    /// </summary>
+    public bool SharedKvBuffer { get; init; }
+
+    /// <summary>The attention mask's element type: int64 (Optimum, this project) or int32 (some onnxruntime-genai builder graphs).</summary>
+    public TensorElementType AttentionMaskType { get; init; } = TensorElementType.Int64;
+
+    /// <summary>Whether the graph takes <c>seqlens_k</c> and <c>total_sequence_length</c> as inputs (int32) beside the mask.</summary>
+    public bool HasSequenceLengthInputs { get; init; }
+
     /// <summary>One line for reports: the contract, its layers and KV shape, and what it lacks.</summary>
     public override string ToString() =>
         $"{Name}: {LayerCount} layers, kv heads {KvHeadCount?.ToString() ?? "?"} × head width {HeadDim?.ToString() ?? "?"}, " +
         $"vocabulary {VocabSize?.ToString() ?? "?"}" + (HasPositionIds ? "" : ", no position_ids (positions from the attention mask)") +
+        (SharedKvBuffer ? ", past and present share one KV buffer (GroupQueryAttention)" : "") +
+        (AttentionMaskType == TensorElementType.Int32 ? ", int32 attention mask" : "") +
+        (HasSequenceLengthInputs ? ", seqlens_k/total_sequence_length inputs" : "") +
         (HasLastHiddenState ? ", last_hidden_state" : ", no last_hidden_state (logits only: no embeddings)");
 
     /// <summary>Reads the contract of a loaded model.</summary>
@@ -48,13 +72,43 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
                 $"(inputs: {List(inputs.Keys)}; outputs: {List(outputs.Keys)}).");
         // Without position_ids (Optimum's option) the graph numbers the tokens itself from the attention mask.
         bool positions = inputs.ContainsKey(PositionIds);
-        int expected = 2 + 2 * layers + (positions ? 1 : 0);
+        bool lengths = inputs.ContainsKey(SequenceLengthsInput) && inputs.ContainsKey(TotalSequenceLengthInput);
+        int expected = 2 + 2 * layers + (positions ? 1 : 0) + (lengths ? 2 : 0);
         if (inputs.Count != expected)
             throw new InvalidDataException($"{modelPath}: inputs beyond the decoder's ({List(inputs.Keys)}); expected {expected}.");
         int[] past = inputs[PastKey(0)].Dimensions;
         int[] logits = outputs[Logits].Dimensions;
         bool hidden = outputs.ContainsKey(LastHiddenState);
-        return new OnnxDecoderContract(hidden ? "mlpipe" : "optimum", layers, Known(past, 1), Known(past, 3), Known(logits, 2), positions, hidden);
+        bool shared = SharesKvBuffer(session, modelPath);
+        string contractName = hidden ? "mlpipe" : shared ? "genai" : "optimum";
+        return new OnnxDecoderContract(contractName, layers, Known(past, 1), Known(past, 3), Known(logits, 2), positions, hidden)
+        {
+            SharedKvBuffer = shared,
+            AttentionMaskType = inputs[AttentionMask].ElementDataType,
+            HasSequenceLengthInputs = lengths,
+        };
+    }
+
+    /// <summary>
+    /// Whether the graph expects one buffer for past and present: it says so in its metadata (this project's fused profile)
+    /// or in the <c>genai_config.json</c> beside it (onnxruntime-genai's builder: <c>search.past_present_share_buffer</c>).
+    /// </summary>
+    private static bool SharesKvBuffer(InferenceSession session, string modelPath)
+    {
+        if (session.ModelMetadata.CustomMetadataMap.TryGetValue("mlpipe.profile", out string? profile))
+            return profile == "fused";
+        string genAiConfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "genai_config.json");
+        if (!File.Exists(genAiConfig)) return false;
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllBytes(genAiConfig));
+            return json.RootElement.TryGetProperty("search", out var search)
+                && search.TryGetProperty("past_present_share_buffer", out var flag) && flag.ValueKind == JsonValueKind.True;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{genAiConfig}: not valid JSON ({e.Message}).", e);
+        }
     }
 
     private static int? Known(int[] dims, int axis) => dims.Length > axis && dims[axis] > 0 ? dims[axis] : null;

@@ -54,7 +54,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
     {
         Engine = "onnxruntime",
         Provider = ActiveProvider.ToString(),
-        Precision = "fp32",
+        Precision = Manifest.Weights,
         Threads = Threads,
         Model = Directory,
         Notice = FallbackNotice,
@@ -62,6 +62,26 @@ public sealed class OnnxLanguageModel : ILanguageModel
     };
 
     internal InferenceSession Session { get; }
+
+    /// <summary>The KV cache's head width in the graph: the model's, or wider when the graph pads heads.</summary>
+    internal int KvHeadWidth => Contract.HeadDim ?? Config.HeadDim;
+
+    /// <summary>Whether a <c>total_sequence_length</c> input is rank 0 (else <c>[1]</c>).</summary>
+    internal bool TotalLengthIsScalar =>
+        Session.InputMetadata.TryGetValue(OnnxDecoderContract.TotalSequenceLengthInput, out var total) && total.Dimensions.Length == 0;
+
+    /// <summary>Runs the graph; ONNX Runtime's failures (a shape the graph's operators refuse, …) become an error naming the export.</summary>
+    internal void Run(RunOptions options, OrtIoBinding binding)
+    {
+        try
+        {
+            Session.RunWithBinding(options, binding);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"ONNX Runtime could not run the model in '{Directory}' ({Contract.Name} contract): {e.Message.Trim()}", e);
+        }
+    }
 
     /// <summary>
     /// Loads an export directory: <c>model.onnx</c> (optional <c>model.onnx.data</c>) with <c>mlpipe.json</c>, or another

@@ -17,23 +17,42 @@ internal static class OnnxModelContract
         var inputs = session.InputMetadata;
         var outputs = session.OutputMetadata;
         Expect(inputs, "input", InputIds, TensorElementType.Int64, 2, modelPath);
-        Expect(inputs, "input", AttentionMask, TensorElementType.Int64, 2, modelPath);
+        if (contract.AttentionMaskType is not (TensorElementType.Int64 or TensorElementType.Int32))
+            throw new InvalidDataException($"{modelPath}: input '{AttentionMask}' should be int64 or int32, but is {contract.AttentionMaskType}.");
+        Expect(inputs, "input", AttentionMask, contract.AttentionMaskType, 2, modelPath);
+        if (contract.HasSequenceLengthInputs)
+        {
+            Expect(inputs, "input", OnnxDecoderContract.SequenceLengthsInput, TensorElementType.Int32, 1, modelPath);
+            ExpectInt32Scalar(inputs, OnnxDecoderContract.TotalSequenceLengthInput, modelPath);
+        }
         if (contract.HasPositionIds)
             Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
         Expect(outputs, "output", Logits, TensorElementType.Float, 3, modelPath, (2, config.VocabSize));
         if (contract.HasLastHiddenState)
             Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
+        // A graph may pad heads with zero channels (GroupQueryAttention takes widths in multiples of 16): its KV width is
+        // then larger than the model's head width, never smaller.
+        int width = contract.HeadDim ?? config.HeadDim;
+        if (width < config.HeadDim)
+            throw new InvalidDataException($"{modelPath}: its KV cache holds heads {width} wide, but the model's configuration has heads {config.HeadDim} wide.");
         for (int l = 0; l < config.LayerCount; l++)
         {
             foreach (string name in new[] { PastKey(l), PastValue(l) })
-                Expect(inputs, "input", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, config.HeadDim));
+                Expect(inputs, "input", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, width));
             foreach (string name in new[] { PresentKey(l), PresentValue(l) })
-                Expect(outputs, "output", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, config.HeadDim));
+                Expect(outputs, "output", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, width));
         }
-        int expectedInputs = (contract.HasPositionIds ? 3 : 2) + 2 * config.LayerCount;
+        int expectedInputs = (contract.HasPositionIds ? 3 : 2) + (contract.HasSequenceLengthInputs ? 2 : 0) + 2 * config.LayerCount;
         if (inputs.Count != expectedInputs)
             throw new InvalidDataException(
                 $"{modelPath}: expected {expectedInputs} inputs for a {config.LayerCount}-layer decoder, found {inputs.Count} ({string.Join(", ", inputs.Keys)}).");
+    }
+
+    private static void ExpectInt32Scalar(IReadOnlyDictionary<string, NodeMetadata> inputs, string name, string modelPath)
+    {
+        NodeMetadata node = inputs[name];
+        if (!node.IsTensor || node.ElementDataType != TensorElementType.Int32 || node.Dimensions.Length > 1)
+            throw new InvalidDataException($"{modelPath}: input '{name}' should be an int32 scalar, but is a rank-{node.Dimensions.Length} {node.ElementDataType} tensor.");
     }
 
     private static void Expect(IReadOnlyDictionary<string, NodeMetadata> metadata, string kind, string name,

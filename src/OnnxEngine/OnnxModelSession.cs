@@ -12,10 +12,12 @@ namespace MlPipelines.OnnxEngine;
 /// buffers allocated once as well.
 /// </summary>
 /// <remarks>
-/// The exported graph's tensors change shape every step (the past grows by the chunk), and an <see cref="OrtValue"/>
+/// The portable graph's tensors change shape every step (the past grows by the chunk), and an <see cref="OrtValue"/>
 /// has a fixed shape, so each run still creates one small <see cref="OrtValue"/> handle per bound tensor: that is
-/// the only managed allocation per step, independent of the sequence length and the vocabulary. A graph with a
-/// fixed-size shared KV buffer would remove it.
+/// the only managed allocation per step, independent of the sequence length and the vocabulary. A graph whose attention
+/// shares one KV buffer between past and present (<see cref="OnnxDecoderContract.SharedKvBuffer"/>: the fused profile,
+/// onnxruntime-genai builder graphs) binds that fixed-size buffer (<see cref="SharedKvCache"/>) to both, and only the
+/// token, mask and output handles remain per step.
 /// </remarks>
 internal sealed class OnnxModelSession : IModelSession
 {
@@ -24,11 +26,14 @@ internal sealed class OnnxModelSession : IModelSession
     private readonly OrtIoBinding _binding;
     private readonly RunOptions _runOptions = new();
     private readonly OrtMemoryInfo _cpu = OrtMemoryInfo.DefaultInstance;
-    private readonly KvCacheBuffers _kv;
+    private readonly KvCacheBuffers? _kv;
+    private readonly SharedKvCache? _shared;
     private readonly long[] _ids, _positions, _ones;
-    private readonly long[] _tokensShape = [1, 0], _maskShape = [1, 0], _kvShape, _outShape = [1, 0, 0];
+    private readonly int[] _ones32 = [], _seqlensK = [0], _totalLength = [0];
+    private readonly long[] _tokensShape = [1, 0], _maskShape = [1, 0], _kvShape, _outShape = [1, 0, 0], _lengthsShape = [1], _totalShape;
     private float[] _logits = [], _hidden = [];
-    private readonly List<OrtValue> _bound = [];
+    private readonly List<OrtValue> _bound = [], _kept = [];
+    private (int, int, bool, bool, float[], float[]) _sharedKey;
     private bool _disposed;
 
     public OnnxModelSession(OnnxLanguageModel model)
@@ -36,12 +41,22 @@ internal sealed class OnnxModelSession : IModelSession
         _model = model;
         _c = model.Config;
         _binding = model.Session.CreateIoBinding();
-        _kv = new KvCacheBuffers(2 * _c.LayerCount, _c.KvHeadCount, _c.HeadDim, _c.MaxSequenceLength);
-        _kvShape = [1, _c.KvHeadCount, 0, _c.HeadDim];
+        int width = model.KvHeadWidth;
+        if (model.Contract.SharedKvBuffer)
+            _shared = new SharedKvCache(2 * _c.LayerCount, _c.KvHeadCount, width, _c.MaxSequenceLength);
+        else
+            _kv = new KvCacheBuffers(2 * _c.LayerCount, _c.KvHeadCount, width, _c.MaxSequenceLength);
+        _kvShape = [1, _c.KvHeadCount, 0, width];
+        _totalShape = model.TotalLengthIsScalar ? [] : [1];
         _ids = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         _positions = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         _ones = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         Array.Fill(_ones, 1L);
+        if (model.Contract.AttentionMaskType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32)
+        {
+            _ones32 = GC.AllocateArray<int>(_c.MaxSequenceLength, pinned: true);
+            Array.Fill(_ones32, 1);
+        }
     }
 
     public ModelConfig Config => _c;
@@ -57,7 +72,8 @@ internal sealed class OnnxModelSession : IModelSession
             throw NoHiddenStates(_model);
         if (position < Position)
             Rewind(position);
-        _kv.EnsureCapacity(total, position);
+        _kv?.EnsureCapacity(total, position);
+        _shared?.EnsureCapacity(total, position);
         for (int i = 0; i < n; i++)
         {
             _ids[i] = tokens[i];
@@ -68,48 +84,113 @@ internal sealed class OnnxModelSession : IModelSession
 
         try
         {
-            _binding.ClearBoundInputs();
-            _binding.ClearBoundOutputs();
-            _tokensShape[1] = n;
-            _maskShape[1] = total;
-            _binding.BindInput(InputIds, Bind(_ids.AsMemory(0, n), _tokensShape));
-            if (_model.Contract.HasPositionIds)
-                _binding.BindInput(PositionIds, Bind(_positions.AsMemory(0, n), _tokensShape));
-            _binding.BindInput(AttentionMask, Bind(_ones.AsMemory(0, total), _maskShape));
-            for (int l = 0; l < _c.LayerCount; l++)
-            {
-                _kvShape[2] = position;
-                _binding.BindInput(PastKey(l), Bind(_kv.Past(2 * l).AsMemory(0, _kv.Length(position)), _kvShape));
-                _binding.BindInput(PastValue(l), Bind(_kv.Past(2 * l + 1).AsMemory(0, _kv.Length(position)), _kvShape));
-                _kvShape[2] = total;
-                _binding.BindOutput(PresentKey(l), Bind(_kv.Present(2 * l).AsMemory(0, _kv.Length(total)), _kvShape));
-                _binding.BindOutput(PresentValue(l), Bind(_kv.Present(2 * l + 1).AsMemory(0, _kv.Length(total)), _kvShape));
-            }
-            // Only requested outputs are bound, so ONNX Runtime skips e.g. the classifier for embeddings.
-            _outShape[1] = n;
-            if (!logits.IsEmpty)
-            {
-                _outShape[2] = vocab;
-                _binding.BindOutput(Logits, Bind(_logits.AsMemory(0, n * vocab), _outShape));
-            }
-            if (!hiddenStates.IsEmpty)
-            {
-                _outShape[2] = _c.Dim;
-                _binding.BindOutput(LastHiddenState, Bind(_hidden.AsMemory(0, n * _c.Dim), _outShape));
-            }
-            _model.Session.RunWithBinding(_runOptions, _binding);
+            if (_shared is not null)
+                BindShared(n, total, !logits.IsEmpty, !hiddenStates.IsEmpty);
+            else
+                BindSplit(n, position, total, !logits.IsEmpty, !hiddenStates.IsEmpty);
+            _model.Run(_runOptions, _binding);
         }
         finally
         {
             foreach (OrtValue value in _bound) value.Dispose();
             _bound.Clear();
         }
-        _kv.Swap();
+        _kv?.Swap();
         if (!logits.IsEmpty)
             (logits.Length == vocab ? _logits.AsSpan((n - 1) * vocab, vocab) : _logits.AsSpan(0, n * vocab)).CopyTo(logits);
         if (!hiddenStates.IsEmpty)
             _hidden.AsSpan(0, n * _c.Dim).CopyTo(hiddenStates);
         Position = total;
+    }
+
+    /// <summary>
+    /// The portable graph: every tensor's shape changes with the position, so everything is bound afresh each run, the past
+    /// from one set of buffers and the present into the other.
+    /// </summary>
+    private void BindSplit(int n, int position, int total, bool wantLogits, bool wantHidden)
+    {
+        _binding.ClearBoundInputs();
+        _binding.ClearBoundOutputs();
+        BindTokens(n, Bind);
+        BindMask(total);
+        for (int l = 0; l < _c.LayerCount; l++)
+        {
+            _kvShape[2] = position;
+            _binding.BindInput(PastKey(l), Bind(_kv!.Past(2 * l).AsMemory(0, _kv.Length(position)), _kvShape));
+            _binding.BindInput(PastValue(l), Bind(_kv.Past(2 * l + 1).AsMemory(0, _kv.Length(position)), _kvShape));
+            _kvShape[2] = total;
+            _binding.BindOutput(PresentKey(l), Bind(_kv.Present(2 * l).AsMemory(0, _kv.Length(total)), _kvShape));
+            _binding.BindOutput(PresentValue(l), Bind(_kv.Present(2 * l + 1).AsMemory(0, _kv.Length(total)), _kvShape));
+        }
+        BindOutputs(n, wantLogits, wantHidden, Bind);
+    }
+
+    /// <summary>
+    /// A shared-buffer graph: the KV buffers, the token ids and the outputs keep their shapes while the chunk length stays
+    /// the same (every decode step), so they stay bound from run to run — their contents change in place — and only the
+    /// attention mask, whose width is the position, is bound anew. Binding a name again replaces its value.
+    /// </summary>
+    private void BindShared(int n, int total, bool wantLogits, bool wantHidden)
+    {
+        var key = (n, _shared!.Capacity, wantLogits, wantHidden, _logits, _hidden);
+        if (key != _sharedKey)
+        {
+            _binding.ClearBoundInputs();
+            _binding.ClearBoundOutputs();
+            ReleaseKept();
+            BindTokens(n, Keep);
+            for (int l = 0; l < _c.LayerCount; l++)
+            {
+                // One buffer per tensor, bound as both: the graph's attention writes the new rows in place.
+                _binding.BindInput(PastKey(l), _shared.Value(2 * l));
+                _binding.BindInput(PastValue(l), _shared.Value(2 * l + 1));
+                _binding.BindOutput(PresentKey(l), _shared.Value(2 * l));
+                _binding.BindOutput(PresentValue(l), _shared.Value(2 * l + 1));
+            }
+            BindOutputs(n, wantLogits, wantHidden, Keep);
+            _sharedKey = key;
+        }
+        BindMask(total);
+    }
+
+    private void BindTokens(int n, Func<Memory<long>, long[], OrtValue> bind)
+    {
+        _tokensShape[1] = n;
+        _binding.BindInput(InputIds, bind(_ids.AsMemory(0, n), _tokensShape));
+        if (_model.Contract.HasPositionIds)
+            _binding.BindInput(PositionIds, bind(_positions.AsMemory(0, n), _tokensShape));
+    }
+
+    private void BindMask(int total)
+    {
+        _maskShape[1] = total;
+        if (_ones32.Length > 0)
+            _binding.BindInput(AttentionMask, Bind(_ones32.AsMemory(0, total), _maskShape));
+        else
+            _binding.BindInput(AttentionMask, Bind(_ones.AsMemory(0, total), _maskShape));
+        if (_model.Contract.HasSequenceLengthInputs)
+        {
+            _seqlensK[0] = total - 1;
+            _totalLength[0] = total;
+            _binding.BindInput(OnnxDecoderContract.SequenceLengthsInput, Bind(_seqlensK.AsMemory(), _lengthsShape));
+            _binding.BindInput(OnnxDecoderContract.TotalSequenceLengthInput, Bind(_totalLength.AsMemory(), _totalShape));
+        }
+    }
+
+    // Only requested outputs are bound, so ONNX Runtime skips e.g. the classifier for embeddings.
+    private void BindOutputs(int n, bool wantLogits, bool wantHidden, Func<Memory<float>, long[], OrtValue> bind)
+    {
+        _outShape[1] = n;
+        if (wantLogits)
+        {
+            _outShape[2] = _c.VocabSize;
+            _binding.BindOutput(Logits, bind(_logits.AsMemory(0, n * _c.VocabSize), _outShape));
+        }
+        if (wantHidden)
+        {
+            _outShape[2] = _c.Dim;
+            _binding.BindOutput(LastHiddenState, bind(_hidden.AsMemory(0, n * _c.Dim), _outShape));
+        }
     }
 
     /// <summary>The error for asking a logits-only graph for hidden states.</summary>
@@ -121,7 +202,7 @@ internal sealed class OnnxModelSession : IModelSession
         if (position < 0 || position > Position)
             throw new ArgumentOutOfRangeException(nameof(position), $"Cannot rewind to {position}: the cache holds {Position} positions.");
         if (position == Position) return;
-        _kv.Truncate(Position, position);
+        _kv?.Truncate(Position, position);   // a shared buffer keeps its rows: later runs overwrite them
         Position = position;
     }
 
@@ -133,6 +214,8 @@ internal sealed class OnnxModelSession : IModelSession
         _disposed = true;
         _binding.Dispose();
         _runOptions.Dispose();
+        ReleaseKept();
+        _shared?.Dispose();
     }
 
     // A view of a buffer with this run's shape (ONNX Runtime copies the shape); disposed after the run.
@@ -141,6 +224,20 @@ internal sealed class OnnxModelSession : IModelSession
         OrtValue value = OrtValue.CreateTensorValueFromMemory(_cpu, memory, shape);
         _bound.Add(value);
         return value;
+    }
+
+    // A view that stays bound across runs (shared-buffer graphs); released when the binding is rebuilt.
+    private OrtValue Keep<T>(Memory<T> memory, long[] shape) where T : unmanaged
+    {
+        OrtValue value = OrtValue.CreateTensorValueFromMemory(_cpu, memory, shape);
+        _kept.Add(value);
+        return value;
+    }
+
+    private void ReleaseKept()
+    {
+        foreach (OrtValue value in _kept) value.Dispose();
+        _kept.Clear();
     }
 
     // Output buffers sized for the chunk, grown by doubling (at most the context).

@@ -18,15 +18,23 @@ public sealed class GenAiCompatibilityTests
 {
     private const int Steps = 200;
 
-    public static TheoryData<string> Tokenizers => new() { TestPaths.Tok512Model, TestPaths.Tok512Bin };
+    public static TheoryData<string, OnnxExportProfile> Tokenizers => new()
+    {
+        { TestPaths.Tok512Model, OnnxExportProfile.Portable },
+        { TestPaths.Tok512Bin, OnnxExportProfile.Portable },
+        { TestPaths.Tok512Model, OnnxExportProfile.Fused },
+        { TestPaths.Tok512Bin, OnnxExportProfile.Fused },
+    };
+
+    public static TheoryData<OnnxExportProfile> Profiles => new() { OnnxExportProfile.Portable, OnnxExportProfile.Fused };
 
     [Theory]
     [MemberData(nameof(Tokenizers))]
-    public void Genai_tokenizes_and_generates_greedily_as_the_managed_engine(string tokenizerPath)
+    public void Genai_tokenizes_and_generates_greedily_as_the_managed_engine(string tokenizerPath, OnnxExportProfile profile)
     {
         using var dir = new TempDir();
         using var model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
-        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = tokenizerPath });
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = tokenizerPath, Profile = profile });
         Assert.Null(export.GenAiTokenizerProblem);
         const string prompt = "Once upon a time, Lily saw a big";
 
@@ -46,8 +54,9 @@ public sealed class GenAiCompatibilityTests
     /// A Llama-3-shaped model (random weights): Llama 3's tokenizer.json vocabulary with its tokenizer_config.json, grouped
     /// kv heads, llama3 RoPE scaling (through the graph's cos/sin tables), BOS 128000 and two end ids.
     /// </summary>
-    [Fact]
-    public void Genai_runs_a_llama3_shaped_export_as_the_managed_engine()
+    [Theory]
+    [MemberData(nameof(Profiles))]
+    public void Genai_runs_a_llama3_shaped_export_as_the_managed_engine(OnnxExportProfile profile)
     {
         var config = new ModelConfig
         {
@@ -63,7 +72,7 @@ public sealed class GenAiCompatibilityTests
             File.Copy(Path.Combine(llama3, name), Path.Combine(source, name));
         using var model = ManagedModelLoader.LoadModel(source);
         Assert.Equal(config.RopeScaling, model.Config.RopeScaling);
-        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = Path.Combine(source, "tokenizer.json") });
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = Path.Combine(source, "tokenizer.json"), Profile = profile });
         using (var genaiConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(export.OutputDirectory, "genai_config.json"))))
             Assert.Equal([128001, 128009], genaiConfig.RootElement.GetProperty("model").GetProperty("eos_token_id").EnumerateArray().Select(e => e.GetInt32()));
 
@@ -78,12 +87,14 @@ public sealed class GenAiCompatibilityTests
         AssertGenaiGreedyEqualsManaged(genaiModel, sequences, model, steps: 48);
     }
 
-    [Fact]
-    public void Genai_config_describes_the_graph_and_the_vocabulary()
+    [Theory]
+    [MemberData(nameof(Profiles))]
+    public void Genai_config_describes_the_graph_and_the_vocabulary(OnnxExportProfile profile)
     {
         using var dir = new TempDir();
         using var model = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
-        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin });
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin, Profile = profile });
+        bool fused = profile == OnnxExportProfile.Fused;
         using var config = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(export.OutputDirectory, "genai_config.json")));
         var m = config.RootElement.GetProperty("model");
         var c = model.Config;
@@ -91,12 +102,14 @@ public sealed class GenAiCompatibilityTests
         Assert.Equal(("llama", c.VocabSize, c.MaxSequenceLength, c.BosId, c.EosId),
             (m.GetProperty("type").GetString(), m.GetProperty("vocab_size").GetInt32(), m.GetProperty("context_length").GetInt32(),
              m.GetProperty("bos_token_id").GetInt32(), m.GetProperty("eos_token_id").GetInt32()));
-        Assert.Equal((c.HeadDim, c.Dim, c.HeadCount, c.KvHeadCount, c.LayerCount),
+        // The fused graph pads stories260K's 8-wide heads to GroupQueryAttention's 16: genai sizes its KV buffers by it.
+        Assert.Equal((fused ? 16 : c.HeadDim, c.Dim, c.HeadCount, c.KvHeadCount, c.LayerCount),
             (d.GetProperty("head_size").GetInt32(), d.GetProperty("hidden_size").GetInt32(), d.GetProperty("num_attention_heads").GetInt32(),
              d.GetProperty("num_key_value_heads").GetInt32(), d.GetProperty("num_hidden_layers").GetInt32()));
         Assert.Equal("past_key_values.%d.key", d.GetProperty("inputs").GetProperty("past_key_names").GetString());
         Assert.Equal("present.%d.value", d.GetProperty("outputs").GetProperty("present_value_names").GetString());
-        Assert.False(config.RootElement.GetProperty("search").GetProperty("past_present_share_buffer").GetBoolean());
+        Assert.Equal(fused, config.RootElement.GetProperty("search").GetProperty("past_present_share_buffer").GetBoolean());
+        Assert.Equal(!fused, d.GetProperty("inputs").TryGetProperty("position_ids", out _));
         Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer.json")));
         Assert.True(File.Exists(Path.Combine(export.OutputDirectory, "tokenizer_config.json")));
     }

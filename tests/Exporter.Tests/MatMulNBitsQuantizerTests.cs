@@ -55,7 +55,7 @@ public sealed class MatMulNBitsQuantizerTests
     }
 
     /// <summary>A one-node model: Y = MatMulNBits(A, B, scales[, zero_points]).</summary>
-    private static float[] Run(MatMulNBitsWeights q, float[] a, int m)
+    internal static float[] Run(MatMulNBitsWeights q, float[] a, int m)
     {
         var graph = new GraphProto { Name = "matmulnbits" };
         graph.Input.Add(Value("A", TensorProto.Types.DataType.Float, m, q.K));

@@ -14,9 +14,27 @@ internal static class ExportCommand
         var output = new Option<string>("--out", "-o") { Description = "Directory to write model.onnx, its data and mlpipe.json into.", Required = true };
         var external = new Option<bool>("--external-data") { Description = "Store the weights in model.onnx.data (always done above 2 GB)." };
         var force = new Option<bool>("--force") { Description = "Replace an existing output directory." };
-        var command = new Command("export", "Export a model to ONNX (standard opset-17 ops; runs on every ONNX Runtime provider).")
+        var profile = new Option<string>("--profile")
         {
-            model, tokenizer, output, external, force,
+            Description = "portable: standard opset-17 ops, every provider (default); fused (alias genai): ONNX Runtime's contrib " +
+                "operators as onnxruntime-genai's builder uses them (GroupQueryAttention, MatMulNBits, …).",
+            DefaultValueFactory = _ => "portable",
+        };
+        profile.AcceptOnlyFromAmong("portable", "fused", "genai");
+        var weightsOption = new Option<string>("--weights")
+        {
+            Description = "Linear-layer weights: fp32 (default), fp16, int4 (= ggml Q4_0), int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.",
+            DefaultValueFactory = _ => "fp32",
+        };
+        weightsOption.AcceptOnlyFromAmong("fp32", "fp16", "int4", "int4-asym", "int8");
+        var accuracy = new Option<int>("--accuracy-level")
+        {
+            Description = "MatMulNBits accuracy_level for int4/int8: 4 = int8 activations (default, fastest), 0 = fp32 arithmetic.",
+            DefaultValueFactory = _ => 4,
+        };
+        var command = new Command("export", "Export a model to ONNX, with genai_config.json and tokenizer.json for onnxruntime-genai.")
+        {
+            model, tokenizer, output, external, force, profile, weightsOption, accuracy,
         };
         command.SetAction((parse, ct) =>
         {
@@ -30,6 +48,16 @@ internal static class ExportCommand
                 ExternalData = parse.GetValue(external),
                 Force = parse.GetValue(force),
                 TokenizerPath = tokenizerFile,
+                Profile = parse.GetValue(profile) == "portable" ? OnnxExportProfile.Portable : OnnxExportProfile.Fused,
+                Weights = parse.GetValue(weightsOption) switch
+                {
+                    "fp16" => OnnxWeightPrecision.Float16,
+                    "int4" => OnnxWeightPrecision.Int4,
+                    "int4-asym" => OnnxWeightPrecision.Int4Asymmetric,
+                    "int8" => OnnxWeightPrecision.Int8,
+                    _ => OnnxWeightPrecision.Float32,
+                },
+                MatMulAccuracyLevel = parse.GetValue(accuracy),
             }, ct);
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +
                 (result.ExternalDataBytes > 0 ? $" + {result.ExternalDataBytes:N0} bytes of external data" : "") +

@@ -57,6 +57,10 @@ internal sealed partial class GraphBuilder
         return AddInitializer(name, TensorProto.Types.DataType.Float, dims, InitializerData.From(weights));
     }
 
+    /// <summary>Adds an initializer of any element type over bytes the caller built (quantised codes, fp16 weights).</summary>
+    public string Bytes(string name, TensorProto.Types.DataType type, byte[] bytes, params long[] dims) =>
+        AddInitializer(name, type, dims, InitializerData.From(bytes));
+
     /// <summary>Adds an fp32 initializer holding a copy of <paramref name="values"/>.</summary>
     public string Floats(string name, ReadOnlySpan<float> values, params long[] dims) =>
         AddInitializer(name, TensorProto.Types.DataType.Float, dims, InitializerData.From(MemoryMarshal.AsBytes(values).ToArray()));
@@ -77,15 +81,31 @@ internal sealed partial class GraphBuilder
     public string Node(string opType, string outputHint, IEnumerable<string> inputs, params AttributeProto[] attributes) =>
         NodeWithOutputs(opType, [outputHint], inputs, attributes)[0];
 
+    /// <summary>The domain of ONNX Runtime's contrib operators (GroupQueryAttention, MatMulNBits, …).</summary>
+    public const string ContribDomain = "com.microsoft";
+
+    /// <summary>Whether any node is a contrib operator (the model must then import <see cref="ContribDomain"/>).</summary>
+    public bool UsesContribOperators { get; private set; }
+
+    /// <summary>Appends a <see cref="ContribDomain"/> node (see <see cref="NodeWithOutputs"/> for the output hints).</summary>
+    public string[] ContribNode(string opType, IReadOnlyList<string> outputHints, IEnumerable<string> inputs, params AttributeProto[] attributes)
+    {
+        string[] outputs = NodeWithOutputs(opType, outputHints, inputs, attributes);
+        Graph.Node[^1].Domain = ContribDomain;
+        UsesContribOperators = true;
+        return outputs;
+    }
+
     /// <summary>
     /// Appends a node. An output hint that starts with '=' is used verbatim (graph outputs such as
-    /// <c>present.0.key</c> must carry their exact name); other hints are made unique.
+    /// <c>present.0.key</c> must carry their exact name); an empty hint leaves an optional output unused; other hints
+    /// are made unique.
     /// </summary>
     public string[] NodeWithOutputs(string opType, IReadOnlyList<string> outputHints, IEnumerable<string> inputs, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = $"{opType}_{_nodeCount++}" };
         node.Input.AddRange(inputs);
-        var outputs = outputHints.Select(h => h.StartsWith('=') ? Claim(h[1..]) : Fresh(h)).ToArray();
+        var outputs = outputHints.Select(h => h.Length == 0 ? "" : h.StartsWith('=') ? Claim(h[1..]) : Fresh(h)).ToArray();
         node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
         Graph.Node.Add(node);

@@ -47,6 +47,8 @@ internal static class OnnxModelWriter
             Graph = graph.Graph.Clone(),
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        if (graph.UsesContribOperators)
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = GraphBuilder.ContribDomain, Version = 1 });
         foreach (var (key, value) in metadata)
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 

@@ -44,11 +44,11 @@ public sealed partial class BenchmarkModel
     /// <summary>The name rows and progress lines give <paramref name="engine"/>: <c>managed</c> or <c>onnx</c>.</summary>
     public static string EngineName(EngineKind engine) => engine == EngineKind.Onnx ? "onnx" : "managed";
 
-    // What the engine computes with, from the precision the loaded model reports: ONNX Runtime runs the export's fp32
-    // weights; the managed engine runs fp32 ("F32", converted on load unless the file is F32) or int8 Q8_0 (a llama2.c
+    // What the engine computes with, from the precision the loaded model reports: ONNX Runtime runs the export's weights
+    // (fp32, or the fp16/int4/int8 of a fused export); the managed engine runs fp32 ("F32", converted on load unless the file is F32) or int8 Q8_0 (a llama2.c
     // int8 file, or quantised on load), and any other precision it reports (weights used as stored) is shown as it is.
     private static string WeightsAsRun(EngineKind engine, string precision, string? storedType, bool requantized) =>
-        engine != EngineKind.Managed ? "F32" : precision switch
+        engine != EngineKind.Managed ? (precision == "fp32" ? "F32" : precision) : precision switch
         {
             "fp32" => storedType == "F32" ? "F32" : "F32 (converted on load)",
             "int8 (Q8_0)" => requantized ? "Q8_0 (quantised on load)" : "Q8_0",

@@ -61,9 +61,29 @@ public sealed record ModelWeightFormat
             ModelFormat.Gguf => OfGguf(source.Path),
             ModelFormat.HuggingFace => OfSafetensors(source.Path),
             ModelFormat.Llama2cInt8 => Single(source, "Q8_0", Llama2cQ80Layout.HeaderBytes, Llama2cInt8Name),
-            ModelFormat.OnnxExport => new ModelWeightFormat { Name = OnnxExportName, Container = source.Format, Types = [] },
+            ModelFormat.OnnxExport => new ModelWeightFormat { Name = OnnxExportWeights(source.Path), Container = source.Format, Types = [] },
             _ => Single(source, "F32", Llama2cLayout.HeaderBytes, "F32"),
         };
+    }
+
+    /// <summary>
+    /// An export's weights as its manifest names them (<c>int4 (fused ONNX export)</c>); <see cref="OnnxExportName"/> for a
+    /// portable fp32 export or a manifest that does not say.
+    /// </summary>
+    private static string OnnxExportWeights(string directory)
+    {
+        string manifest = System.IO.Path.Combine(directory, ModelSource.ExportManifestFileName);
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(manifest));
+            string weights = json.RootElement.TryGetProperty("weights", out var w) ? w.GetString() ?? "fp32" : "fp32";
+            string profile = json.RootElement.TryGetProperty("profile", out var p) ? p.GetString() ?? "portable" : "portable";
+            return weights == "fp32" && profile == "portable" ? OnnxExportName : $"{weights} ({profile} ONNX export)";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException)
+        {
+            return OnnxExportName;   // loading the export reports what is wrong with its manifest
+        }
     }
 
     /// <summary>

@@ -1,0 +1,196 @@
+using System.Runtime.InteropServices;
+using MlPipelines.Exporter.Quantization;
+using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.WeightStorage;
+
+namespace MlPipelines.Exporter.Llama;
+
+/// <summary>How one linear layer's weights go into the fused graph.</summary>
+internal abstract record FusedMatrix
+{
+    private FusedMatrix() { }
+
+    /// <summary>The fp32 weights as stored, written unchanged (<c>Gemm</c>, transB).</summary>
+    public sealed record Stored(WeightTensor Tensor, long Rows, long Cols) : FusedMatrix;
+
+    /// <summary>fp32 weights rearranged for the export (heads padded to GroupQueryAttention's width).</summary>
+    public sealed record Floats(float[] Values, long Rows, long Cols) : FusedMatrix;
+
+    /// <summary>fp16 copies of the weights (a <c>Cast</c> to fp32 that ONNX Runtime folds at load).</summary>
+    public sealed record Half(byte[] Bytes, long Rows, long Cols) : FusedMatrix;
+
+    /// <summary><c>MatMulNBits</c> blocks.</summary>
+    public sealed record Blocks(MatMulNBitsWeights Weights, int AccuracyLevel) : FusedMatrix;
+}
+
+/// <summary>
+/// Gives the fused graph each linear layer in the requested precision. int4 (symmetric) and int8 are ggml's Q4_0 and Q8_0
+/// blocks quantised from the fp32 weights by ggml's reference quantiser — the very weights the managed engine runs on a
+/// Q4_0/Q8_0 file of the same model. A GGUF source's matrices stored as Q4_0, Q8_0 or Q6_K are carried exactly as stored
+/// instead (a second quantisation would only lose accuracy), so an export of a llama.cpp Q4_0 file — Q4_0 layers, a Q6_K
+/// or Q8_0 classifier — holds the file's weights bit for bit. Rows that are not whole 32-value blocks, and asymmetric
+/// int4, use <see cref="MatMulNBitsQuantizer"/> (padded blocks).
+/// </summary>
+/// <remarks>
+/// GroupQueryAttention takes heads whose width is a multiple of 16. A model with narrower heads (stories260K's are 8 wide)
+/// gets each head padded with zero channels: zero rows appended to every head of q, k and v, zero columns to every head's
+/// input of the output projection. The zeros add nothing to any dot product, rotate to zeros, and come out of attention as
+/// zeros that the output projection ignores, so the model computes the same function; its KV cache is that much wider.
+/// </remarks>
+internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecision precision, StoredLlamaWeights? stored, int accuracyLevel)
+{
+    private const int BlockSize = 32;
+
+    /// <summary>GroupQueryAttention's unit of head width.</summary>
+    public const int HeadWidthUnit = 16;
+
+    /// <summary>The head width in the graph: the model's, rounded up to a multiple of <see cref="HeadWidthUnit"/>.</summary>
+    public static int GraphHeadWidth(ModelConfig c) => (c.HeadDim + HeadWidthUnit - 1) / HeadWidthUnit * HeadWidthUnit;
+
+    private readonly int _width = GraphHeadWidth(weights.Config);
+    private bool Padded => _width != weights.Config.HeadDim;
+
+    /// <summary>
+    /// Layer <paramref name="layer"/>'s q, k and v as one matrix stacked along N, for one MatMulNBits instead of three
+    /// (quantised weights are built anew, so stacking copies nothing of the model); null for fp32/fp16 weights, or when the
+    /// three differ in bits or block size (a file storing v in another format than q and k).
+    /// </summary>
+    public FusedMatrix? PackedQkv(int layer)
+    {
+        if (precision is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16) return null;
+        var parts = new[] { "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj" }.Select(n => Quantised(layer, n)).ToArray();
+        MatMulNBitsWeights first = parts[0];
+        if (parts.Any(p => p.K != first.K || p.Bits != first.Bits || p.BlockSize != first.BlockSize || (p.ZeroPoints is null) != (first.ZeroPoints is null)))
+            return null;
+        return new FusedMatrix.Blocks(Concatenate(parts), accuracyLevel);
+    }
+
+    /// <summary>The matrix <paramref name="name"/> (<c>self_attn.q_proj</c>, …, or <c>lm_head</c> with layer −1).</summary>
+    public FusedMatrix Get(int layer, string name)
+    {
+        var (tensor, padded, rows, cols) = Matrix(layer, name);
+        ReadOnlySpan<float> values = padded ?? tensor.Span;
+        return precision switch
+        {
+            OnnxWeightPrecision.Float32 => padded is null ? new FusedMatrix.Stored(tensor, rows, cols) : new FusedMatrix.Floats(padded, rows, cols),
+            OnnxWeightPrecision.Float16 => new FusedMatrix.Half(ToHalf(values), rows, cols),
+            _ => new FusedMatrix.Blocks(Quantised(layer, name), accuracyLevel),
+        };
+    }
+
+    private MatMulNBitsWeights Quantised(int layer, string name)
+    {
+        var (tensor, padded, rows, cols) = Matrix(layer, name);
+        ReadOnlySpan<float> values = padded ?? tensor.Span;
+        int bits = precision == OnnxWeightPrecision.Int8 ? 8 : 4;
+        if (precision == OnnxWeightPrecision.Int4Asymmetric)
+            return MatMulNBitsQuantizer.Quantize(values, rows, cols, 4, BlockSize, symmetric: false);
+        if (cols % BlockSize != 0)
+            return MatMulNBitsQuantizer.Quantize(values, rows, cols, bits, BlockSize, symmetric: true);
+        if (padded is null && StoredMatrix(layer, name) is { } m)
+        {
+            switch (m.Format)
+            {
+                case WeightFormat.Q4_0: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 4);
+                case WeightFormat.Q8_0: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 8);
+                case WeightFormat.Q6_K: return GgmlBlockWeights.FromQ6_K(Bytes(m), rows, cols);
+            }
+        }
+        return GgmlBlockWeights.Quantize(values, rows, cols, bits);
+    }
+
+    /// <summary>The matrix as stored, or (heads padded) a rearranged copy; rows and columns as the graph sees them.</summary>
+    private (WeightTensor Tensor, float[]? Padded, int Rows, int Cols) Matrix(int layer, string name)
+    {
+        var (tensor, rows, cols) = Fp32(layer, name);
+        if (!Padded) return (tensor, null, rows, cols);
+        int hd = weights.Config.HeadDim;
+        switch (name)
+        {
+            case "self_attn.q_proj" or "self_attn.k_proj" or "self_attn.v_proj":
+                {
+                    // Each head's hd rows, then zero rows up to the padded width.
+                    int heads = rows / hd;
+                    var result = new float[(long)heads * _width * cols];
+                    for (int h = 0; h < heads; h++)
+                        tensor.Span.Slice(h * hd * cols, hd * cols).CopyTo(result.AsSpan(h * _width * cols));
+                    return (tensor, result, heads * _width, cols);
+                }
+            case "self_attn.o_proj":
+                {
+                    // Each output row reads each head's hd columns, then zero columns.
+                    int heads = cols / hd, wide = heads * _width;
+                    var result = new float[(long)rows * wide];
+                    for (int r = 0; r < rows; r++)
+                        for (int h = 0; h < heads; h++)
+                            tensor.Span.Slice(r * cols + h * hd, hd).CopyTo(result.AsSpan(r * wide + h * _width));
+                    return (tensor, result, rows, wide);
+                }
+            default:
+                return (tensor, null, rows, cols);
+        }
+    }
+
+    private (WeightTensor Tensor, int Rows, int Cols) Fp32(int layer, string name)
+    {
+        ModelConfig c = weights.Config;
+        if (layer < 0) return (weights.Classifier, c.VocabSize, c.Dim);
+        LayerWeights w = weights.Layers[layer];
+        return name switch
+        {
+            "self_attn.q_proj" => (w.Wq, c.QueryDim, c.Dim),
+            "self_attn.k_proj" => (w.Wk, c.KvDim, c.Dim),
+            "self_attn.v_proj" => (w.Wv, c.KvDim, c.Dim),
+            "self_attn.o_proj" => (w.Wo, c.Dim, c.QueryDim),
+            "mlp.gate_proj" => (w.W1, c.HiddenDim, c.Dim),
+            "mlp.up_proj" => (w.W3, c.HiddenDim, c.Dim),
+            "mlp.down_proj" => (w.W2, c.Dim, c.HiddenDim),
+            _ => throw new ArgumentException($"No matrix '{name}' in a layer.", nameof(name)),
+        };
+    }
+
+    private StoredMatrix? StoredMatrix(int layer, string name)
+    {
+        if (stored is null) return null;
+        if (layer < 0) return stored.Classifier;
+        StoredLayer l = stored.Layers[layer];
+        return name switch
+        {
+            "self_attn.q_proj" => l.Wq, "self_attn.k_proj" => l.Wk, "self_attn.v_proj" => l.Wv, "self_attn.o_proj" => l.Wo,
+            "mlp.gate_proj" => l.W1, "mlp.up_proj" => l.W3, "mlp.down_proj" => l.W2,
+            _ => null,
+        };
+    }
+
+    private static unsafe ReadOnlySpan<byte> Bytes(StoredMatrix m) => new(m.Data, checked((int)(m.RowBytes * m.Rows)));
+
+    /// <summary>Matrices (of the same K, bits and blocks) stacked along N: codes, scales and zero points are all per row.</summary>
+    private static MatMulNBitsWeights Concatenate(MatMulNBitsWeights[] parts)
+    {
+        MatMulNBitsWeights first = parts[0];
+        return new MatMulNBitsWeights(parts.Sum(p => p.N), first.K, first.Bits, first.BlockSize,
+            Join(parts.Select(p => p.Codes)), Join(parts.Select(p => p.Scales)),
+            first.ZeroPoints is null ? null : Join(parts.Select(p => p.ZeroPoints!)));
+    }
+
+    private static T[] Join<T>(IEnumerable<T[]> arrays)
+    {
+        var all = arrays.ToArray();
+        var joined = new T[all.Sum(a => a.LongLength)];
+        long at = 0;
+        foreach (T[] a in all)
+        {
+            Array.Copy(a, 0, joined, at, a.LongLength);
+            at += a.LongLength;
+        }
+        return joined;
+    }
+
+    private static byte[] ToHalf(ReadOnlySpan<float> values)
+    {
+        var bytes = new byte[values.Length * 2];
+        Span<System.Half> halves = MemoryMarshal.Cast<byte, System.Half>(bytes.AsSpan());
+        for (int i = 0; i < values.Length; i++) halves[i] = (System.Half)values[i];
+        return bytes;
+    }
+}

@@ -1,0 +1,161 @@
+using MlPipelines.Exporter;
+using MlPipelines.ManagedEngine.Formats.Llama2c;
+using MlPipelines.ManagedEngine.Formats.Safetensors;
+using MlPipelines.ManagedEngine.Inference;
+using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.ManagedEngine.Model;
+using MlPipelines.ManagedEngine.Parity;
+using MlPipelines.Tests.Support;
+
+namespace MlPipelines.OnnxEngine.Tests.Onnx;
+
+/// <summary>stories260K exported once with the fused profile (fp32), and both engines loaded on it.</summary>
+public sealed class FusedStoriesFixture : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public FusedStoriesFixture()
+    {
+        ExportDirectory = _dir.File("stories260K-fused");
+        using (var weights = Llama2cCheckpoint.Load(TestPaths.Stories260K))
+            OnnxExporter.Export(weights, ExportDirectory, new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin, Profile = OnnxExportProfile.Fused });
+        Managed = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
+        Onnx = OnnxLanguageModel.Load(ExportDirectory);
+    }
+
+    public string ExportDirectory { get; }
+    public TransformerModel Managed { get; }
+    public OnnxLanguageModel Onnx { get; }
+
+    public void Dispose()
+    {
+        Onnx.Dispose();
+        Managed.Dispose();
+        _dir.Dispose();
+    }
+}
+
+/// <summary>
+/// The fused profile (GroupQueryAttention with a shared KV buffer, SkipSimplifiedLayerNormalization, fused rotary) in fp32
+/// computes what the managed engine computes: logits within 1e-4 and identical greedy tokens for 200 steps, on stories260K
+/// (heads 8 wide, padded to GroupQueryAttention's 16 with zero channels) and a Llama-3-shaped model (grouped kv heads,
+/// llama3 RoPE scaling in the cos/sin caches). The ONNX engine finds the shared buffer from the graph and runs it in place.
+/// </summary>
+public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<FusedStoriesFixture>
+{
+    private static readonly string[] Prompts = ["Once upon a time", "Lily saw a big red ball", "The little dog ran"];
+
+    [Fact]
+    public void The_contract_says_past_and_present_share_one_buffer_of_padded_heads()
+    {
+        OnnxDecoderContract contract = f.Onnx.Contract;
+        Assert.True(contract.SharedKvBuffer);
+        Assert.False(contract.HasPositionIds);
+        Assert.Equal(16, contract.HeadDim);   // stories260K's heads are 8 wide
+        Assert.Equal(8, f.Onnx.Config.HeadDim);
+        Assert.Equal(("fused", "fp32"), (f.Onnx.Manifest.Profile, f.Onnx.Manifest.Weights));
+        Assert.Contains("share one KV buffer", contract.ToString());
+    }
+
+    [Fact]
+    public void Stories260K_fused_agrees_with_the_managed_engine_for_200_greedy_steps()
+    {
+        ParityReport report = ParityHarness.Compare(f.Managed, f.Onnx, f.Onnx.LoadTokenizer(), Prompts, new ParityOptions { Steps = 200 });
+        Assert.True(report.Passed, string.Join("; ", report.Failures));
+        Assert.InRange(report.MaxAbsLogitDiff, 0, 1e-4);
+        Assert.True(report.GreedyIdentical);
+        Assert.True(report.EmbeddingsCompared);
+    }
+
+    [Fact]
+    public void A_llama3_shaped_fused_export_agrees_with_the_managed_engine()
+    {
+        var config = new ModelConfig
+        {
+            Dim = 128, HiddenDim = 320, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 512,
+            RopeTheta = 500000f, RopeScaling = new RopeScaling { Kind = RopeScalingKind.Llama3, Factor = 8f, LowFrequencyFactor = 1f, HighFrequencyFactor = 4f, OriginalMaxPositions = 64 },
+        };
+        using var dir = new TempDir();
+        HuggingFaceCheckpointWriter.WriteRandom(dir.File("hf"), config, seed: 23);
+        using var managed = ManagedModelLoader.LoadModel(dir.File("hf"));
+        OnnxExporter.Export(managed.Weights, dir.File("onnx"), new OnnxExportOptions { Profile = OnnxExportProfile.Fused });
+        using var onnx = OnnxLanguageModel.Load(dir.File("onnx"));
+        Assert.Equal(32, onnx.Contract.HeadDim);   // already a multiple of 16: no padding
+
+        // Teacher-forced over 300 positions (past the shared buffer's first capacity of 256), in a prompt chunk and then
+        // one token at a time, as generation runs.
+        int[] tokens = Enumerable.Range(0, 300).Select(i => (i * 37 + 11) % config.VocabSize).ToArray();
+        Assert.InRange(MaxLogitDiff(managed, onnx, tokens, promptLength: 20), 0, 1e-4);
+    }
+
+    [Fact]
+    public void Decoding_past_the_buffers_capacity_rewinding_and_resetting_agree_with_the_managed_engine()
+    {
+        int[] tokens = Enumerable.Range(0, 400).Select(i => (i * 13 + 5) % 500 + 1).ToArray();
+        Assert.InRange(MaxLogitDiff(f.Managed, f.Onnx, tokens, promptLength: 9), 0, 1e-4);
+
+        // Rewind into the middle of the sequence and run a chunk again: the shared buffer's later rows are overwritten.
+        int vocab = f.Onnx.Config.VocabSize;
+        using IModelSession onnx = f.Onnx.CreateSession();
+        using IModelSession managed = f.Managed.CreateSession();
+        var a = new float[10 * vocab];
+        var b = new float[10 * vocab];
+        onnx.Forward(tokens.AsSpan(0, 300), 0, new float[vocab]);
+        onnx.Rewind(120);
+        onnx.Forward(tokens.AsSpan(200, 10), 120, a);
+        managed.Forward(tokens.AsSpan(0, 120), 0, new float[vocab]);
+        managed.Forward(tokens.AsSpan(200, 10), 120, b);
+        Assert.InRange(MaxAbs(a, b), 0, 1e-4);
+        onnx.Reset();
+        managed.Reset();
+        onnx.Forward(tokens.AsSpan(50, 10), 0, a);
+        managed.Forward(tokens.AsSpan(50, 10), 0, b);
+        Assert.InRange(MaxAbs(a, b), 0, 1e-4);
+    }
+
+    [Fact]
+    public void A_batch_asked_left_padded_runs_right_padded_and_each_row_is_its_own_run()
+    {
+        int[][] rows = [[1, 403, 407, 261], [1, 378, 429, 259, 505, 271, 289], [1, 340]];
+        BatchForwardResult result = f.Onnx.ForwardBatch(rows, BatchOutputs.Logits | BatchOutputs.HiddenStates, PaddingSide.Left);
+        Assert.Equal(PaddingSide.Right, result.Padding);   // GroupQueryAttention numbers tokens from each row's length
+        int vocab = f.Onnx.Config.VocabSize;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            using IModelSession alone = f.Managed.CreateSession();
+            var logits = new float[rows[r].Length * vocab];
+            alone.Forward(rows[r], 0, logits);
+            for (int p = 0; p < rows[r].Length; p++)
+                Assert.InRange(MaxAbs(logits.AsSpan(p * vocab, vocab), result.Logits(r, p)), 0, 1e-4);
+        }
+    }
+
+    /// <summary>Both engines over the same tokens (a prompt chunk, then one at a time): the largest logit difference.</summary>
+    internal static double MaxLogitDiff(ILanguageModel a, ILanguageModel b, int[] tokens, int promptLength)
+    {
+        int vocab = a.Config.VocabSize;
+        using IModelSession sa = a.CreateSession(), sb = b.CreateSession();
+        var la = new float[promptLength * vocab];
+        var lb = new float[promptLength * vocab];
+        sa.Forward(tokens.AsSpan(0, promptLength), 0, la);
+        sb.Forward(tokens.AsSpan(0, promptLength), 0, lb);
+        double worst = MaxAbs(la, lb);
+        var one = new float[vocab];
+        var other = new float[vocab];
+        for (int p = promptLength; p < tokens.Length; p++)
+        {
+            sa.Forward(tokens.AsSpan(p, 1), p, one);
+            sb.Forward(tokens.AsSpan(p, 1), p, other);
+            worst = Math.Max(worst, MaxAbs(one, other));
+        }
+        return worst;
+    }
+
+    internal static double MaxAbs(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double worst = 0;
+        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
+        return worst;
+    }
+}
