@@ -42,6 +42,8 @@ internal static class ExportCommand
             string checkpoint = resolved.Path;
             string tokenizerFile = resolved.TokenizerFile
                 ?? throw new ArgumentException($"'{checkpoint}' is already an ONNX export; name the model it was exported from.");
+            if (parse.GetValue(profile) == "portable" && parse.GetValue(weightsOption) != "fp32")
+                throw new ArgumentException($"--weights {parse.GetValue(weightsOption)} needs --profile fused: the portable profile stores fp32 weights only.");
             using var weights = resolved.Source.LoadWeights();
             var result = OnnxExporter.Export(weights, parse.GetValue(output)!, new OnnxExportOptions
             {

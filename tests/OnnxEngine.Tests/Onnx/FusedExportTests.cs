@@ -1,4 +1,5 @@
 using MlPipelines.Exporter;
+using MlPipelines.Exporter.Onnx;
 using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Formats.Safetensors;
 using MlPipelines.ManagedEngine.Inference;
@@ -128,6 +129,70 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
             for (int p = 0; p < rows[r].Length; p++)
                 Assert.InRange(MaxAbs(logits.AsSpan(p * vocab, vocab), result.Logits(r, p)), 0, 1e-4);
         }
+    }
+
+    /// <summary>
+    /// An onnxruntime-genai builder-style graph, made by rewriting the fused export: no <c>mlpipe.json</c> and no metadata of
+    /// ours (the shared buffer is known from its <c>genai_config.json</c>), an int32 <c>attention_mask</c>, <c>seqlens_k</c>
+    /// and <c>total_sequence_length</c> as inputs, logits only.
+    /// </summary>
+    [Fact]
+    public void A_genai_builder_style_graph_is_recognised_and_agrees_with_the_managed_engine()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("builder");
+        Directory.CreateDirectory(target);
+        ModelProto model;
+        using (var stream = File.OpenRead(Path.Combine(f.ExportDirectory, ExportManifest.ModelFileName)))
+            model = ModelProto.Parser.ParseFrom(stream);
+        model.MetadataProps.Clear();
+        GraphProto g = model.Graph;
+        g.Output.Remove(g.Output.Single(o => o.Name == LlamaOnnxNames.LastHiddenState));
+        // int32 mask, widened inside the graph for the nodes that read it.
+        g.Input.Single(i => i.Name == LlamaOnnxNames.AttentionMask).Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Int32;
+        foreach (NodeProto node in g.Node)
+            for (int i = 0; i < node.Input.Count; i++)
+                if (node.Input[i] == LlamaOnnxNames.AttentionMask) node.Input[i] = "mask_i64";
+        var cast = new NodeProto { OpType = "Cast", Name = "mask_cast" };
+        cast.Input.Add(LlamaOnnxNames.AttentionMask);
+        cast.Output.Add("mask_i64");
+        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)TensorProto.Types.DataType.Int64 });
+        g.Node.Insert(0, cast);
+        // The lengths GroupQueryAttention reads become inputs instead of being computed from the mask.
+        foreach (string name in new[] { OnnxDecoderContract.SequenceLengthsInput, OnnxDecoderContract.TotalSequenceLengthInput })
+        {
+            g.Node.Remove(g.Node.Single(n => n.Output.Contains(name)));
+            var shape = new TensorShapeProto();
+            if (name == OnnxDecoderContract.SequenceLengthsInput) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+            g.Input.Add(new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Int32, Shape = shape } },
+            });
+        }
+        using (var stream = File.Create(Path.Combine(target, ExportManifest.ModelFileName)))
+            Google.Protobuf.MessageExtensions.WriteTo(model, stream);
+        File.WriteAllText(Path.Combine(target, "config.json"), HuggingFaceCheckpointWriter.Config(f.Onnx.Config).ToJsonString());
+        File.Copy(TestPaths.Tok512Model, Path.Combine(target, "tokenizer.model"));
+        File.Copy(Path.Combine(f.ExportDirectory, "genai_config.json"), Path.Combine(target, "genai_config.json"));
+
+        using var builder = OnnxLanguageModel.Load(target);
+        OnnxDecoderContract contract = builder.Contract;
+        Assert.Equal("genai", contract.Name);
+        Assert.True(contract.SharedKvBuffer);
+        Assert.True(contract.HasSequenceLengthInputs);
+        Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32, contract.AttentionMaskType);
+        Assert.Contains("int32 attention mask", contract.ToString());
+        ParityReport report = ParityHarness.Compare(f.Managed, builder, builder.LoadTokenizer(), Prompts, new ParityOptions { Steps = 200 });
+        Assert.True(report.Passed, string.Join("; ", report.Failures));
+        Assert.InRange(report.MaxAbsLogitDiff, 0, 1e-4);
+        Assert.False(report.EmbeddingsCompared);
+
+        // Without genai_config.json nothing says the buffer is shared: the graph then gets separate past and present.
+        File.Delete(Path.Combine(target, "genai_config.json"));
+        using var unshared = OnnxLanguageModel.Load(target);
+        Assert.False(unshared.Contract.SharedKvBuffer);
+        Assert.InRange(MaxLogitDiff(f.Managed, unshared, Enumerable.Range(1, 40).ToArray(), promptLength: 5), 0, 1e-4);
     }
 
     /// <summary>Both engines over the same tokens (a prompt chunk, then one at a time): the largest logit difference.</summary>
