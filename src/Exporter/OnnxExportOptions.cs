@@ -33,7 +33,10 @@ public enum OnnxWeightPrecision
     /// <summary>4-bit asymmetric blocks of 32 with a zero point per block (MatMulNBits; fused profile).</summary>
     Int4Asymmetric,
 
-    /// <summary>8-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q8_0.</summary>
+    /// <summary>
+    /// 8-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q8_0. A GGUF's Q6_K matrices are carried
+    /// exactly as 8-bit blocks of 16.
+    /// </summary>
     Int8,
 }
 

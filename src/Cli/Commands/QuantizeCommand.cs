@@ -19,9 +19,10 @@ internal static class QuantizeCommand
         to.AcceptOnlyFromAmong("q8_0", "q4_0", "q4_k_m", "f16", "bf16", "f32");
         var output = new Option<string>("--out", "-o") { Description = "The GGUF file to write.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing file." };
+        var pure = new Option<bool>("--pure") { Description = "Every matrix in the chosen type, as llama-quantize --pure (no Q6_K classifier or layers)." };
         var command = new Command("quantize", "Write a model as a GGUF file in a llama.cpp quantisation (q8_0, q4_0, q4_k_m) or in f16/bf16/f32.")
         {
-            model, tokenizer, to, output, force,
+            model, tokenizer, to, output, force, pure,
         };
         command.SetAction((parse, ct) =>
         {
@@ -40,6 +41,7 @@ internal static class QuantizeCommand
                     TokenizerPath = EmbeddableTokenizer(resolved.TokenizerFile),
                     ChatTemplate = ChatFormat.Find(resolved)?.Template.Source,
                     Quantization = quantization,
+                    Pure = parse.GetValue(pure),
                     Name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(resolved.Path)),
                 }, overwrite: true);
             }

@@ -26,10 +26,12 @@ internal abstract record FusedMatrix
 /// <summary>
 /// Gives the fused graph each linear layer in the requested precision. int4 (symmetric) and int8 are ggml's Q4_0 and Q8_0
 /// blocks quantised from the fp32 weights by ggml's reference quantiser — the very weights the managed engine runs on a
-/// Q4_0/Q8_0 file of the same model. A GGUF source's matrices stored as Q4_0, Q8_0 or Q6_K are carried exactly as stored
-/// instead (a second quantisation would only lose accuracy), so an export of a llama.cpp Q4_0 file — Q4_0 layers, a Q6_K
-/// or Q8_0 classifier — holds the file's weights bit for bit. Rows that are not whole 32-value blocks, and asymmetric
-/// int4, use <see cref="MatMulNBitsQuantizer"/> (padded blocks).
+/// Q4_0/Q8_0 file of the same model. A GGUF source's matrices already stored in the requested width are carried exactly
+/// instead (a second quantisation would only lose accuracy): Q4_0 for int4; Q8_0, and Q6_K as 8-bit blocks of 16, for int8.
+/// Everything else is quantised afresh — notably a llama.cpp Q4_0 file's Q6_K or Q8_0 classifier becomes Q4_0 in an int4
+/// export, as onnxruntime-genai's builder quantises <c>lm_head</c>: ONNX Runtime's 4-bit kernels are its fast ones (8-bit
+/// blocks of 16 decode at about half the speed), and the classifier is a large share of a small model's weights. Rows that
+/// are not whole 32-value blocks, and asymmetric int4, use <see cref="MatMulNBitsQuantizer"/> (padded blocks).
 /// </summary>
 /// <remarks>
 /// GroupQueryAttention takes heads whose width is a multiple of 16. A model with narrower heads (stories260K's are 8 wide)
@@ -87,13 +89,14 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
             return MatMulNBitsQuantizer.Quantize(values, rows, cols, 4, BlockSize, symmetric: false);
         if (cols % BlockSize != 0)
             return MatMulNBitsQuantizer.Quantize(values, rows, cols, bits, BlockSize, symmetric: true);
+        // Blocks the file already stores in the requested width are carried as they are; others are quantised afresh.
         if (padded is null && StoredMatrix(layer, name) is { } m)
         {
             switch (m.Format)
             {
-                case WeightFormat.Q4_0: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 4);
-                case WeightFormat.Q8_0: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 8);
-                case WeightFormat.Q6_K: return GgmlBlockWeights.FromQ6_K(Bytes(m), rows, cols);
+                case WeightFormat.Q4_0 when bits == 4: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 4);
+                case WeightFormat.Q8_0 when bits == 8: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 8);
+                case WeightFormat.Q6_K when bits == 8: return GgmlBlockWeights.FromQ6_K(Bytes(m), rows, cols);
             }
         }
         return GgmlBlockWeights.Quantize(values, rows, cols, bits);

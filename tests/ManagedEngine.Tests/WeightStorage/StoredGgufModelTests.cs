@@ -74,6 +74,18 @@ public class StoredGgufModelTests
     }
 
     [Theory]
+    [InlineData(GgufQuantization.Q4_0, "Q4_0")]      // the classifier too (else Q6_K)
+    [InlineData(GgufQuantization.Q4_K_M, "Q4_K")]    // no Q6_K layers or classifier
+    public void A_pure_file_stores_every_matrix_in_the_presets_type(GgufQuantization type, string format)
+    {
+        using var dir = new TempDir();
+        string path = dir.File("pure.gguf");
+        GgufCheckpointWriter.WriteRandom(path, WideShape, seed: 7, new GgufWriteOptions { Quantization = type, Pure = true });
+        using var stored = new TransformerModel(GgufCheckpoint.LoadStored(path));
+        Assert.Equal(format, stored.Description.Precision);
+    }
+
+    [Theory]
     [InlineData(GgufQuantization.Q4_K_M, KvCacheFormat.F16)]
     [InlineData(GgufQuantization.Q4_0, KvCacheFormat.F32)]
     [InlineData(GgufQuantization.F16, KvCacheFormat.F32)]

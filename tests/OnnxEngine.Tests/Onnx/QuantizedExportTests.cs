@@ -10,12 +10,13 @@ namespace MlPipelines.OnnxEngine.Tests.Onnx;
 
 /// <summary>
 /// int4/int8 fused exports against the managed engine running the same quantised weights. The model is written as a
-/// llama.cpp-style GGUF (Q4_0 or Q8_0 layers; a Q4_0 file's classifier is Q6_K, as llama.cpp chooses for rows of 256), so
-/// the export must carry three block formats.
+/// llama.cpp-style GGUF (Q4_0 or Q8_0 layers; a Q4_0 file's classifier is Q6_K, as llama.cpp chooses for rows of 256,
+/// which an int4 export quantises to Q4_0).
 /// <list type="bullet">
 /// <item>Exactness of the weights: with <c>accuracy_level</c> 0, MatMulNBits multiplies fp32 activations by its decoded
 /// weights, so the export must agree within the fp32 bound (1e-4) with the managed engine running the file's weights
-/// dequantised to fp32. Any weight carried wrongly (a nibble order, a scale) moves logits by far more.</item>
+/// dequantised to fp32 (the classifier of a Q4_0 file through ggml's Q4_0 round trip, as the export quantises it). Any
+/// weight carried wrongly (a nibble order, a scale) moves logits by far more.</item>
 /// <item>The deployed setting, <c>accuracy_level</c> 4, quantises activations to int8 per block of 32 (ONNX Runtime's MLAS:
 /// fp32 block scale) as the managed engine does for Q4_0/Q8_0 (llama.cpp's Q8_0 activations: fp16 block scale). The two
 /// roundings are independent, so each engine is off the exact product by up to half an activation step per value, in
@@ -32,6 +33,7 @@ public sealed class QuantizedExportTests
     private static readonly ModelConfig Shape = new()
     {
         Dim = 256, HiddenDim = 512, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 128,
+        SharedClassifier = false,
     };
 
     public static TheoryData<string> Quantizations => new() { "Q4_0", "Q8_0" };
@@ -44,6 +46,8 @@ public sealed class QuantizedExportTests
         string gguf = WriteGguf(dir, quantization);
         using var dequantised = new TransformerModel(GgufCheckpoint.Load(gguf));
         string export = Export(dequantised.Weights, dir, quantization, accuracyLevel: 0);
+        if (quantization == "Q4_0")
+            RoundTripThroughQ4_0(dequantised.Weights.Classifier, Shape.Dim);
         using var onnx = OnnxLanguageModel.Load(export);
         Assert.Equal(quantization == "Q4_0" ? "int4" : "int8", onnx.Manifest.Weights);
         Assert.InRange(FusedExportTests.MaxLogitDiff(dequantised, onnx, Tokens(60), promptLength: 12), 0, 1e-4);
@@ -54,7 +58,7 @@ public sealed class QuantizedExportTests
     public void With_int8_activations_the_export_stays_within_the_stated_bound_of_the_managed_engine_on_the_file(string quantization)
     {
         using var dir = new TempDir();
-        string gguf = WriteGguf(dir, quantization);
+        string gguf = WriteGguf(dir, quantization, pure: true);   // the classifier in the file's type too: the same weights throughout
         using var stored = ManagedModelLoader.LoadModel(gguf);           // the file's blocks, int8 activations
         using var exact = new TransformerModel(GgufCheckpoint.Load(gguf));  // the same weights in fp32
         string export = Export(exact.Weights, dir, quantization, accuracyLevel: 4);
@@ -88,12 +92,12 @@ public sealed class QuantizedExportTests
         var a = Initializers(OnnxExporter.Export(fromF32, dir.File("a"), Options(OnnxWeightPrecision.Int4, 4)).ModelPath);
         var b = Initializers(OnnxExporter.Export(fromQ4, dir.File("b"), Options(OnnxWeightPrecision.Int4, 4)).ModelPath);
         // Every layer's packed q/k/v, o, gate, up and down blocks and scales: the same bytes (the classifier differs: the
-        // file stores it as Q6_K, which the export carries as 8-bit blocks of 16).
+        // file stores it as Q6_K, which the export quantises to Q4_0 from its own values).
         var layerBlocks = a.Keys.Where(k => k.StartsWith("model.layers.", StringComparison.Ordinal) && (k.EndsWith("_Q4") || k.EndsWith("_scales"))).ToList();
         Assert.Equal(2 * 5 * 2, layerBlocks.Count);
         foreach (string name in layerBlocks)
             Assert.True(a[name].SequenceEqual(b[name]), name);
-        Assert.True(b.ContainsKey("lm_head.weight_Q8"));
+        Assert.True(a.ContainsKey("lm_head.weight_Q4") && b.ContainsKey("lm_head.weight_Q4"));
     }
 
     [Fact]
@@ -107,18 +111,30 @@ public sealed class QuantizedExportTests
         Assert.False(Directory.Exists(dir.File("x")));
     }
 
+    /// <summary>Each row of <paramref name="matrix"/> replaced by its ggml Q4_0 round trip (quantise, dequantise).</summary>
+    private static void RoundTripThroughQ4_0(WeightTensor matrix, int cols)
+    {
+        Span<float> values = matrix.MutableSpan();
+        var blocks = new byte[cols / 32 * MlPipelines.ManagedEngine.Quantization.Ggml.Q4_0.Layout.Bytes];
+        for (int start = 0; start < values.Length; start += cols)
+        {
+            MlPipelines.ManagedEngine.Quantization.Ggml.Q4_0.Quantize(values.Slice(start, cols), blocks);
+            MlPipelines.ManagedEngine.Quantization.Ggml.Q4_0.Dequantize(blocks, values.Slice(start, cols));
+        }
+    }
+
     private static LlamaWeights GgufCheckpointWriterRandom(TempDir dir)
     {
         GgufCheckpointWriter.WriteRandom(dir.File("r.gguf"), Shape, seed: 3);
         return GgufCheckpoint.Load(dir.File("r.gguf"));
     }
 
-    private static string WriteGguf(TempDir dir, string quantization)
+    private static string WriteGguf(TempDir dir, string quantization, bool pure = false)
     {
         string f32 = dir.File("f32.gguf"), path = dir.File(quantization + ".gguf");
         GgufCheckpointWriter.WriteRandom(f32, Shape, seed: 29);
         using var weights = GgufCheckpoint.Load(f32);
-        GgufCheckpointWriter.Write(weights, path, new GgufWriteOptions { Quantization = Enum.Parse<GgufQuantization>(quantization) });
+        GgufCheckpointWriter.Write(weights, path, new GgufWriteOptions { Quantization = Enum.Parse<GgufQuantization>(quantization), Pure = pure });
         return path;
     }
 

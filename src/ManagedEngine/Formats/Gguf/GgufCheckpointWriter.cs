@@ -21,6 +21,12 @@ public sealed record GgufWriteOptions
     /// </summary>
     public GgufQuantization Quantization { get; init; } = GgufQuantization.F32;
 
+    /// <summary>
+    /// Every matrix in the preset's base type (llama.cpp's <c>--pure</c>): a Q4_0 file then has a Q4_0 classifier too, and a
+    /// Q4_K_M file no Q6_K layers. Rows that are not whole blocks of the type still fall back as llama.cpp's do.
+    /// </summary>
+    public bool Pure { get; init; }
+
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "mlpipelines";
 }
@@ -50,7 +56,7 @@ public static class GgufCheckpointWriter
             WriteVocabulary(writer, c, GgufVocabulary.FromFile(tokenizerPath), tokenizerPath);
         if (options.ChatTemplate is { } template)
             writer.String("tokenizer.chat_template", template);
-        WriteTensors(writer, weights, options.Quantization);
+        WriteTensors(writer, weights, options.Quantization, options.Pure);
         writer.WriteTo(path, overwrite);
     }
 
@@ -107,14 +113,14 @@ public static class GgufCheckpointWriter
                 w.UInt32(key, (uint)found);
     }
 
-    private static void WriteTensors(GgufWriter w, LlamaWeights weights, GgufQuantization quantization)
+    private static void WriteTensors(GgufWriter w, LlamaWeights weights, GgufQuantization quantization, bool pure)
     {
         ModelConfig c = weights.Config;
         void Vector(string name, WeightTensor t) =>
             w.AddTensor(name, [t.Length], GgufTensorType.F32, (long)t.Length * sizeof(float), s => s.Write(MemoryMarshal.AsBytes(t.Span)));
         void Matrix(string name, WeightTensor t, int rows, int cols)
         {
-            GgufTensorType type = GgufQuantizationPlan.TypeFor(quantization, name, c.LayerCount, cols, hasOutput: !c.SharedClassifier);
+            GgufTensorType type = GgufQuantizationPlan.TypeFor(quantization, name, c.LayerCount, cols, hasOutput: !c.SharedClassifier, pure);
             w.AddTensor(name, [cols, rows], type, rows * GgmlRows.RowBytes(type, cols), s => GgmlRows.Write(s, t.Span, rows, cols, type));
         }
 

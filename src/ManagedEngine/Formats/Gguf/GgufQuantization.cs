@@ -42,7 +42,9 @@ internal static class GgufQuantizationPlan
     /// <param name="layerCount">The model's layers.</param>
     /// <param name="cols">Values per row.</param>
     /// <param name="hasOutput">Whether the file has its own output.weight (else the embedding is the classifier).</param>
-    public static GgufTensorType TypeFor(GgufQuantization q, string name, int layerCount, int cols, bool hasOutput)
+    /// <param name="pure">Every matrix in the preset's base type, as llama.cpp's <c>--pure</c>: no Q6_K classifier, no
+    /// more bits for some layers' v and down matrices.</param>
+    public static GgufTensorType TypeFor(GgufQuantization q, string name, int layerCount, int cols, bool hasOutput, bool pure = false)
     {
         GgufTensorType type = q switch
         {
@@ -53,7 +55,7 @@ internal static class GgufQuantizationPlan
             GgufQuantization.Q4_0 => GgufTensorType.Q4_0,
             _ => GgufTensorType.Q4_K,
         };
-        if (q is GgufQuantization.Q4_0 or GgufQuantization.Q4_K_M)
+        if (!pure && q is GgufQuantization.Q4_0 or GgufQuantization.Q4_K_M)
         {
             bool classifier = name == GgufLlamaTensors.Output || (!hasOutput && name == GgufLlamaTensors.TokenEmbedding);
             if (classifier)
