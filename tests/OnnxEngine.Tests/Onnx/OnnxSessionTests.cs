@@ -67,3 +67,42 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         Assert.Equal(expected, all);
     }
 }
+
+/// <summary>
+/// A shared-buffer (fused) session keeps its KV buffers, token ids and logits bound from step to step: a decode step
+/// allocates only the attention mask's handle and its binding, a small constant — less than the portable graph's
+/// handles per tensor, and nothing that grows with the position.
+/// </summary>
+public class FusedSessionAllocationTests(FusedStoriesFixture f) : IClassFixture<FusedStoriesFixture>
+{
+    [Fact]
+    public void Decoding_allocates_a_small_constant_amount_per_step()
+    {
+        using IModelSession session = f.Onnx.CreateSession();
+        var logits = new float[f.Onnx.Config.VocabSize];
+        void Fill(int from, int to)
+        {
+            for (int p = from; p < to; p++) session.Forward([p % 500 + 1], p, logits);
+        }
+        Fill(0, 400);   // past the first capacity (256)
+
+        long Least(int from, int count)
+        {
+            long least = long.MaxValue;
+            for (int pass = 0; pass < 3; pass++)
+            {
+                session.Rewind(from);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
+                least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / count);
+            }
+            return least;
+        }
+
+        long early = Least(260, 30);
+        Fill(290, 400);
+        long late = Least(330, 60);
+        Assert.True(late <= 512, $"{late} bytes per step at positions 330-389");
+        Assert.True(late - early <= 64, $"per-step allocation grew with the position: {early} → {late} bytes");
+    }
+}
