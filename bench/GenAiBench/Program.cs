@@ -1,20 +1,28 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntimeGenAI;
+using MlPipelines.Jobs.Benchmarks;
+using MlPipelines.OnnxEngine;
 
-// genai-bench EXPORT_DIR THREADS [DECODE_TOKENS=64] [PROMPT_TOKENS=8] [RUNS=5]
-// Decode speed of onnxruntime-genai's Generator on an export, measured as `mlpipe bench` measures decode: a prompt of
-// random token ids forwarded untimed, then DECODE_TOKENS greedy steps timed; the median of RUNS runs after a warm-up run.
-// genai reads its intra-op thread count from genai_config.json only, so the export is viewed through a temporary
-// directory of links with that one setting changed; the export itself is left as it is.
+// genai-bench EXPORT_DIR THREADS [DECODE_TOKENS=64] [PROMPT_TOKENS=8] [ROUNDS=15]
+//
+// Decode speed of onnxruntime-genai's Generator and of this project's ONNX Runtime engine on the same export, in one
+// process, rounds alternating (which engine goes first alternates too): each round times DECODE_TOKENS greedy steps after
+// an untimed prompt of random ids, for genai then ours or ours then genai. On a shared machine whose memory bandwidth
+// swings from second to second, the ratio of the two runs of one round is far steadier than either number; the report
+// gives each engine's median and the median of the per-round ratios. Ours is timed as `mlpipe bench` times decode
+// (SessionTimings.Decode: argmax of the previous logits, one forward call per token).
+//
+// genai reads its intra-op thread count from genai_config.json only, so it sees the export through a temporary directory
+// of links with that one setting changed; the export itself is left as it is.
 if (args.Length < 2 || !Directory.Exists(args[0]) || !int.TryParse(args[1], out int threads) || threads < 1)
 {
-    Console.Error.WriteLine("usage: genai-bench EXPORT_DIR THREADS [DECODE_TOKENS=64] [PROMPT_TOKENS=8] [RUNS=5]");
+    Console.Error.WriteLine("usage: genai-bench EXPORT_DIR THREADS [DECODE_TOKENS=64] [PROMPT_TOKENS=8] [ROUNDS=15]");
     return 2;
 }
 int decode = args.Length > 2 ? int.Parse(args[2]) : 64;
 int promptLength = args.Length > 3 ? int.Parse(args[3]) : 8;
-int runs = args.Length > 4 ? int.Parse(args[4]) : 5;
+int rounds = args.Length > 4 ? int.Parse(args[4]) : 15;
 
 string view = Directory.CreateTempSubdirectory("genai-bench-").FullName;
 try
@@ -28,32 +36,46 @@ try
     sessionOptions["inter_op_num_threads"] = 1;
     File.WriteAllText(Path.Combine(view, "genai_config.json"), config.ToJsonString());
 
-    using var model = new Model(view);
+    using var genai = new Model(view);
+    using var ours = OnnxLanguageModel.Load(args[0], new EngineOptions { Provider = ExecutionProvider.Cpu, Threads = threads });
+    using var session = ours.CreateSession();
+    var logits = new float[ours.Config.VocabSize];
     var random = new Random(1234);
-    int vocab = config["model"]!["vocab_size"]!.GetValue<int>();
-    var times = new List<double>();
-    for (int run = -1; run < runs; run++)   // run −1 warms up
+    int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, ours.Config.VocabSize)).ToArray();
+
+    double Genai()
     {
-        int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, vocab)).ToArray();
-        using var options = new GeneratorParams(model);
+        using var options = new GeneratorParams(genai);
         options.SetSearchOption("max_length", promptLength + decode);
         options.SetSearchOption("min_length", promptLength + decode);   // no early stop at an end id
         options.SetSearchOption("do_sample", false);
-        using var generator = new Generator(model, options);
-        generator.AppendTokens(prompt);
+        using var generator = new Generator(genai, options);
+        generator.AppendTokens(prompt);   // the prompt's forward pass, untimed
         var clock = Stopwatch.StartNew();
-        int steps = 0;
-        while (!generator.IsDone() && steps < decode)
-        {
+        for (int i = 0; i < decode && !generator.IsDone(); i++)
             generator.GenerateNextToken();
-            steps++;
-        }
-        double tokensPerSecond = steps / clock.Elapsed.TotalSeconds;
-        if (run >= 0) times.Add(tokensPerSecond);
-        Console.Error.WriteLine($"genai-bench: run {run + 1}/{runs} ×{threads}: decode {tokensPerSecond:F1} tok/s ({steps} tokens)");
+        return decode / clock.Elapsed.TotalSeconds;
     }
-    times.Sort();
-    Console.WriteLine($"genai decode tok/s, {threads} thread(s): median {times[times.Count / 2]:F1} (min {times[0]:F1}, max {times[^1]:F1})");
+    double Ours() => decode / SessionTimings.Decode(session, prompt, decode, logits);
+
+    for (int i = 0; i < 2; i++) { Genai(); Ours(); }   // warm-up: JIT, arenas, prepacked weights
+    var g = new List<double>();
+    var o = new List<double>();
+    var ratios = new List<double>();
+    for (int round = 0; round < rounds; round++)
+    {
+        double a, b;
+        if (round % 2 == 0) { a = Genai(); b = Ours(); }
+        else { b = Ours(); a = Genai(); }
+        g.Add(a);
+        o.Add(b);
+        ratios.Add(b / a);
+        Console.Error.WriteLine($"round {round + 1}/{rounds}: genai {a:F1}, ours {b:F1} tok/s (×{b / a:F2})");
+    }
+    static double Median(List<double> v) { var s = v.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
+    Console.WriteLine($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(args[0]))}, {threads} thread(s), decode {decode} after {promptLength}, {rounds} rounds: " +
+        $"genai {Median(g):F1} ({g.Min():F1}–{g.Max():F1}), ours {Median(o):F1} ({o.Min():F1}–{o.Max():F1}) tok/s; " +
+        $"median ratio ours/genai {Median(ratios):F2} ({ratios.Min():F2}–{ratios.Max():F2})");
     return 0;
 }
 finally

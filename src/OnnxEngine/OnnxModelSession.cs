@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using MlPipelines.ManagedEngine.Model;
 using static MlPipelines.Exporter.LlamaOnnxNames;
 
@@ -29,11 +32,11 @@ internal sealed class OnnxModelSession : IModelSession
     private readonly KvCacheBuffers? _kv;
     private readonly SharedKvCache? _shared;
     private readonly long[] _ids, _positions, _ones;
-    private readonly int[] _ones32 = [], _seqlensK = [0], _totalLength = [0];
+    private readonly int[] _ones32 = [], _seqlensK = GC.AllocateArray<int>(1, pinned: true), _totalLength = GC.AllocateArray<int>(1, pinned: true);
     private readonly long[] _tokensShape = [1, 0], _maskShape = [1, 0], _kvShape, _outShape = [1, 0, 0], _lengthsShape = [1], _totalShape;
     private float[] _logits = [], _hidden = [];
     private readonly List<OrtValue> _bound = [], _kept = [];
-    private (int, int, bool, bool, float[], float[]) _sharedKey;
+    private (int, int, bool, bool, float[], float[], nint) _sharedKey;
     private bool _disposed;
 
     public OnnxModelSession(OnnxLanguageModel model)
@@ -52,7 +55,7 @@ internal sealed class OnnxModelSession : IModelSession
         _positions = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         _ones = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         Array.Fill(_ones, 1L);
-        if (model.Contract.AttentionMaskType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32)
+        if (model.Contract.AttentionMaskType == TensorElementType.Int32)
         {
             _ones32 = GC.AllocateArray<int>(_c.MaxSequenceLength, pinned: true);
             Array.Fill(_ones32, 1);
@@ -63,7 +66,7 @@ internal sealed class OnnxModelSession : IModelSession
 
     public int Position { get; private set; }
 
-    public void Forward(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates = default)
+    public unsafe void Forward(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = tokens.Length, vocab = _c.VocabSize, total = position + n;
@@ -82,21 +85,26 @@ internal sealed class OnnxModelSession : IModelSession
         if (!logits.IsEmpty && _logits.Length < n * vocab) _logits = GC.AllocateUninitializedArray<float>(Grow(n, _c.MaxSequenceLength) * vocab, pinned: true);
         if (!hiddenStates.IsEmpty && _hidden.Length < n * _c.Dim) _hidden = GC.AllocateUninitializedArray<float>(Grow(n, _c.MaxSequenceLength) * _c.Dim, pinned: true);
 
-        try
+        // A shared-buffer decode step writes its logits straight into the caller's buffer (pinned for the run).
+        bool direct = _shared is not null && n == 1 && !logits.IsEmpty;
+        fixed (float* caller = logits)
         {
-            if (_shared is not null)
-                BindShared(n, total, !logits.IsEmpty, !hiddenStates.IsEmpty);
-            else
-                BindSplit(n, position, total, !logits.IsEmpty, !hiddenStates.IsEmpty);
-            _model.Run(_runOptions, _binding);
-        }
-        finally
-        {
-            foreach (OrtValue value in _bound) value.Dispose();
-            _bound.Clear();
+            try
+            {
+                if (_shared is not null)
+                    BindShared(n, total, !logits.IsEmpty, !hiddenStates.IsEmpty, direct ? (nint)caller : 0);
+                else
+                    BindSplit(n, position, total, !logits.IsEmpty, !hiddenStates.IsEmpty);
+                _model.Run(_runOptions, _binding);
+            }
+            finally
+            {
+                foreach (OrtValue value in _bound) value.Dispose();
+                _bound.Clear();
+            }
         }
         _kv?.Swap();
-        if (!logits.IsEmpty)
+        if (!logits.IsEmpty && !direct)
             (logits.Length == vocab ? _logits.AsSpan((n - 1) * vocab, vocab) : _logits.AsSpan(0, n * vocab)).CopyTo(logits);
         if (!hiddenStates.IsEmpty)
             _hidden.AsSpan(0, n * _c.Dim).CopyTo(hiddenStates);
@@ -130,9 +138,16 @@ internal sealed class OnnxModelSession : IModelSession
     /// the same (every decode step), so they stay bound from run to run — their contents change in place — and only the
     /// attention mask, whose width is the position, is bound anew. Binding a name again replaces its value.
     /// </summary>
-    private void BindShared(int n, int total, bool wantLogits, bool wantHidden)
+    /// <param name="n">Tokens in this run.</param>
+    /// <param name="total">Positions after it (the mask's width).</param>
+    /// <param name="wantLogits">Whether logits are asked for.</param>
+    /// <param name="wantHidden">Whether hidden states are asked for.</param>
+    /// <param name="directLogits">The caller's logits buffer, pinned for this run, to bind as the output (one token's
+    /// logits); 0 to use the session's own. A caller passing the same array each step keeps the same address (arrays move
+    /// rarely), so the binding stays; a new address is bound anew before the run.</param>
+    private void BindShared(int n, int total, bool wantLogits, bool wantHidden, nint directLogits)
     {
-        var key = (n, _shared!.Capacity, wantLogits, wantHidden, _logits, _hidden);
+        var key = (n, _shared!.Capacity, wantLogits, wantHidden, _logits, _hidden, directLogits);
         if (key != _sharedKey)
         {
             _binding.ClearBoundInputs();
@@ -147,7 +162,14 @@ internal sealed class OnnxModelSession : IModelSession
                 _binding.BindOutput(PresentKey(l), _shared.Value(2 * l));
                 _binding.BindOutput(PresentValue(l), _shared.Value(2 * l + 1));
             }
-            BindOutputs(n, wantLogits, wantHidden, Keep);
+            BindOutputs(n, wantLogits && directLogits == 0, wantHidden, Keep);
+            if (directLogits != 0)
+            {
+                OrtValue value = OrtValue.CreateTensorValueWithData(_cpu, TensorElementType.Float,
+                    [1, 1, _c.VocabSize], directLogits, (long)_c.VocabSize * sizeof(float));
+                _kept.Add(value);
+                _binding.BindOutput(Logits, value);
+            }
             _sharedKey = key;
         }
         BindMask(total);
@@ -221,15 +243,27 @@ internal sealed class OnnxModelSession : IModelSession
     // A view of a buffer with this run's shape (ONNX Runtime copies the shape); disposed after the run.
     private OrtValue Bind<T>(Memory<T> memory, long[] shape) where T : unmanaged
     {
-        OrtValue value = OrtValue.CreateTensorValueFromMemory(_cpu, memory, shape);
+        OrtValue value = View(memory, shape);
         _bound.Add(value);
         return value;
+    }
+
+    // Every buffer this session binds is allocated pinned (GC.AllocateArray(pinned: true)), so a view is made from its
+    // address: no pin handle to take and release per step (a third of the cost of binding the mask each decode step).
+    private unsafe OrtValue View<T>(Memory<T> memory, long[] shape) where T : unmanaged
+    {
+        var type = typeof(T) == typeof(float) ? TensorElementType.Float
+            : typeof(T) == typeof(long) ? TensorElementType.Int64
+            : typeof(T) == typeof(int) ? TensorElementType.Int32
+            : throw new NotSupportedException($"No tensor type for {typeof(T).Name}.");
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
+        return OrtValue.CreateTensorValueWithData(_cpu, type, shape, address, (long)memory.Length * sizeof(T));
     }
 
     // A view that stays bound across runs (shared-buffer graphs); released when the binding is rebuilt.
     private OrtValue Keep<T>(Memory<T> memory, long[] shape) where T : unmanaged
     {
-        OrtValue value = OrtValue.CreateTensorValueFromMemory(_cpu, memory, shape);
+        OrtValue value = View(memory, shape);
         _kept.Add(value);
         return value;
     }

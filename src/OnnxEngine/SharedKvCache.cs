@@ -11,7 +11,7 @@ namespace MlPipelines.OnnxEngine;
 /// </summary>
 internal sealed class SharedKvCache : IDisposable
 {
-    private const int InitialPositions = 256;
+    private const int InitialPositions = 128;
     private readonly int _tensors, _kvHeads, _width, _maxPositions;
     private float[][] _buffers;
     private OrtValue[] _values;
