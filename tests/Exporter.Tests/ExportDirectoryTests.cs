@@ -121,11 +121,14 @@ public sealed class ExportDirectoryTests(Stories260KFixture fixture, Xunit.Abstr
     }
 
     [Fact]
-    public void UnimplementedProfileAndMissingTokenizerAreRejectedBeforeWriting()
+    public void BadOptionsAndMissingTokenizerAreRejectedBeforeWriting()
     {
         using var dir = new TempDir();
-        Assert.Throws<NotSupportedException>(() =>
-            OnnxExporter.Export(fixture.Model.Weights, dir.File("a"), new OnnxExportOptions { Profile = OnnxExportProfile.Fused }));
+        var portableInt4 = Assert.Throws<ArgumentException>(() =>
+            OnnxExporter.Export(fixture.Model.Weights, dir.File("a"), new OnnxExportOptions { Weights = OnnxWeightPrecision.Int4 }));
+        Assert.Contains("fused", portableInt4.Message);
+        Assert.Throws<ArgumentException>(() => OnnxExporter.Export(fixture.Model.Weights, dir.File("c"),
+            new OnnxExportOptions { Profile = OnnxExportProfile.Fused, Weights = OnnxWeightPrecision.Int8, MatMulAccuracyLevel = 5 }));
         Assert.Throws<FileNotFoundException>(() =>
             OnnxExporter.Export(fixture.Model.Weights, dir.File("b"), new OnnxExportOptions { TokenizerPath = dir.File("missing.bin") }));
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
