@@ -8,16 +8,16 @@ using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Onnx;
 
-/// <summary>stories260K exported once for the whole test class, and both engines loaded on it.</summary>
-public sealed class ExportedStoriesFixture : IDisposable
+/// <summary>stories260K exported once (in a profile) for the whole test class, and both engines loaded on it.</summary>
+public abstract class StoriesExportFixture : IDisposable
 {
     private readonly TempDir _dir = new();
 
-    public ExportedStoriesFixture()
+    protected StoriesExportFixture(OnnxExportProfile profile)
     {
-        ExportDirectory = _dir.File("stories260K-onnx");
+        ExportDirectory = _dir.File("stories260K-" + OnnxExporter.ProfileName(profile));
         using (var weights = Llama2cCheckpoint.Load(TestPaths.Stories260K))
-            OnnxExporter.Export(weights, ExportDirectory, new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin });
+            OnnxExporter.Export(weights, ExportDirectory, new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin, Profile = profile });
         Managed = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
         Onnx = OnnxLanguageModel.Load(ExportDirectory);
     }
@@ -31,5 +31,12 @@ public sealed class ExportedStoriesFixture : IDisposable
         Onnx.Dispose();
         Managed.Dispose();
         _dir.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>The portable export (standard opset-17 operators).</summary>
+public sealed class ExportedStoriesFixture() : StoriesExportFixture(OnnxExportProfile.Portable);
+
+/// <summary>The fused export (fp32): GroupQueryAttention with a shared KV buffer, heads padded to 16.</summary>
+public sealed class FusedStoriesFixture() : StoriesExportFixture(OnnxExportProfile.Fused);

@@ -10,32 +10,6 @@ using MlPipelines.Tests.Support;
 
 namespace MlPipelines.OnnxEngine.Tests.Onnx;
 
-/// <summary>stories260K exported once with the fused profile (fp32), and both engines loaded on it.</summary>
-public sealed class FusedStoriesFixture : IDisposable
-{
-    private readonly TempDir _dir = new();
-
-    public FusedStoriesFixture()
-    {
-        ExportDirectory = _dir.File("stories260K-fused");
-        using (var weights = Llama2cCheckpoint.Load(TestPaths.Stories260K))
-            OnnxExporter.Export(weights, ExportDirectory, new OnnxExportOptions { TokenizerPath = TestPaths.Tok512Bin, Profile = OnnxExportProfile.Fused });
-        Managed = ManagedModelLoader.LoadModel(TestPaths.Stories260K);
-        Onnx = OnnxLanguageModel.Load(ExportDirectory);
-    }
-
-    public string ExportDirectory { get; }
-    public TransformerModel Managed { get; }
-    public OnnxLanguageModel Onnx { get; }
-
-    public void Dispose()
-    {
-        Onnx.Dispose();
-        Managed.Dispose();
-        _dir.Dispose();
-    }
-}
-
 /// <summary>
 /// The fused profile (GroupQueryAttention with a shared KV buffer, SkipSimplifiedLayerNormalization, fused rotary) in fp32
 /// computes what the managed engine computes: logits within 1e-4 and identical greedy tokens for 200 steps, on stories260K
@@ -86,14 +60,14 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
         // Teacher-forced over 300 positions (past the shared buffer's first capacity of 256), in a prompt chunk and then
         // one token at a time, as generation runs.
         int[] tokens = Enumerable.Range(0, 300).Select(i => (i * 37 + 11) % config.VocabSize).ToArray();
-        Assert.InRange(MaxLogitDiff(managed, onnx, tokens, promptLength: 20), 0, 1e-4);
+        Assert.InRange(LogitComparison.MaxDiffTeacherForced(managed, onnx, tokens, promptLength: 20), 0, 1e-4);
     }
 
     [Fact]
     public void Decoding_past_the_buffers_capacity_rewinding_and_resetting_agree_with_the_managed_engine()
     {
         int[] tokens = Enumerable.Range(0, 400).Select(i => (i * 13 + 5) % 500 + 1).ToArray();
-        Assert.InRange(MaxLogitDiff(f.Managed, f.Onnx, tokens, promptLength: 9), 0, 1e-4);
+        Assert.InRange(LogitComparison.MaxDiffTeacherForced(f.Managed, f.Onnx, tokens, promptLength: 9), 0, 1e-4);
 
         // Rewind into the middle of the sequence and run a chunk again: the shared buffer's later rows are overwritten.
         int vocab = f.Onnx.Config.VocabSize;
@@ -106,12 +80,12 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
         onnx.Forward(tokens.AsSpan(200, 10), 120, a);
         managed.Forward(tokens.AsSpan(0, 120), 0, new float[vocab]);
         managed.Forward(tokens.AsSpan(200, 10), 120, b);
-        Assert.InRange(MaxAbs(a, b), 0, 1e-4);
+        Assert.InRange(LogitComparison.MaxAbsDiff(a, b), 0, 1e-4);
         onnx.Reset();
         managed.Reset();
         onnx.Forward(tokens.AsSpan(50, 10), 0, a);
         managed.Forward(tokens.AsSpan(50, 10), 0, b);
-        Assert.InRange(MaxAbs(a, b), 0, 1e-4);
+        Assert.InRange(LogitComparison.MaxAbsDiff(a, b), 0, 1e-4);
     }
 
     [Fact]
@@ -127,7 +101,7 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
             var logits = new float[rows[r].Length * vocab];
             alone.Forward(rows[r], 0, logits);
             for (int p = 0; p < rows[r].Length; p++)
-                Assert.InRange(MaxAbs(logits.AsSpan(p * vocab, vocab), result.Logits(r, p)), 0, 1e-4);
+                Assert.InRange(LogitComparison.MaxAbsDiff(logits.AsSpan(p * vocab, vocab), result.Logits(r, p)), 0, 1e-4);
         }
     }
 
@@ -192,35 +166,6 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
         File.Delete(Path.Combine(target, "genai_config.json"));
         using var unshared = OnnxLanguageModel.Load(target);
         Assert.False(unshared.Contract.SharedKvBuffer);
-        Assert.InRange(MaxLogitDiff(f.Managed, unshared, Enumerable.Range(1, 40).ToArray(), promptLength: 5), 0, 1e-4);
-    }
-
-    /// <summary>Both engines over the same tokens (a prompt chunk, then one at a time): the largest logit difference.</summary>
-    internal static double MaxLogitDiff(ILanguageModel a, ILanguageModel b, int[] tokens, int promptLength)
-    {
-        int vocab = a.Config.VocabSize;
-        using IModelSession sa = a.CreateSession(), sb = b.CreateSession();
-        var la = new float[promptLength * vocab];
-        var lb = new float[promptLength * vocab];
-        sa.Forward(tokens.AsSpan(0, promptLength), 0, la);
-        sb.Forward(tokens.AsSpan(0, promptLength), 0, lb);
-        double worst = MaxAbs(la, lb);
-        var one = new float[vocab];
-        var other = new float[vocab];
-        for (int p = promptLength; p < tokens.Length; p++)
-        {
-            sa.Forward(tokens.AsSpan(p, 1), p, one);
-            sb.Forward(tokens.AsSpan(p, 1), p, other);
-            worst = Math.Max(worst, MaxAbs(one, other));
-        }
-        return worst;
-    }
-
-    internal static double MaxAbs(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        double worst = 0;
-        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
-        return worst;
+        Assert.InRange(LogitComparison.MaxDiffTeacherForced(f.Managed, unshared, Enumerable.Range(1, 40).ToArray(), promptLength: 5), 0, 1e-4);
     }
 }

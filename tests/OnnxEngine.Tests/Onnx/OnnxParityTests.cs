@@ -15,22 +15,6 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
         return [1, .. Enumerable.Range(0, length - 1).Select(_ => rng.Next(3, 512))];
     }
 
-    private static float[] AllLogits(ILanguageModel model, int[] tokens, float[]? hidden = null)
-    {
-        using var session = model.CreateSession();
-        var logits = new float[tokens.Length * model.Config.VocabSize];
-        session.Forward(tokens, 0, logits, hidden);
-        return logits;
-    }
-
-    private static float MaxAbsDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        float max = 0;
-        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs(a[i] - b[i]));
-        return max;
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
@@ -38,7 +22,7 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
     public void Prompt_logits_match_the_managed_engine(int length)
     {
         int[] tokens = Prompt(length, length);
-        float diff = MaxAbsDiff(AllLogits(f.Managed, tokens), AllLogits(f.Onnx, tokens));
+        float diff = LogitComparison.MaxAbsDiff(LogitComparison.AllLogits(f.Managed, tokens), LogitComparison.AllLogits(f.Onnx, tokens));
         Assert.True(diff <= Tolerance, $"max abs logit difference {diff} for a {length}-token prompt");
     }
 
@@ -55,7 +39,7 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
         {
             managed.Forward([token], pos, a);
             onnx.Forward([token], pos, b);
-            worst = Math.Max(worst, MaxAbsDiff(a, b));
+            worst = Math.Max(worst, LogitComparison.MaxAbsDiff(a, b));
             token = MlPipelines.ManagedEngine.Sampling.Sampler.ArgMax(a);
         }
         Assert.True(worst <= Tolerance, $"max abs logit difference {worst} over 200 decode steps");
@@ -68,9 +52,9 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
         int[] tokens = Prompt(9, 3);
         int dim = f.Managed.Config.Dim;
         float[] a = new float[tokens.Length * dim], b = new float[tokens.Length * dim];
-        AllLogits(f.Managed, tokens, a);
-        AllLogits(f.Onnx, tokens, b);
-        Assert.True(MaxAbsDiff(a, b) <= Tolerance);
+        LogitComparison.AllLogits(f.Managed, tokens, a);
+        LogitComparison.AllLogits(f.Onnx, tokens, b);
+        Assert.True(LogitComparison.MaxAbsDiff(a, b) <= Tolerance);
     }
 
     [Fact]
@@ -84,7 +68,7 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
         session.Forward([7, 8], tokens.Length, new float[vocab]);
         var replay = new float[(tokens.Length - 4) * vocab];
         session.Forward(tokens.AsSpan(4), 4, replay);
-        Assert.True(MaxAbsDiff(reference.AsSpan(4 * vocab), replay) <= 1e-6f);
+        Assert.True(LogitComparison.MaxAbsDiff(reference.AsSpan(4 * vocab), replay) <= 1e-6f);
     }
 
     [Theory]
@@ -97,10 +81,10 @@ public class OnnxParityTests(ExportedStoriesFixture f) : IClassFixture<ExportedS
         int vocab = f.Onnx.Config.VocabSize;
         foreach (var (row, prompt) in new[] { (0, shortPrompt), (1, longPrompt) })
         {
-            float[] alone = AllLogits(f.Onnx, prompt);
+            float[] alone = LogitComparison.AllLogits(f.Onnx, prompt);
             for (int pos = 0; pos < prompt.Length; pos++)
             {
-                float diff = MaxAbsDiff(alone.AsSpan(pos * vocab, vocab), batch.Logits(row, pos));
+                float diff = LogitComparison.MaxAbsDiff(alone.AsSpan(pos * vocab, vocab), batch.Logits(row, pos));
                 Assert.True(diff <= 1e-5f, $"row {row} position {pos}: {diff}");
             }
         }

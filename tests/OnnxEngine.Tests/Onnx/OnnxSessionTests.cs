@@ -16,23 +16,8 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         var logits = new float[f.Onnx.Config.VocabSize];
         for (int p = 0; p < 140; p++) session.Forward([p % 500 + 1], p, logits);   // past the first capacity doublings
 
-        // The least of three passes over the same positions (rewound in between), so a one-time allocation elsewhere
-        // on the thread (a JIT tier-up, a timer) cannot pass for a per-step one.
-        long Step(int from, int count)
-        {
-            long least = long.MaxValue;
-            for (int pass = 0; pass < 3; pass++)
-            {
-                session.Rewind(from);
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
-                least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / count);
-            }
-            return least;
-        }
-
         for (int p = 140; p < 250; p++) session.Forward([p % 500 + 1], p, logits);
-        long early = Step(140, 40), late = Step(180, 70);
+        long early = LeastBytesPerStep(session, 140, 40, logits), late = LeastBytesPerStep(session, 180, 70, logits);
         // What remains is ONNX Runtime's API per bound tensor: an OrtValue handle and the UTF-8 copy of the tensor's
         // name that BindInput/BindOutput make (about 185 bytes). An array of the cache or of the logits would grow with
         // the position or the vocabulary.
@@ -41,6 +26,24 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         // An array sized by the position (a cache copy, a mask) would add hundreds of bytes per step between the windows.
         // One-sided: the earlier window reading more (a stray allocation in all three of its passes) is not growth.
         Assert.True(late - early <= 128, $"per-step allocation grew with the position: {early} → {late} bytes");
+    }
+
+    /// <summary>
+    /// Bytes allocated per decode step over positions <paramref name="from"/>… (<paramref name="count"/> steps): the least of
+    /// three passes (rewound in between), so a one-time allocation elsewhere on the thread (a JIT tier-up, a timer) cannot
+    /// pass for a per-step one. The session ends at <c>from + count</c>.
+    /// </summary>
+    internal static long LeastBytesPerStep(IModelSession session, int from, int count, float[] logits)
+    {
+        long least = long.MaxValue;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            session.Rewind(from);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
+            least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / count);
+        }
+        return least;
     }
 
     [Fact]
@@ -86,22 +89,9 @@ public class FusedSessionAllocationTests(FusedStoriesFixture f) : IClassFixture<
         }
         Fill(0, 400);   // past the first capacity (256)
 
-        long Least(int from, int count)
-        {
-            long least = long.MaxValue;
-            for (int pass = 0; pass < 3; pass++)
-            {
-                session.Rewind(from);
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int p = from; p < from + count; p++) session.Forward([p % 500 + 1], p, logits);
-                least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / count);
-            }
-            return least;
-        }
-
-        long early = Least(260, 30);
+        long early = OnnxSessionTests.LeastBytesPerStep(session, 260, 30, logits);
         Fill(290, 400);
-        long late = Least(330, 60);
+        long late = OnnxSessionTests.LeastBytesPerStep(session, 330, 60, logits);
         Assert.True(late <= 512, $"{late} bytes per step at positions 330-389");
         Assert.True(late - early <= 64, $"per-step allocation grew with the position: {early} → {late} bytes");
     }
