@@ -80,6 +80,49 @@ public sealed class QuantizedExportTests
         Assert.InRange(worstManaged, 0, Int8ActivationBound);
     }
 
+    /// <summary>
+    /// fp16 weights: the export stores each matrix in fp16 and ONNX Runtime widens it once at load, so it computes what the
+    /// managed engine computes on an F16 file of the same model (the same fp16 values, widened exactly) within fp32's bound;
+    /// the file is half the size of an fp32 export's.
+    /// </summary>
+    [Fact]
+    public void An_fp16_export_computes_what_the_managed_engine_computes_on_the_f16_file()
+    {
+        using var dir = new TempDir();
+        string f16 = WriteGguf(dir, "F16");
+        using var managed = ManagedModelLoader.LoadModel(f16);
+        // From the F16 file: its embedding table is fp16 too (the export keeps the table in fp32, exactly these values).
+        using (var weights = GgufCheckpoint.Load(f16))
+            OnnxExporter.Export(weights, dir.File("onnx"), Options(OnnxWeightPrecision.Float16, 4));
+        using var onnx = OnnxLanguageModel.Load(dir.File("onnx"));
+        Assert.Equal("fp16", onnx.Manifest.Weights);
+        Assert.True(new FileInfo(Path.Combine(dir.File("onnx"), "model.onnx")).Length < 0.7 * new FileInfo(dir.File("f32.gguf")).Length);
+        Assert.InRange(LogitComparison.MaxDiffTeacherForced(managed, onnx, Tokens(40), promptLength: 8), 0, 1e-4);
+    }
+
+    /// <summary>
+    /// Asymmetric int4 (a zero point per block, <c>MatMulNBitsQuantizer</c>, tested against ONNX Runtime's operator on its
+    /// own): the export runs, and at fp32 arithmetic stays as close to the fp32 model as 4-bit weights allow — here, as close
+    /// as the symmetric (Q4_0) export, which it should match or beat (it spends its 16 levels on each block's actual range).
+    /// </summary>
+    [Fact]
+    public void An_asymmetric_int4_export_is_as_close_to_fp32_as_the_symmetric_one()
+    {
+        using var dir = new TempDir();
+        GgufCheckpointWriter.WriteRandom(dir.File("f32.gguf"), Shape, seed: 37);
+        using var fp32 = new TransformerModel(GgufCheckpoint.Load(dir.File("f32.gguf")));
+        OnnxExporter.Export(fp32.Weights, dir.File("sym"), Options(OnnxWeightPrecision.Int4, 0));
+        OnnxExporter.Export(fp32.Weights, dir.File("asym"), Options(OnnxWeightPrecision.Int4Asymmetric, 0));
+        using var sym = OnnxLanguageModel.Load(dir.File("sym"));
+        using var asym = OnnxLanguageModel.Load(dir.File("asym"));
+        Assert.Equal("int4-asym", asym.Manifest.Weights);
+        int[] tokens = Tokens(24);
+        float[] reference = LogitComparison.AllLogits(fp32, tokens);
+        float symmetric = LogitComparison.MaxAbsDiff(LogitComparison.AllLogits(sym, tokens), reference);
+        float asymmetric = LogitComparison.MaxAbsDiff(LogitComparison.AllLogits(asym, tokens), reference);
+        Assert.InRange(asymmetric, 1e-6f, 1.25f * symmetric);   // quantised (not exact), and not worse than Q4_0 beyond noise
+    }
+
     [Fact]
     public void An_int4_export_of_fp32_weights_holds_the_blocks_of_their_q4_0_file()
     {
