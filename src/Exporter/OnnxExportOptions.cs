@@ -40,7 +40,7 @@ public enum OnnxWeightPrecision
     Int8,
 }
 
-/// <summary>Options of <see cref="OnnxExporter.Export"/>.</summary>
+/// <summary>Options of <see cref="OnnxExporter"/>.Export.</summary>
 public sealed record OnnxExportOptions
 {
     /// <summary>

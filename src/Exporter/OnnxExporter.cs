@@ -9,6 +9,7 @@ using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
 using MlPipelines.ManagedEngine.Tokenization.HuggingFace;
+using MlPipelines.ManagedEngine.WeightStorage;
 
 namespace MlPipelines.Exporter;
 
@@ -40,6 +41,30 @@ public static class OnnxExporter
         CancellationToken cancellationToken = default) =>
         ExportCore(weights, outputDirectory, options ?? new OnnxExportOptions(), cancellationToken, beforePublish: null);
 
+    /// <summary>
+    /// Exports a GGUF model's matrices as the file stores them (<see cref="MlPipelines.ManagedEngine.Formats.Gguf.GgufCheckpoint.LoadStored"/>)
+    /// with the fused profile, without widening the model to fp32: blocks already in the requested width are carried as
+    /// they are (Q4_0 for int4; Q8_0 and Q6_K for int8), any other matrix is widened alone, quantised and let go, and only the
+    /// embedding table is held in fp32. An int4 export of an 8B Q4_0 file thus needs about the file's size plus the
+    /// table in memory, where the fp32 route needs four times the file.
+    /// </summary>
+    /// <param name="weights">The stored model; it must stay undisposed during the export.</param>
+    /// <param name="outputDirectory">The directory to create (or to replace with <see cref="OnnxExportOptions.Force"/>).</param>
+    /// <param name="options">Export options; the profile must be <see cref="OnnxExportProfile.Fused"/>.</param>
+    /// <param name="cancellationToken">Stops the export; nothing is left behind.</param>
+    /// <exception cref="ArgumentException">The portable profile (it writes fp32 weights: export <see cref="LlamaWeights"/>), or the options are invalid.</exception>
+    public static OnnxExportResult Export(StoredLlamaWeights weights, string outputDirectory, OnnxExportOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        options ??= new OnnxExportOptions { Profile = OnnxExportProfile.Fused };
+        if (options.Profile != OnnxExportProfile.Fused)
+            throw new ArgumentException("Stored (block) weights export with the fused profile only; the portable profile writes fp32 weights (load the model as LlamaWeights).", nameof(options));
+        using var model = FusedModel.FromStored(weights);
+        return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish: null,
+            () => FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel)));
+    }
+
     /// <summary>The file name a SentencePiece tokenizer taken out of a GGUF file gets in an export.</summary>
     public const string EmbeddedTokenizerFileName = "tokenizer.model";
 
@@ -64,6 +89,15 @@ public static class OnnxExporter
         CancellationToken cancellationToken, Action<string>? beforePublish)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(options);
+        return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish,
+            () => options.Profile == OnnxExportProfile.Fused ? BuildFused(weights, options) : PortableLlamaGraph.Build(weights));
+    }
+
+    /// <summary>Checks the options, builds the graph, and writes the export directory with its manifest, tokenizer and genai files.</summary>
+    private static OnnxExportResult ExportCore(ModelConfig config, string source, string outputDirectory, OnnxExportOptions options,
+        CancellationToken cancellationToken, Action<string>? beforePublish, Func<GraphBuilder> buildGraph)
+    {
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         ArgumentNullException.ThrowIfNull(options);
         if (options.Profile == OnnxExportProfile.Portable && options.Weights != OnnxWeightPrecision.Float32)
@@ -75,7 +109,7 @@ public static class OnnxExporter
 
         var clock = Stopwatch.StartNew();
         bool fused = options.Profile == OnnxExportProfile.Fused;
-        GraphBuilder graph = fused ? BuildFused(weights, options) : PortableLlamaGraph.Build(weights);
+        GraphBuilder graph = buildGraph();
         bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
         // A GGUF file carries its tokenizer inside; the export gets it as a standard file (a SentencePiece tokenizer.model,
         // or a tokenizer.json for a byte-level vocabulary) rather than a copy of the whole (weights-sized) GGUF file.
@@ -95,22 +129,22 @@ public static class OnnxExporter
         var (genAiTokenizer, genAiTokenizerConfig, genAiProblem) = tokenizerFile is null || tokenizerFile == EmbeddedTokenizerJsonFileName
             || Path.GetFileName(options.TokenizerPath!).Equals(EmbeddedTokenizerJsonFileName, StringComparison.OrdinalIgnoreCase)
             ? ((byte[]?)null, (byte[]?)null, (string?)null)
-            : ConvertForGenAi(gguf ?? TokenizerLoader.Load(options.TokenizerPath!, weights.Config.VocabSize));
+            : ConvertForGenAi(gguf ?? TokenizerLoader.Load(options.TokenizerPath!, config.VocabSize));
         var manifest = new ExportManifest
         {
-            Config = weights.Config,
+            Config = config,
             TokenizerFile = tokenizerFile,
             Profile = ProfileName(options.Profile),
             Weights = WeightsName(options.Weights),
             Opset = (int)OnnxModelWriter.Opset,
             ExternalData = external,
-            Source = weights.Source,
+            Source = source,
         };
 
         long modelBytes = 0, dataBytes = 0;
         AtomicDirectory.Write(outputDirectory, options.Force, temp =>
         {
-            (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(weights.Config, options), cancellationToken);
+            (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(config, options), cancellationToken);
             if (embeddedTokenizer is not null)
                 File.WriteAllBytes(Path.Combine(temp, tokenizerFile!), embeddedTokenizer);
             else if (options.TokenizerPath is not null)
@@ -125,8 +159,8 @@ public static class OnnxExporter
                 File.WriteAllBytes(Path.Combine(temp, EmbeddedTokenizerJsonFileName), genAiTokenizer);
                 File.WriteAllBytes(Path.Combine(temp, ChatFormat.TokenizerConfigFileName), genAiTokenizerConfig!);
             }
-            File.WriteAllBytes(Path.Combine(temp, GenAiConfigWriter.FileName), GenAiConfigWriter.Write(weights.Config, GenerationConfigOf(weights.Source),
-                sharedKvBuffer: fused, kvHeadWidth: fused ? FusedWeightSource.GraphHeadWidth(weights.Config) : null));
+            File.WriteAllBytes(Path.Combine(temp, GenAiConfigWriter.FileName), GenAiConfigWriter.Write(config, GenerationConfigOf(source),
+                sharedKvBuffer: fused, kvHeadWidth: fused ? FusedWeightSource.GraphHeadWidth(config) : null));
             File.WriteAllText(Path.Combine(temp, ExportManifest.FileName), manifest.ToJson());
             cancellationToken.ThrowIfCancellationRequested();
             beforePublish?.Invoke(temp);
@@ -173,14 +207,15 @@ public static class OnnxExporter
         return directory is null ? null : HuggingFaceGenerationConfig.Load(directory);
     }
 
-    /// <summary>The fused graph; int4/int8 matrices a GGUF source stores as Q4_0/Q8_0 are taken as stored.</summary>
+    /// <summary>The fused graph; int4/int8 matrices a GGUF source stores in the requested width are taken as stored.</summary>
     private static GraphBuilder BuildFused(LlamaWeights weights, OnnxExportOptions options)
     {
         bool quantised = options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8;
         using var stored = quantised && File.Exists(weights.Source) && GgufFile.HasMagic(weights.Source) ? GgufCheckpoint.LoadStored(weights.Source) : null;
         if (stored is not null && stored.Config.Dim != weights.Config.Dim)
             throw new InvalidOperationException($"'{weights.Source}' no longer holds the loaded model.");
-        return FusedLlamaGraph.Build(weights, new FusedWeightSource(weights, options.Weights, stored, options.MatMulAccuracyLevel));
+        using var model = FusedModel.FromFp32(weights, stored);
+        return FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel));
     }
 
     /// <summary>The manifest's and the CLI's name of a profile.</summary>

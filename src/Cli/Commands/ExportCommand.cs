@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MlPipelines.Exporter;
+using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Loading;
 
 namespace MlPipelines.Cli.Commands;
@@ -44,8 +45,7 @@ internal static class ExportCommand
                 ?? throw new ArgumentException($"'{checkpoint}' is already an ONNX export; name the model it was exported from.");
             if (parse.GetValue(profile) == "portable" && parse.GetValue(weightsOption) != "fp32")
                 throw new ArgumentException($"--weights {parse.GetValue(weightsOption)} needs --profile fused: the portable profile stores fp32 weights only.");
-            using var weights = resolved.Source.LoadWeights();
-            var result = OnnxExporter.Export(weights, parse.GetValue(output)!, new OnnxExportOptions
+            var options = new OnnxExportOptions
             {
                 ExternalData = parse.GetValue(external),
                 Force = parse.GetValue(force),
@@ -60,7 +60,19 @@ internal static class ExportCommand
                     _ => OnnxWeightPrecision.Float32,
                 },
                 MatMulAccuracyLevel = parse.GetValue(accuracy),
-            }, ct);
+            };
+            OnnxExportResult result;
+            if (resolved.Format == ModelFormat.Gguf && options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8)
+            {
+                // A GGUF to int4/int8: its blocks as stored, without widening the model to fp32 first.
+                using var stored = GgufCheckpoint.LoadStored(checkpoint);
+                result = OnnxExporter.Export(stored, parse.GetValue(output)!, options, ct);
+            }
+            else
+            {
+                using var weights = resolved.Source.LoadWeights();
+                result = OnnxExporter.Export(weights, parse.GetValue(output)!, options, ct);
+            }
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +
                 (result.ExternalDataBytes > 0 ? $" + {result.ExternalDataBytes:N0} bytes of external data" : "") +
                 $" in {result.Elapsed.TotalSeconds:F1} s");

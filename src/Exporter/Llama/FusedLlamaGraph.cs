@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MlPipelines.Exporter.Graph;
 using MlPipelines.Exporter.Quantization;
@@ -26,28 +25,28 @@ namespace MlPipelines.Exporter.Llama;
 internal sealed class FusedLlamaGraph
 {
     private readonly GraphBuilder _g = new("llama_fused");
-    private readonly LlamaWeights _w;
+    private readonly FusedModel _m;
     private readonly ModelConfig _c;
     private readonly FusedWeightSource _weights;
     private readonly int _width, _qWidth, _kvWidth;   // head width in the graph (padded to GroupQueryAttention's unit), q and kv rows
     private string _rows = "", _q3Shape = "", _kv3Shape = "", _seqlensK = "", _totalLength = "", _cos = "", _sin = "";
 
-    private FusedLlamaGraph(LlamaWeights weights, FusedWeightSource source)
+    private FusedLlamaGraph(FusedModel model, FusedWeightSource source)
     {
-        _w = weights;
-        _c = weights.Config;
+        _m = model;
+        _c = model.Config;
         _weights = source;
         _width = FusedWeightSource.GraphHeadWidth(_c);
         _qWidth = _c.HeadCount * _width;
         _kvWidth = _c.KvHeadCount * _width;
     }
 
-    /// <summary>Builds the fused graph over <paramref name="weights"/>; matrices come as <paramref name="source"/> gives them.</summary>
-    public static GraphBuilder Build(LlamaWeights weights, FusedWeightSource source)
+    /// <summary>Builds the fused graph over <paramref name="model"/>; matrices come as <paramref name="source"/> gives them.</summary>
+    public static GraphBuilder Build(FusedModel model, FusedWeightSource source)
     {
-        if (ShapeRules.Validate(weights.Config) is { } error)
+        if (ShapeRules.Validate(model.Config) is { } error)
             throw new ArgumentException($"Cannot export: {error}.");
-        var graph = new FusedLlamaGraph(weights, source);
+        var graph = new FusedLlamaGraph(model, source);
         graph.BuildGraph();
         return graph._g;
     }
@@ -67,25 +66,24 @@ internal sealed class FusedLlamaGraph
         BuildSharedValues(inputIds, attentionMask);
 
         // The embedding table stays fp32 (a lookup reads one row per token; quantising it would save memory, not time).
-        string embed = _g.Weight("model.embed_tokens.weight", _w.TokenEmbedding, _c.VocabSize, dim);
+        string embed = _g.Weight("model.embed_tokens.weight", _m.Embedding, _c.VocabSize, dim);
         string residual = _g.Reshape(_g.Gather(embed, inputIds, name: "embedded"), _g.Int64s(-1, dim), "x");
         // SimplifiedLayerNormalization is ONNX Runtime's, registered in the default domain (opset 1 and later).
         string normed = _g.Node("SimplifiedLayerNormalization", "l0_attn_norm",
-            [residual, Norm("model.layers.0.input_layernorm.weight", _w.Layers[0].RmsAttention)], NormAttributes());
+            [residual, Norm("model.layers.0.input_layernorm.weight", _m.RmsAttention(0))], NormAttributes());
         for (int l = 0; l < layers; l++)
         {
             string p = $"model.layers.{l}.";
-            LayerWeights w = _w.Layers[l];
             string attention = Attention(l, normed, pastKeys[l], pastValues[l]);
-            (normed, residual) = SkipNorm(attention, residual, Norm(p + "post_attention_layernorm.weight", w.RmsFfn), $"l{l}_ffn_norm");
+            (normed, residual) = SkipNorm(attention, residual, Norm(p + "post_attention_layernorm.weight", _m.RmsFfn(l)), $"l{l}_ffn_norm");
             string gate = Linear(normed, "mlp.gate_proj", l, $"l{l}_gate");
             string up = Linear(normed, "mlp.up_proj", l, $"l{l}_up");
             // SwiGLU, multiplied in the managed engine's order: sigmoid(g) · (g · u).
             string act = _g.Mul(_g.Sigmoid(gate, $"l{l}_gate_sig"), _g.Mul(gate, up, $"l{l}_gate_up"), $"l{l}_swiglu");
             string down = Linear(act, "mlp.down_proj", l, $"l{l}_down");
             (normed, residual) = l + 1 < layers
-                ? SkipNorm(down, residual, Norm($"model.layers.{l + 1}.input_layernorm.weight", _w.Layers[l + 1].RmsAttention), $"l{l + 1}_attn_norm")
-                : SkipNorm(down, residual, Norm("model.norm.weight", _w.RmsFinal), "final_norm");
+                ? SkipNorm(down, residual, Norm($"model.layers.{l + 1}.input_layernorm.weight", _m.RmsAttention(l + 1)), $"l{l + 1}_attn_norm")
+                : SkipNorm(down, residual, Norm("model.norm.weight", _m.RmsFinal), "final_norm");
         }
 
         _g.Node("Reshape", "=" + N.LastHiddenState, [normed, _g.Concat([_rows, _g.Int64s(dim)], 0, "hidden_shape")]);
@@ -164,7 +162,8 @@ internal sealed class FusedLlamaGraph
         switch (weights)
         {
             case FusedMatrix.Stored stored:
-                string weight = stored.Tensor.Length > 0 && SharesEmbedding(stored.Tensor)
+                // fp32 and tied: the classifier reads the embedding initializer itself.
+                string weight = initializer == "lm_head" && _m.ClassifierIsEmbedding
                     ? "model.embed_tokens.weight"
                     : _g.Weight(initializer + ".weight", stored.Tensor, stored.Rows, stored.Cols);
                 return _g.GemmTransB(x, weight, name);
@@ -191,9 +190,6 @@ internal sealed class FusedLlamaGraph
                 throw new InvalidOperationException($"No weights for {initializer}.");
         }
     }
-
-    private bool SharesEmbedding(WeightTensor t) =>
-        t.Length == _w.TokenEmbedding.Length && Unsafe.AreSame(ref Unsafe.AsRef(in t.Span[0]), ref Unsafe.AsRef(in _w.TokenEmbedding.Span[0]));
 
     private string Norm(string name, WeightTensor weight) => _g.Weight(name, weight, _c.Dim);
 

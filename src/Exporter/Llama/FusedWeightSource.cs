@@ -39,7 +39,7 @@ internal abstract record FusedMatrix
 /// input of the output projection. The zeros add nothing to any dot product, rotate to zeros, and come out of attention as
 /// zeros that the output projection ignores, so the model computes the same function; its KV cache is that much wider.
 /// </remarks>
-internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecision precision, StoredLlamaWeights? stored, int accuracyLevel)
+internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision precision, int accuracyLevel)
 {
     private const int BlockSize = 32;
 
@@ -49,8 +49,9 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
     /// <summary>The head width in the graph: the model's, rounded up to a multiple of <see cref="HeadWidthUnit"/>.</summary>
     public static int GraphHeadWidth(ModelConfig c) => (c.HeadDim + HeadWidthUnit - 1) / HeadWidthUnit * HeadWidthUnit;
 
-    private readonly int _width = GraphHeadWidth(weights.Config);
-    private bool Padded => _width != weights.Config.HeadDim;
+    private readonly int _width = GraphHeadWidth(model.Config);
+    private readonly StoredLlamaWeights? stored = model.Stored;
+    private bool Padded => _width != model.Config.HeadDim;
 
     /// <summary>
     /// Layer <paramref name="layer"/>'s q, k and v as one matrix stacked along N, for one MatMulNBits instead of three
@@ -70,11 +71,11 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
     /// <summary>The matrix <paramref name="name"/> (<c>self_attn.q_proj</c>, …, or <c>lm_head</c> with layer −1).</summary>
     public FusedMatrix Get(int layer, string name)
     {
-        var (tensor, padded, rows, cols) = Matrix(layer, name);
-        ReadOnlySpan<float> values = padded ?? tensor.Span;
+        var (tensor, owned, rows, cols) = Matrix(layer, name);
+        ReadOnlySpan<float> values = owned ?? tensor.Span;
         return precision switch
         {
-            OnnxWeightPrecision.Float32 => padded is null ? new FusedMatrix.Stored(tensor, rows, cols) : new FusedMatrix.Floats(padded, rows, cols),
+            OnnxWeightPrecision.Float32 => owned is null ? new FusedMatrix.Stored(tensor, rows, cols) : new FusedMatrix.Floats(owned, rows, cols),
             OnnxWeightPrecision.Float16 => new FusedMatrix.Half(ToHalf(values), rows, cols),
             _ => new FusedMatrix.Blocks(Quantised(layer, name), accuracyLevel),
         };
@@ -82,32 +83,36 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
 
     private MatMulNBitsWeights Quantised(int layer, string name)
     {
-        var (tensor, padded, rows, cols) = Matrix(layer, name);
-        ReadOnlySpan<float> values = padded ?? tensor.Span;
         int bits = precision == OnnxWeightPrecision.Int8 ? 8 : 4;
+        // Blocks the file already stores in the requested width are carried as they are; others are quantised afresh.
+        if (!Padded && precision != OnnxWeightPrecision.Int4Asymmetric && StoredMatrix(layer, name) is { } m)
+        {
+            switch (m.Format)
+            {
+                case WeightFormat.Q4_0 when bits == 4: return GgmlBlockWeights.FromBlocks(Bytes(m), m.Rows, m.Cols, 4);
+                case WeightFormat.Q8_0 when bits == 8: return GgmlBlockWeights.FromBlocks(Bytes(m), m.Rows, m.Cols, 8);
+                case WeightFormat.Q6_K when bits == 8: return GgmlBlockWeights.FromQ6_K(Bytes(m), m.Rows, m.Cols);
+            }
+        }
+        var (tensor, owned, rows, cols) = Matrix(layer, name);
+        ReadOnlySpan<float> values = owned ?? tensor.Span;
         if (precision == OnnxWeightPrecision.Int4Asymmetric)
             return MatMulNBitsQuantizer.Quantize(values, rows, cols, 4, BlockSize, symmetric: false);
         if (cols % BlockSize != 0)
             return MatMulNBitsQuantizer.Quantize(values, rows, cols, bits, BlockSize, symmetric: true);
-        // Blocks the file already stores in the requested width are carried as they are; others are quantised afresh.
-        if (padded is null && StoredMatrix(layer, name) is { } m)
-        {
-            switch (m.Format)
-            {
-                case WeightFormat.Q4_0 when bits == 4: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 4);
-                case WeightFormat.Q8_0 when bits == 8: return GgmlBlockWeights.FromBlocks(Bytes(m), rows, cols, 8);
-                case WeightFormat.Q6_K when bits == 8: return GgmlBlockWeights.FromQ6_K(Bytes(m), rows, cols);
-            }
-        }
         return GgmlBlockWeights.Quantize(values, rows, cols, bits);
     }
 
-    /// <summary>The matrix as stored, or (heads padded) a rearranged copy; rows and columns as the graph sees them.</summary>
-    private (WeightTensor Tensor, float[]? Padded, int Rows, int Cols) Matrix(int layer, string name)
+    /// <summary>
+    /// The matrix in fp32: a view of the fp32 weights, or an array of its own (widened from the file's blocks when only
+    /// they were given; rearranged when heads are padded); rows and columns as the graph sees them.
+    /// </summary>
+    private (WeightTensor Tensor, float[]? Owned, int Rows, int Cols) Matrix(int layer, string name)
     {
-        var (tensor, rows, cols) = Fp32(layer, name);
-        if (!Padded) return (tensor, null, rows, cols);
-        int hd = weights.Config.HeadDim;
+        var (tensor, widened, rows, cols) = Fp32(layer, name);
+        if (!Padded) return (tensor, widened, rows, cols);
+        ReadOnlySpan<float> source = widened ?? tensor.Span;
+        int hd = model.Config.HeadDim;
         switch (name)
         {
             case "self_attn.q_proj" or "self_attn.k_proj" or "self_attn.v_proj":
@@ -116,7 +121,7 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
                     int heads = rows / hd;
                     var result = new float[(long)heads * _width * cols];
                     for (int h = 0; h < heads; h++)
-                        tensor.Span.Slice(h * hd * cols, hd * cols).CopyTo(result.AsSpan(h * _width * cols));
+                        source.Slice(h * hd * cols, hd * cols).CopyTo(result.AsSpan(h * _width * cols));
                     return (tensor, result, heads * _width, cols);
                 }
             case "self_attn.o_proj":
@@ -126,20 +131,29 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
                     var result = new float[(long)rows * wide];
                     for (int r = 0; r < rows; r++)
                         for (int h = 0; h < heads; h++)
-                            tensor.Span.Slice(r * cols + h * hd, hd).CopyTo(result.AsSpan(r * wide + h * _width));
+                            source.Slice(r * cols + h * hd, hd).CopyTo(result.AsSpan(r * wide + h * _width));
                     return (tensor, result, rows, wide);
                 }
             default:
-                return (tensor, null, rows, cols);
+                return (tensor, widened, rows, cols);
         }
     }
 
-    private (WeightTensor Tensor, int Rows, int Cols) Fp32(int layer, string name)
+    /// <summary>The fp32 view of a matrix, or (only stored blocks given) the matrix widened into a new array.</summary>
+    private (WeightTensor Tensor, float[]? Widened, int Rows, int Cols) Fp32(int layer, string name)
     {
+        if (model.Fp32 is null)
+        {
+            StoredMatrix m = StoredMatrix(layer, name) ?? throw new ArgumentException($"No matrix '{name}' in a layer.", nameof(name));
+            var values = new float[(long)m.Rows * m.Cols];
+            for (int row = 0; row < m.Rows; row++) m.ReadRow(row, values.AsSpan(row * m.Cols, m.Cols));
+            return (default, values, m.Rows, m.Cols);
+        }
+        LlamaWeights weights = model.Fp32;
         ModelConfig c = weights.Config;
-        if (layer < 0) return (weights.Classifier, c.VocabSize, c.Dim);
+        if (layer < 0) return (weights.Classifier, null, c.VocabSize, c.Dim);
         LayerWeights w = weights.Layers[layer];
-        return name switch
+        var (tensor, rows, cols) = name switch
         {
             "self_attn.q_proj" => (w.Wq, c.QueryDim, c.Dim),
             "self_attn.k_proj" => (w.Wk, c.KvDim, c.Dim),
@@ -150,6 +164,7 @@ internal sealed class FusedWeightSource(LlamaWeights weights, OnnxWeightPrecisio
             "mlp.down_proj" => (w.W2, c.Dim, c.HiddenDim),
             _ => throw new ArgumentException($"No matrix '{name}' in a layer.", nameof(name)),
         };
+        return (tensor, null, rows, cols);
     }
 
     private StoredMatrix? StoredMatrix(int layer, string name)

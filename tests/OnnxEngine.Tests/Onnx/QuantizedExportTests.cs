@@ -143,6 +143,35 @@ public sealed class QuantizedExportTests
         Assert.True(a.ContainsKey("lm_head.weight_Q4") && b.ContainsKey("lm_head.weight_Q4"));
     }
 
+    /// <summary>
+    /// A GGUF exported from its stored blocks (no fp32 model in memory) writes the very initializers the fp32 route writes:
+    /// the same carried blocks, the classifier quantised from the same values, the same tables and norms.
+    /// </summary>
+    [Theory]
+    [InlineData("Q4_0", OnnxWeightPrecision.Int4)]
+    [InlineData("Q8_0", OnnxWeightPrecision.Int8)]
+    [InlineData("Q4_K_M", OnnxWeightPrecision.Int8)]   // Q4_K requantised, Q6_K carried as 8-bit blocks of 16
+    public void Exporting_the_stored_blocks_writes_what_the_fp32_route_writes(string quantization, OnnxWeightPrecision precision)
+    {
+        using var dir = new TempDir();
+        string gguf = WriteGguf(dir, quantization);
+        using (var stored = GgufCheckpoint.LoadStored(gguf))
+            OnnxExporter.Export(stored, dir.File("stored"), Options(precision, 4));
+        using (var fp32 = GgufCheckpoint.Load(gguf))
+            OnnxExporter.Export(fp32, dir.File("fp32"), Options(precision, 4));
+        var a = Initializers(Path.Combine(dir.File("stored"), "model.onnx"));
+        var b = Initializers(Path.Combine(dir.File("fp32"), "model.onnx"));
+        Assert.Equal(b.Keys.Order(), a.Keys.Order());
+        foreach (var (name, bytes) in b)
+            Assert.True(bytes.SequenceEqual(a[name]), name);
+        using var onnx = OnnxLanguageModel.Load(dir.File("stored"));
+        Assert.Equal(OnnxExporter.WeightsName(precision), onnx.Manifest.Weights);
+
+        using var weights = GgufCheckpoint.LoadStored(gguf);
+        var portable = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(weights, dir.File("p"), new OnnxExportOptions()));
+        Assert.Contains("fused", portable.Message);
+    }
+
     [Fact]
     public void Quantised_weights_need_the_fused_profile()
     {
