@@ -23,9 +23,10 @@ public class OnnxSessionTests(ExportedStoriesFixture f) : IClassFixture<Exported
         // the position or the vocabulary.
         long perTensorHandles = (3 + 4L * f.Onnx.Config.LayerCount + 1) * 256;
         Assert.True(late <= perTensorHandles, $"{late} bytes per step at positions 180-249 (bound {perTensorHandles})");
-        // An array sized by the position (a cache copy, a mask) would add hundreds of bytes per step between the windows.
-        // One-sided: the earlier window reading more (a stray allocation in all three of its passes) is not growth.
-        Assert.True(late - early <= 128, $"per-step allocation grew with the position: {early} → {late} bytes");
+        // An array sized by the position (a cache copy, a mask of longs) would add at least 8 bytes per position: 1440 bytes
+        // and more per step at these positions. The allowance (512) is for the runtime's own stray allocations on the
+        // thread, seen up to ~250 bytes per step between runs. One-sided: the earlier window reading more is not growth.
+        Assert.True(late - early <= 512, $"per-step allocation grew with the position: {early} → {late} bytes");
     }
 
     /// <summary>
@@ -93,6 +94,7 @@ public class FusedSessionAllocationTests(FusedStoriesFixture f) : IClassFixture<
         Fill(290, 400);
         long late = OnnxSessionTests.LeastBytesPerStep(session, 330, 60, logits);
         Assert.True(late <= 512, $"{late} bytes per step at positions 330-389");
-        Assert.True(late - early <= 64, $"per-step allocation grew with the position: {early} → {late} bytes");
+        // A position-sized array would add at least 8 × 330 bytes per step here.
+        Assert.True(late - early <= 256, $"per-step allocation grew with the position: {early} → {late} bytes");
     }
 }
