@@ -60,5 +60,10 @@ internal sealed class FusedModel : IDisposable
         return new FusedModel(c, null, stored, view, table);
     }
 
+    /// <summary>
+    /// Ends the export's use of the widened table. The graph's embedding initializer is a raw view of it, so the table must
+    /// stay reachable until the model file is written: a <c>using</c> around the export keeps this object (and the table)
+    /// alive to that point, which this call marks.
+    /// </summary>
     public void Dispose() => GC.KeepAlive(_ownedEmbedding);
 }

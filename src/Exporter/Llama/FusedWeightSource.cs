@@ -50,7 +50,6 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
     public static int GraphHeadWidth(ModelConfig c) => (c.HeadDim + HeadWidthUnit - 1) / HeadWidthUnit * HeadWidthUnit;
 
     private readonly int _width = GraphHeadWidth(model.Config);
-    private readonly StoredLlamaWeights? stored = model.Stored;
     private bool Padded => _width != model.Config.HeadDim;
 
     /// <summary>
@@ -169,7 +168,7 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
 
     private StoredMatrix? StoredMatrix(int layer, string name)
     {
-        if (stored is null) return null;
+        if (model.Stored is not { } stored) return null;
         if (layer < 0) return stored.Classifier;
         StoredLayer l = stored.Layers[layer];
         return name switch
