@@ -72,6 +72,14 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
     }
 
     [Fact]
+    public void An_export_directory_is_measured_as_written_not_re_exported()
+    {
+        var result = CliRunner.Run(Fast(f.ExportDirectory, "--engine", "onnx", "--profile", "fused", "--weights", "int4"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("measured as written", result.Stderr);
+    }
+
+    [Fact]
     public void Onnx_engine_runs_an_export_directory()
     {
         var result = CliRunner.Run(Fast(f.ExportDirectory, "--engine", "onnx", "--threads", "1"));
@@ -95,6 +103,7 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
     [InlineData("Quantization q8_0 applies to the managed engine", "--engine", "onnx", "--quantize", "q8_0")]
     [InlineData("Unknown quantization 'q4'", "--quantize", "q4")]
     [InlineData("--warmup must be between 0 and 30 seconds", "--warmup", "-1")]
+    [InlineData("--weights int4 needs --profile fused", "--engine", "onnx", "--weights", "int4")]
     public void Bad_arguments_are_one_line_errors(string expected, params string[] args)
     {
         string[] argv = args[0] == "--shape" ? ["bench", .. args] : ["bench", "--model", TestPaths.Stories260K, .. args];

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MlPipelines.Exporter;
 using MlPipelines.Jobs.Benchmarks;
 using MlPipelines.ManagedEngine.Formats;
 using MlPipelines.ManagedEngine.Loading;
@@ -31,10 +32,22 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random token ids.", DefaultValueFactory = _ => defaults.Seed };
         var quantize = new Option<string?>("--quantize") { Description = $"Weight quantization: {string.Join(", ", BenchmarkModel.KnownQuantizations)} (default: fp32)." };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
+        var profile = new Option<string>("--profile")
+        {
+            Description = "ONNX export of a checkpoint: portable (default) or fused (ONNX Runtime's contrib operators; alias genai).",
+            DefaultValueFactory = _ => "portable",
+        };
+        profile.AcceptOnlyFromAmong("portable", "fused", "genai");
+        var weightsOption = new Option<string>("--weights")
+        {
+            Description = "ONNX export of a checkpoint: fp32 (default), fp16, int4, int4-asym or int8 (all but fp32 need --profile fused).",
+            DefaultValueFactory = _ => "fp32",
+        };
+        weightsOption.AcceptOnlyFromAmong(ExportWeights.Names);
 
         var command = new Command("bench", "Measure decode and prefill speed (tokens/s) of an engine at several thread counts, with its memory and weight format.")
         {
-            model, shape, tokenizer, engine, threads, decode, prompt, prefill, runs, warmup, seed, quantize, json,
+            model, shape, tokenizer, engine, threads, decode, prompt, prefill, runs, warmup, seed, quantize, json, profile, weightsOption,
         };
         command.SetAction((parse, ct) =>
         {
@@ -48,11 +61,15 @@ internal static class BenchCommand
             CheckCounts(parse.GetValue(runs), parse.GetValue(decode), parse.GetValue(prompt), parse.GetValue(warmup));
             foreach (var kind in engines)
                 BenchmarkModel.CheckQuantization(kind, quantization);
+            OnnxExportProfile exportProfile = ExportWeights.Profile(parse.GetValue(profile)!);
+            OnnxWeightPrecision exportWeights = ExportWeights.Parse(parse.GetValue(weightsOption)!);
+            ExportWeights.Check(exportProfile, exportWeights);
             string? jsonPath = parse.GetValue(json);
             CheckOutputDirectory(jsonPath);
 
             // The context is checked before a shape is synthesized or a model exported: both take a while.
             BenchmarkModel? named = shapeArg is null ? BenchmarkModel.FromPath(modelArg, parse.GetValue(tokenizer), null) : null;
+            named?.ExportAs(exportProfile, exportWeights);   // before anything slow: an export directory refuses other weights
             ModelConfig config = named?.Config
                 ?? ModelShapes.Get(shapeArg!) with { MaxSequenceLength = Math.Max(ModelShapes.Get(shapeArg!).MaxSequenceLength, BenchmarkModel.MinBenchmarkContext) };
             var options = new BenchmarkOptions
@@ -69,6 +86,7 @@ internal static class BenchCommand
             if (!BuildInfo.IsOptimized)
                 console.Error.WriteLine("mlpipe: warning: this is a Debug build; its numbers are not representative (use dotnet run -c Release).");
             BenchmarkModel subject = named ?? Synthesize(shapeArg!, console);
+            subject.ExportAs(exportProfile, exportWeights);
 
             BenchmarkReport report = Measure(subject, shapeArg is not null, engines, threadCounts, options, quantization, console, ct) with
             {

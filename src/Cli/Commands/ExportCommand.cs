@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MlPipelines.Exporter;
-using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Loading;
+using MlPipelines.OnnxEngine;
 
 namespace MlPipelines.Cli.Commands;
 
@@ -27,7 +27,7 @@ internal static class ExportCommand
             Description = "Linear-layer weights: fp32 (default), fp16, int4 (= ggml Q4_0), int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.",
             DefaultValueFactory = _ => "fp32",
         };
-        weightsOption.AcceptOnlyFromAmong("fp32", "fp16", "int4", "int4-asym", "int8");
+        weightsOption.AcceptOnlyFromAmong(ExportWeights.Names);
         var accuracy = new Option<int>("--accuracy-level")
         {
             Description = "MatMulNBits accuracy_level for int4/int8: 4 = int8 activations (default, fastest), 0 = fp32 arithmetic.",
@@ -43,36 +43,19 @@ internal static class ExportCommand
             string checkpoint = resolved.Path;
             string tokenizerFile = resolved.TokenizerFile
                 ?? throw new ArgumentException($"'{checkpoint}' is already an ONNX export; name the model it was exported from.");
-            if (parse.GetValue(profile) == "portable" && parse.GetValue(weightsOption) != "fp32")
-                throw new ArgumentException($"--weights {parse.GetValue(weightsOption)} needs --profile fused: the portable profile stores fp32 weights only.");
+            OnnxExportProfile exportProfile = ExportWeights.Profile(parse.GetValue(profile)!);
+            OnnxWeightPrecision precision = ExportWeights.Parse(parse.GetValue(weightsOption)!);
+            ExportWeights.Check(exportProfile, precision);
             var options = new OnnxExportOptions
             {
                 ExternalData = parse.GetValue(external),
                 Force = parse.GetValue(force),
                 TokenizerPath = tokenizerFile,
-                Profile = parse.GetValue(profile) == "portable" ? OnnxExportProfile.Portable : OnnxExportProfile.Fused,
-                Weights = parse.GetValue(weightsOption) switch
-                {
-                    "fp16" => OnnxWeightPrecision.Float16,
-                    "int4" => OnnxWeightPrecision.Int4,
-                    "int4-asym" => OnnxWeightPrecision.Int4Asymmetric,
-                    "int8" => OnnxWeightPrecision.Int8,
-                    _ => OnnxWeightPrecision.Float32,
-                },
+                Profile = exportProfile,
+                Weights = precision,
                 MatMulAccuracyLevel = parse.GetValue(accuracy),
             };
-            OnnxExportResult result;
-            if (resolved.Format == ModelFormat.Gguf && options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8)
-            {
-                // A GGUF to int4/int8: its blocks as stored, without widening the model to fp32 first.
-                using var stored = GgufCheckpoint.LoadStored(checkpoint);
-                result = OnnxExporter.Export(stored, parse.GetValue(output)!, options, ct);
-            }
-            else
-            {
-                using var weights = resolved.Source.LoadWeights();
-                result = OnnxExporter.Export(weights, parse.GetValue(output)!, options, ct);
-            }
+            OnnxExportResult result = ModelExport.Export(resolved, parse.GetValue(output)!, options, ct);
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +
                 (result.ExternalDataBytes > 0 ? $" + {result.ExternalDataBytes:N0} bytes of external data" : "") +
                 $" in {result.Elapsed.TotalSeconds:F1} s");

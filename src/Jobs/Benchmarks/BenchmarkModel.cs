@@ -24,6 +24,8 @@ public sealed partial class BenchmarkModel
 
     private readonly string? _cacheDirectory;
     private string? _exportDirectory;
+    private OnnxExportProfile _profile = OnnxExportProfile.Portable;
+    private OnnxWeightPrecision _weights = OnnxWeightPrecision.Float32;
 
     private BenchmarkModel(string name, ResolvedModel model, ModelConfig config, string? cacheDirectory)
     {
@@ -118,6 +120,23 @@ public sealed partial class BenchmarkModel
         return new BenchmarkModel(name, model, config, cacheDirectory);
     }
 
+    /// <summary>
+    /// How a checkpoint is exported for the ONNX Runtime engine (default: portable, fp32): each profile and precision is a
+    /// separate export in the cache. Call before the model is first opened on ONNX Runtime.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model is an export directory (it is measured as written).</exception>
+    /// <exception cref="ArgumentException">Weights other than fp32 with the portable profile.</exception>
+    public void ExportAs(OnnxExportProfile profile, OnnxWeightPrecision weights)
+    {
+        if (profile == OnnxExportProfile.Portable && weights == OnnxWeightPrecision.Float32 && _profile == profile && _weights == weights)
+            return;
+        if (Checkpoint is null)
+            throw new NotSupportedException($"'{Model.Path}' is an ONNX export: it is measured as written, in its own profile and weights.");
+        if (profile == OnnxExportProfile.Portable && weights != OnnxWeightPrecision.Float32)
+            throw new ArgumentException($"{OnnxExporter.WeightsName(weights)} weights need the fused profile.", nameof(weights));
+        (_profile, _weights, _exportDirectory) = (profile, weights, null);
+    }
+
     /// <summary>Opens the model on <paramref name="engine"/> with <paramref name="threads"/> threads.</summary>
     /// <param name="engine">The engine.</param>
     /// <param name="threads">Managed engine: the model's thread count; ONNX Runtime: intra-op threads.</param>
@@ -159,7 +178,7 @@ public sealed partial class BenchmarkModel
 
     // The export directory, exporting the checkpoint into the cache the first time.
     private string ExportDirectory() =>
-        _exportDirectory ??= OnnxExportCache.GetOrExport(ModelWithTokenizer(), _cacheDirectory, out _);
+        _exportDirectory ??= OnnxExportCache.GetOrExport(ModelWithTokenizer(), _cacheDirectory, _profile, _weights, out _);
 
     // The model with its tokenizer (named, or beside it), else (vocab 32000: a synthesized shape or a TinyStories
     // model) with the LLaMA 2 tokenizer from the model directories: an export needs one, speed does not depend on it.
