@@ -18,6 +18,7 @@ public class ProjectGraphTests
         ["Pipelines"] = ["OnnxEngine"],
         ["Jobs"] = ["OnnxEngine"],
         ["Hub"] = ["ManagedEngine"],
+        ["AI"] = ["OnnxEngine"],
         ["Cli"] = ["Hub", "Jobs", "Pipelines"],
     };
 
