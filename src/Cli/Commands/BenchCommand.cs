@@ -32,18 +32,9 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random token ids.", DefaultValueFactory = _ => defaults.Seed };
         var quantize = new Option<string?>("--quantize") { Description = $"Weight quantization: {string.Join(", ", BenchmarkModel.KnownQuantizations)} (default: fp32)." };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
-        var profile = new Option<string>("--profile")
-        {
-            Description = "ONNX export of a checkpoint: portable (default) or fused (ONNX Runtime's contrib operators; alias genai).",
-            DefaultValueFactory = _ => "portable",
-        };
-        profile.AcceptOnlyFromAmong("portable", "fused", "genai");
-        var weightsOption = new Option<string>("--weights")
-        {
-            Description = "ONNX export of a checkpoint: fp32 (default), fp16, int4, int4-asym or int8 (all but fp32 need --profile fused).",
-            DefaultValueFactory = _ => "fp32",
-        };
-        weightsOption.AcceptOnlyFromAmong(ExportWeights.Names);
+        var profile = ExportWeights.ProfileOption("ONNX export of a checkpoint: portable (default) or fused (ONNX Runtime's contrib operators; alias genai).");
+        var weightsOption = ExportWeights.WeightsOption(
+            "ONNX export of a checkpoint: fp32 (default), fp16, int4, int4-asym or int8 (all but fp32 need --profile fused).");
 
         var command = new Command("bench", "Measure decode and prefill speed (tokens/s) of an engine at several thread counts, with its memory and weight format.")
         {

@@ -15,19 +15,10 @@ internal static class ExportCommand
         var output = new Option<string>("--out", "-o") { Description = "Directory to write model.onnx, its data and mlpipe.json into.", Required = true };
         var external = new Option<bool>("--external-data") { Description = "Store the weights in model.onnx.data (always done above 2 GB)." };
         var force = new Option<bool>("--force") { Description = "Replace an existing output directory." };
-        var profile = new Option<string>("--profile")
-        {
-            Description = "portable: standard opset-17 ops, every provider (default); fused (alias genai): ONNX Runtime's contrib " +
-                "operators as onnxruntime-genai's builder uses them (GroupQueryAttention, MatMulNBits, …).",
-            DefaultValueFactory = _ => "portable",
-        };
-        profile.AcceptOnlyFromAmong("portable", "fused", "genai");
-        var weightsOption = new Option<string>("--weights")
-        {
-            Description = "Linear-layer weights: fp32 (default), fp16, int4 (= ggml Q4_0), int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.",
-            DefaultValueFactory = _ => "fp32",
-        };
-        weightsOption.AcceptOnlyFromAmong(ExportWeights.Names);
+        var profile = ExportWeights.ProfileOption("portable: standard opset-17 ops, every provider (default); fused (alias genai): " +
+            "ONNX Runtime's contrib operators as onnxruntime-genai's builder uses them (GroupQueryAttention, MatMulNBits, …).");
+        var weightsOption = ExportWeights.WeightsOption(
+            "Linear-layer weights: fp32 (default), fp16, int4 (= ggml Q4_0), int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.");
         var accuracy = new Option<int>("--accuracy-level")
         {
             Description = "MatMulNBits accuracy_level for int4/int8: 4 = int8 activations (default, fastest), 0 = fp32 arithmetic.",

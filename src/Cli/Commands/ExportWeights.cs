@@ -1,3 +1,4 @@
+using System.CommandLine;
 using MlPipelines.Exporter;
 
 namespace MlPipelines.Cli.Commands;
@@ -7,6 +8,22 @@ internal static class ExportWeights
 {
     /// <summary>The <c>--weights</c> values, as the manifest names them.</summary>
     public static readonly string[] Names = [.. Enum.GetValues<OnnxWeightPrecision>().Select(OnnxExporter.WeightsName)];
+
+    /// <summary>The <c>--profile</c> option (<c>portable</c>, <c>fused</c>, or its alias <c>genai</c>).</summary>
+    public static Option<string> ProfileOption(string description)
+    {
+        var option = new Option<string>("--profile") { Description = description, DefaultValueFactory = _ => "portable" };
+        option.AcceptOnlyFromAmong("portable", "fused", "genai");
+        return option;
+    }
+
+    /// <summary>The <c>--weights</c> option (<see cref="Names"/>).</summary>
+    public static Option<string> WeightsOption(string description)
+    {
+        var option = new Option<string>("--weights") { Description = description, DefaultValueFactory = _ => "fp32" };
+        option.AcceptOnlyFromAmong(Names);
+        return option;
+    }
 
     /// <summary>The precision a <c>--weights</c> value names.</summary>
     public static OnnxWeightPrecision Parse(string name) =>
