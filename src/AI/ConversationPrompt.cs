@@ -15,23 +15,27 @@ internal sealed class ConversationPrompt(PieceTokenizer tokenizer, ModelConfig c
     /// <summary>Ids that end the reply besides BOS and the model's end ids.</summary>
     public IReadOnlyList<int> StopIds { get; } = format is null ? [] : ChatPrompt.StopIds(config, tokenizer, format);
 
-    /// <summary>The prompt's token ids; <paramref name="instructions"/> (ChatOptions.Instructions) go first as a system message.</summary>
-    /// <exception cref="ArgumentException">The conversation renders to nothing, or fills the model's context.</exception>
-    public int[] Encode(IEnumerable<AIChatMessage> messages, string? instructions)
+    /// <summary>
+    /// The prompt's token ids; <paramref name="instructions"/> (ChatOptions.Instructions) go first as a system message.
+    /// <paramref name="plainText"/>: the messages as plain text even when the model has a chat template (a completion).
+    /// </summary>
+    /// <exception cref="ArgumentException">The conversation renders to nothing.</exception>
+    /// <exception cref="ContextLengthExceededException">The conversation fills the model's context.</exception>
+    public int[] Encode(IEnumerable<AIChatMessage> messages, string? instructions, bool plainText = false)
     {
         var turns = new List<TemplateMessage>();
         if (!string.IsNullOrEmpty(instructions)) turns.Add(TemplateMessage.System(instructions));
         foreach (AIChatMessage message in messages)
             turns.Add(new TemplateMessage(message.Role.Value, message.Text));
 
-        int[] ids = format is null
+        int[] ids = format is null || plainText
             ? tokenizer.Encode(string.Join('\n', turns.Select(t => t.Content)), addBos: true, addEos: false)
             : ChatPrompt.Encode(tokenizer, format, format.Render(turns, addGenerationPrompt: true));
         if (ids.Length == 0)
             throw new ArgumentException("The conversation renders to an empty prompt; give at least one message.", nameof(messages));
         // One position must stay free for the reply's first token.
         if (ids.Length >= config.MaxSequenceLength)
-            throw new ArgumentException($"The conversation is {ids.Length} tokens, which fills the model's context of {config.MaxSequenceLength}.", nameof(messages));
+            throw new ContextLengthExceededException(ids.Length, config.MaxSequenceLength, nameof(messages));
         return ids;
     }
 }

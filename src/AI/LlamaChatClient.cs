@@ -19,6 +19,13 @@ public sealed class LlamaChatClient : IChatClient
     /// <summary>The provider name in <see cref="ChatClientMetadata"/>.</summary>
     public const string ProviderName = "mlpipelines";
 
+    /// <summary>
+    /// A <see cref="ChatOptions.AdditionalProperties"/> key: when its value is <c>true</c>, the messages are written as plain
+    /// text (BOS, then each message's text on its own line) even when the model has a chat template, so the reply continues
+    /// the text as <c>mlpipe generate --prompt</c> does. An OpenAI-style completion (<c>/v1/completions</c>) sets it.
+    /// </summary>
+    public const string PlainTextPromptKey = "mlpipelines.plain_text_prompt";
+
     private readonly ConversationPrompt _prompt;
     private readonly SessionPool _pool;
     private readonly ChatClientMetadata _metadata;
@@ -95,7 +102,8 @@ public sealed class LlamaChatClient : IChatClient
     /// One update per decoded piece of text; the last update carries the <see cref="ChatFinishReason"/> (stop: an end id or a
     /// stop sequence; length: <c>MaxOutputTokens</c> or the context) and the token counts as <see cref="UsageContent"/>.
     /// </remarks>
-    /// <exception cref="ArgumentException">The conversation is empty or does not fit the context.</exception>
+    /// <exception cref="ArgumentException">The conversation is empty.</exception>
+    /// <exception cref="ContextLengthExceededException">The conversation does not fit the context.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A sampling setting is invalid (e.g. a negative temperature).</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled; checked before every step.</exception>
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
@@ -104,7 +112,8 @@ public sealed class LlamaChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         // Settings and prompt are checked now, so a bad request fails at the call rather than at the first MoveNext.
         Request request = ToRequest(options);
-        int[] prompt = _prompt.Encode(messages, options?.Instructions);
+        bool plainText = options?.AdditionalProperties?.TryGetValue(PlainTextPromptKey, out object? plain) == true && plain is true;
+        int[] prompt = _prompt.Encode(messages, options?.Instructions, plainText);
         return Generate(prompt, request, cancellationToken);
     }
 

@@ -162,8 +162,10 @@ public class ChatClientTests(ExportedStoriesFixture exported) : IClassFixture<Ex
         var t = Assert.Throws<ArgumentOutOfRangeException>(() => client.GetStreamingResponseAsync("x", new ChatOptions { Temperature = -1 }));
         Assert.Contains("Temperature", t.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => client.GetStreamingResponseAsync("x", new ChatOptions { MaxOutputTokens = 0 }));
-        var tooLong = Assert.Throws<ArgumentException>(() => client.GetStreamingResponseAsync(string.Concat(Enumerable.Repeat("Once upon a time. ", 200))));
+        var tooLong = Assert.Throws<ContextLengthExceededException>(() => client.GetStreamingResponseAsync(string.Concat(Enumerable.Repeat("Once upon a time. ", 200))));
         Assert.Contains("context of 512", tooLong.Message);
+        Assert.Equal(512, tooLong.ContextLength);
+        Assert.True(tooLong.PromptTokens >= 512);
         var noTemplate = Assert.Throws<InvalidDataException>(() => new LlamaChatClient(stories, new LlamaChatClientOptions { RequireChatTemplate = true }));
         Assert.Contains("no chat template", noTemplate.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new LlamaChatClient(stories, new LlamaChatClientOptions { MaxConcurrentSessions = 0 }));

@@ -20,6 +20,22 @@ public class TemplateAndReuseTests
         new JsonObject { ["bos_token"] = "<s>", ["eos_token"] = "</s>", ["chat_template"] = Template })), EngineKind.Managed);
 
     [Fact]
+    public async Task The_plain_text_option_bypasses_the_template_and_continues_the_text_as_generate_does()
+    {
+        using var dir = new TempDir();
+        using LoadedModel model = ChatModel(dir);
+        using var client = new LlamaChatClient(model);
+        Assert.NotNull(client.Format);
+        PieceTokenizer tokenizer = TokenizerLoader.Load(TestPaths.Tok512Model);
+        (string expected, _) = Reference.Generate(model.Model, tokenizer, Reference.Plain(tokenizer, "Once upon a time"), SamplingOptions.Greedy, 30);
+
+        var options = new ChatOptions { MaxOutputTokens = 30, AdditionalProperties = new() { [LlamaChatClient.PlainTextPromptKey] = true } };
+        ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Once upon a time")], options);
+
+        Assert.Equal(expected, response.Text);
+    }
+
+    [Fact]
     public async Task With_a_chat_template_a_seeded_stream_equals_the_generator_on_the_rendered_prompt()
     {
         using var dir = new TempDir();
