@@ -17,6 +17,11 @@ internal static class LibraryTerms
         ("EngineOptions.KvCache", "--kv"),
         ("EngineOptions.Provider", "--provider"),
         ("OnnxExportOptions.Force", "--force"),
+        ("OpenAiServerOptions.Host", "--host"),
+        ("OpenAiServerOptions.Port", "--port"),
+        ("OpenAiServerOptions.MaxConcurrentRequests", "--parallel"),
+        ("OpenAiServerOptions.MaxQueuedRequests", "--queue"),
+        ("OpenAiServerOptions.ApiKey", "--api-key"),
         ("set overwrite to replace", "pass --force to replace"),
         ("the tokenizer explicitly", "the tokenizer with --tokenizer"),
     ];

@@ -36,6 +36,7 @@ public static class Program
             EmbedCommand.Create(console),
             BenchCommand.Create(console),
             PullCommand.Create(console),
+            ServeCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {

@@ -19,7 +19,8 @@ public class ProjectGraphTests
         ["Jobs"] = ["OnnxEngine"],
         ["Hub"] = ["ManagedEngine"],
         ["AI"] = ["OnnxEngine"],
-        ["Cli"] = ["Hub", "Jobs", "Pipelines"],
+        ["Server"] = ["AI"],
+        ["Cli"] = ["Hub", "Jobs", "Pipelines", "Server"],
     };
 
     private static string SrcProject(string name) => Path.Combine(TestPaths.RepoRoot, "src", name, name + ".csproj");
