@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using System.Xml.Linq;
+using Microsoft.Extensions.AI;
+using MlPipelines.AI;
+using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.Tests.Support;
 
 namespace MlPipelines.Cli.Tests;
@@ -37,6 +40,8 @@ public class PackageTests
             Assert.Contains($"lib/net10.0/{id}.dll", entries);
             Assert.Contains($"lib/net10.0/{id}.xml", entries);
             Assert.Contains("README.md", entries);
+            using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName == $"{id}.nuspec").Open());
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec.ReadToEnd());
         }
         Assert.True(File.Exists(Path.Combine(feed, $"MlPipelines.Cli.{version}.nupkg")), "no tool package in the feed");
 
@@ -56,6 +61,60 @@ public class PackageTests
         Assert.Equal(0, reference.ExitCode);
         Assert.False(string.IsNullOrWhiteSpace(reference.Stdout));
         Assert.Equal(reference.Stdout, installed);
+
+        // A user's project over the library packages, from the same feed, gives what the libraries give here.
+        string consumer = BuildPackageConsumer(dir.Path, feed, version);
+        string model = Path.Combine(TestPaths.Models, "stories260K");
+        string printed = Run("dotnet", empty, consumer, model);
+        Assert.Equal(PackageConsumerReference(model).ReplaceLineEndings(), printed.ReplaceLineEndings());
+    }
+
+    /// <summary>
+    /// Copies samples/PackageConsumer outside the repository (so none of its build settings apply) and builds it
+    /// against <paramref name="feed"/>. The MlPipelines packages restore into a fresh packages folder, so a package
+    /// of the same version cached by an earlier run can never stand in for the one just packed; everything else comes
+    /// from the machine's own packages folder, as a fallback, so the restore needs no network.
+    /// </summary>
+    private static string BuildPackageConsumer(string workDir, string feed, string version)
+    {
+        string app = Directory.CreateDirectory(Path.Combine(workDir, "consumer")).FullName;
+        foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
+            File.Copy(Path.Combine(TestPaths.RepoRoot, "samples", "PackageConsumer", file), Path.Combine(app, file));
+        string machinePackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        File.WriteAllText(Path.Combine(app, "nuget.config"),
+            $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config><add key="globalPackagesFolder" value="{Path.Combine(workDir, "packages")}" /></config>
+              <packageSources><clear /><add key="local" value="{feed}" /></packageSources>
+              <fallbackPackageFolders><clear /><add key="machine" value="{machinePackages}" /></fallbackPackageFolders>
+            </configuration>
+            """);
+        string output = Path.Combine(workDir, "consumer-bin");
+        Run("dotnet", app, "build", "-c", "Release", "-o", output, $"-p:MlPipelinesVersion={version}", "-nodeReuse:false");
+        return Path.Combine(output, "PackageConsumer.dll");
+    }
+
+    /// <summary>What samples/PackageConsumer prints, computed here through the project references.</summary>
+    private static string PackageConsumerReference(string model)
+    {
+        const string prompt = "Once upon a time";
+        var lines = new StringBuilder();
+        using (IChatClient chat = LlamaChatClient.Open(model))
+        {
+            ChatResponse reply = chat.GetResponseAsync(prompt, new ChatOptions { Temperature = 0f, MaxOutputTokens = 24 }).GetAwaiter().GetResult();
+            Assert.False(string.IsNullOrWhiteSpace(reply.Text));
+            lines.AppendLine($"chat: {reply.Text.ReplaceLineEndings(" ")}");
+        }
+        using (var embedder = LlamaEmbeddingGenerator.Open(model))
+        {
+            float[] vector = embedder.GenerateAsync([prompt]).GetAwaiter().GetResult()[0].Vector.ToArray();
+            lines.AppendLine($"embedding: {vector.Length} {string.Join(' ', vector.Take(4).Select(v => v.ToString("R")))}");
+        }
+        var tokenizer = ManagedModelLoader.LoadTokenizer(null, model);
+        lines.AppendLine($"tokens: {string.Join(',', tokenizer.Encode(prompt, addBos: true, addEos: false))}");
+        return lines.ToString();
     }
 
     /// <summary>The version src/Directory.Build.props gives every package.</summary>
