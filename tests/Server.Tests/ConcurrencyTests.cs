@@ -13,16 +13,16 @@ public class ConcurrencyTests
     private static readonly TimeSpan Hang = TimeSpan.FromMinutes(2);
 
     [Fact]
-    public async Task Sixteen_concurrent_streams_with_distinct_seeds_each_equal_the_same_request_run_alone()
+    public async Task Thirty_two_concurrent_streams_with_distinct_seeds_each_equal_the_same_request_run_alone()
     {
-        await using ServedModel served = await ServedModel.StartAsync(new OpenAiServerOptions { MaxQueuedRequests = 16 }, parallel: 4);
+        await using ServedModel served = await ServedModel.StartAsync(new OpenAiServerOptions { MaxQueuedRequests = 32 }, parallel: 4);
         using IChatClient openAi = served.OpenAiChat();
         static ChatOptions Options(int seed) => new() { Temperature = 0.9f, TopP = 0.95f, Seed = 1000 + seed, MaxOutputTokens = 48 };
 
-        string[] concurrent = await Task.WhenAll(Enumerable.Range(0, 16).Select(async i =>
+        string[] concurrent = await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
             Reference.Text(await Reference.Stream(openAi, $"Once upon a time {i}", Options(i)))));
 
-        for (int i = 0; i < 16; i++)
+        for (int i = 0; i < 32; i++)
         {
             string alone = Reference.Text(await Reference.Stream(served.ReferenceChat, $"Once upon a time {i}", Options(i)));
             Assert.Equal(alone, concurrent[i]);
