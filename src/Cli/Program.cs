@@ -37,6 +37,7 @@ public static class Program
             BenchCommand.Create(console),
             PullCommand.Create(console),
             ServeCommand.Create(console),
+            SiloCommand.Create(console),
         };
         var invocation = new InvocationConfiguration
         {

@@ -21,8 +21,8 @@ internal static class EmbedCommand
 
     public static Command Create(CliConsole console)
     {
-        var input = new Option<string>("--input", "-i") { Description = "Texts to embed: .txt (one per line), .csv (with a header) or .jsonl.", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Where to write: .csv, .jsonl or .parquet.", Required = true };
+        var input = new Option<string?>("--input", "-i") { Description = "Texts to embed: .txt (one per line), .csv (with a header) or .jsonl (required unless --status or --cancel)." };
+        var output = new Option<string?>("--output", "-o") { Description = "Where to write: .csv, .jsonl or .parquet (required unless --status or --cancel)." };
         var model = new Option<string?>("--model") { Description = $"Model file, directory or name (default: {ModelLocator.DefaultModelName})." };
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer file; default: the one beside the model." };
         var column = new Option<string>("--column") { Description = "CSV column or JSON field holding the texts.", DefaultValueFactory = _ => EmbedInputs.DefaultColumn };
@@ -37,14 +37,24 @@ internal static class EmbedCommand
         outputFormat.AcceptOnlyFromAmong("csv", "jsonl", "json", "parquet");
         pooling.AcceptOnlyFromAmong("mean", "last", "first");
         var engine = new EngineArguments();
+        var distributed = new DistributedEmbedArguments();
 
-        var command = new Command("embed", "Embed the texts of a file (txt, csv, jsonl) into csv, jsonl or parquet; resumable.")
+        var command = new Command("embed", "Embed the texts of a file (txt, csv, jsonl) into csv, jsonl or parquet; resumable, or spread over a cluster with --cluster.")
         {
             input, output, model, tokenizer, column, inputFormat, outputFormat, pooling, noNormalize, maxTokens, batchSize, restart,
         };
         engine.AddTo(command);
+        distributed.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (distributed.IsStatusOrCancel(parse))
+                return await distributed.StatusOrCancelAsync(parse, console);
+            if (parse.GetValue(input) is null && !distributed.IsMerge(parse))
+                throw new ArgumentException("--input is required: the file whose texts to embed.");
+            if (parse.GetValue(output) is null)
+                throw new ArgumentException("--output is required: the file to write the vectors to.");
+            if (distributed.IsMerge(parse))
+                return await distributed.MergeAsync(parse, console, parse.GetValue(output)!, parse.GetValue(restart), cancellationToken);
             var embedding = new EmbeddingOptions
             {
                 Pooling = parse.GetValue(pooling) switch { "last" => Pooling.LastToken, "first" => Pooling.FirstToken, _ => Pooling.Mean },
@@ -67,6 +77,8 @@ internal static class EmbedCommand
             job.Validate();   // argument mistakes before the model loads
             if (!File.Exists(job.InputPath))
                 throw new FileNotFoundException($"Input file '{job.InputPath}' not found.", job.InputPath);
+            if (distributed.IsCluster(parse))
+                return await distributed.SubmitAsync(parse, console, job, embedding, modelArg, tokenizerArg, engine.Read(parse).Engine, cancellationToken);
 
             using LoadedModel loaded = engine.Open(parse, console, modelArg, tokenizerArg);
             job = job with { ModelIdentity = JobFingerprint.DescribeModel(loaded) };

@@ -7,17 +7,15 @@ namespace MlPipelines.Jobs.EmbedJobs;
 /// </summary>
 internal sealed class CsvEmbeddingSink : LineFileSink
 {
-    public CsvEmbeddingSink(string path, int dimension, long committedBytes) : base(path, committedBytes)
+    // writeHeader is false for a shard of a distributed job: its rows are appended to a file that has the header.
+    public CsvEmbeddingSink(string path, int dimension, long committedBytes, bool writeHeader = true) : base(path, committedBytes)
     {
-        if (!IsNew) return;
-        Writer.Write("index,text");
-        for (int i = 0; i < dimension; i++)
-        {
-            Writer.Write(",e");
-            WriteInteger(i);
-        }
-        Writer.Write('\n');
+        if (IsNew && writeHeader) Writer.Write(Header(dimension));
     }
+
+    /// <summary>The header line, <c>index,text,e0,…,e{d-1}</c> and its line break.</summary>
+    public static string Header(int dimension) =>
+        "index,text" + string.Concat(Enumerable.Range(0, dimension).Select(i => ",e" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "\n";
 
     public override void Write(long index, string text, ReadOnlySpan<float> vector)
     {

@@ -23,6 +23,13 @@ internal static class ParquetEmbeddingFile
         public List<float> Vectors { get; } = [];
         public int Count => Indexes.Count;
 
+        public void RemoveFirst(int count)
+        {
+            Indexes.RemoveRange(0, count);
+            Texts.RemoveRange(0, count);
+            Vectors.RemoveRange(0, count * Dimension);
+        }
+
         public void Clear()
         {
             Indexes.Clear();
@@ -47,6 +54,31 @@ internal static class ParquetEmbeddingFile
             repetition[i] = i % dim == 0 ? 0 : 1;
         float[] values = rows.Vectors.GetRange(start * dim, count * dim).ToArray();
         await group.WriteAllPartsAsync<float>(fields[2], values, definition, repetition, CancellationToken.None);
+    }
+
+    /// <summary>Rows in one row group of a finished file: about 16 MB of floats, at least 1024 rows.</summary>
+    public static int RowGroupRows(int dimension) => Math.Max(1024, (1 << 22) / dimension);
+
+    /// <summary>
+    /// Writes the rows of <paramref name="parts"/>, in order, as one file with row groups of
+    /// <see cref="RowGroupRows"/>: the bytes depend only on the rows, not on how they were split into parts.
+    /// Streams through a buffer of at most one row group plus one part.
+    /// </summary>
+    public static async Task MergeAsync(IEnumerable<string> parts, Stream output, int dimension)
+    {
+        int groupRows = RowGroupRows(dimension);
+        var rows = new Rows(dimension);
+        await using ParquetWriter writer = await ParquetWriter.CreateAsync(Schema, output);
+        foreach (string part in parts)
+        {
+            await ReadAsync(part, rows);
+            int written = 0;
+            for (; rows.Count - written >= groupRows; written += groupRows)
+                await WriteRowGroupAsync(writer, rows, written, groupRows);
+            rows.RemoveFirst(written);
+        }
+        if (rows.Count > 0)
+            await WriteRowGroupAsync(writer, rows, 0, rows.Count);
     }
 
     /// <summary>Appends every row of <paramref name="path"/> to <paramref name="rows"/>.</summary>

@@ -47,9 +47,6 @@ internal sealed class ParquetEmbeddingSink : IEmbeddingSink
     /// <summary>The directory holding the committed parts of <paramref name="output"/>.</summary>
     public static string PartsDirectory(string output) => output + ".parts";
 
-    /// <summary>Rows in one row group of the final file: about 16 MB of floats, at least 1024 rows.</summary>
-    public static int RowGroupRows(int dimension) => Math.Max(1024, (1 << 22) / dimension);
-
     // A part costs a file and a footer, so parts are committed every so many rows or seconds rather than
     // every batch; an interruption by Ctrl+C still commits the rows pending, only a kill loses them.
     public bool CommitDue => _pending.Count >= _partRows || (_pending.Count > 0 && _sinceCommit.Elapsed >= _partInterval);
@@ -81,23 +78,8 @@ internal sealed class ParquetEmbeddingSink : IEmbeddingSink
     public async ValueTask CompleteAsync()
     {
         await CommitAsync();
-        int groupRows = RowGroupRows(_dimension);
-        var rows = new ParquetEmbeddingFile.Rows(_dimension);
-        await WriteAtomicallyAsync(_path, async stream =>
-        {
-            await using ParquetWriter writer = await ParquetWriter.CreateAsync(ParquetEmbeddingFile.Schema, stream);
-            // Streams the parts through a buffer of at most one row group plus one part.
-            for (int p = 0; p < _parts; p++)
-            {
-                await ParquetEmbeddingFile.ReadAsync(Path.Combine(_partsDirectory, PartName(p)), rows);
-                int written = 0;
-                for (; rows.Count - written >= groupRows; written += groupRows)
-                    await ParquetEmbeddingFile.WriteRowGroupAsync(writer, rows, written, groupRows);
-                RemoveFirst(rows, written);
-            }
-            if (rows.Count > 0)
-                await ParquetEmbeddingFile.WriteRowGroupAsync(writer, rows, 0, rows.Count);
-        });
+        string[] parts = Enumerable.Range(0, _parts).Select(p => Path.Combine(_partsDirectory, PartName(p))).ToArray();
+        await WriteAtomicallyAsync(_path, stream => ParquetEmbeddingFile.MergeAsync(parts, stream, _dimension));
     }
 
     public void DeleteWorkingFiles()
@@ -110,14 +92,7 @@ internal sealed class ParquetEmbeddingSink : IEmbeddingSink
 
     private static string PartName(int part) => $"part-{part:D6}.parquet";
 
-    private void RemoveFirst(ParquetEmbeddingFile.Rows rows, int count)
-    {
-        rows.Indexes.RemoveRange(0, count);
-        rows.Texts.RemoveRange(0, count);
-        rows.Vectors.RemoveRange(0, count * _dimension);
-    }
-
-    private static async Task WriteAtomicallyAsync(string path, Func<Stream, Task> write)
+    internal static async Task WriteAtomicallyAsync(string path, Func<Stream, Task> write)
     {
         string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
