@@ -68,6 +68,9 @@ public sealed record ClusterJobStatus
 
     /// <summary>The shards being embedded now, and by which silo.</summary>
     [Id(14)] public IReadOnlyList<ShardInProgress> InProgress { get; init; } = [];
+
+    /// <summary>Per shard, the silo that finished it (empty while not done).</summary>
+    [Id(15)] public IReadOnlyList<string> DoneBy { get; init; } = [];
 }
 
 /// <summary>A shard a silo holds a live lease on.</summary>

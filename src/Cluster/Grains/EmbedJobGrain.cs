@@ -161,6 +161,7 @@ internal sealed class EmbedJobGrain(
             Dimension = S.Dimension,
             SubmittedUtc = S.SubmittedUtc,
             ExpiredLeases = S.ExpiredLeases,
+            DoneBy = S.Shards.Select(s => s.DoneBy ?? "").ToArray(),
             InProgress = _leases.Where(l => l.Value.ExpiresUtc > now).OrderBy(l => l.Key).Select(l => new ShardInProgress(l.Key, l.Value.Worker)).ToArray(),
         };
     }
