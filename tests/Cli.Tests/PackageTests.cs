@@ -18,7 +18,7 @@ namespace MlPipelines.Cli.Tests;
 public class PackageTests
 {
     private static readonly string[] Libraries =
-        ["ManagedEngine", "ChatTemplates", "Exporter", "OnnxEngine", "Pipelines", "Jobs", "Hub", "AI", "Server"];
+        ["ManagedEngine", "ChatTemplates", "Exporter", "OnnxEngine", "Pipelines", "Jobs", "Hub", "AI", "Server", "Cluster"];
 
     [Fact]
     public void The_solution_packs_and_the_installed_tool_generates_with_its_shipped_model()

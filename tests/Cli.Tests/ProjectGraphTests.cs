@@ -20,7 +20,8 @@ public class ProjectGraphTests
         ["Hub"] = ["ManagedEngine"],
         ["AI"] = ["OnnxEngine"],
         ["Server"] = ["AI"],
-        ["Cli"] = ["Hub", "Jobs", "Pipelines", "Server"],
+        ["Cluster"] = ["Jobs"],
+        ["Cli"] = ["Cluster", "Hub", "Jobs", "Pipelines", "Server"],
     };
 
     private static string SrcProject(string name) => Path.Combine(TestPaths.RepoRoot, "src", name, name + ".csproj");

@@ -90,6 +90,7 @@ internal sealed class DistributedEmbedArguments
         ClusterJobStatus status = await client.SubmitAsync(jobId, spec, job.Restart);
         console.Error.WriteLine($"embed: job {jobId} on cluster '{parse.GetValue(_cluster)}': {status.Shards:N0} shards of up to {spec.Plan().FirstOrDefault()?.Rows ?? 0:N0} rows, {spec.TotalRows:N0} rows; parts in {spec.PartsDirectory}");
         console.Error.Flush();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         DateTime lastLine = DateTime.MinValue;
         var progress = new SynchronousProgress(s =>
         {
@@ -112,8 +113,10 @@ internal sealed class DistributedEmbedArguments
             console.Error.WriteLine($"mlpipe: error: job {jobId} {status.State.ToString().ToLowerInvariant()}{(status.Error is { } e ? $": {e}" : "")}");
             return 1;
         }
+        double seconds = clock.Elapsed.TotalSeconds;
         long rows = await EmbedClusterClient.MergeAsync(status, job.OutputPath, overwrite: true, ct);
-        console.Error.WriteLine(string.Format(CultureInfo.InvariantCulture, "embed: {0:N0} rows by {1} silo(s) -> {2}", rows, status.Workers.Count, job.OutputPath));
+        console.Error.WriteLine(string.Format(CultureInfo.InvariantCulture, "embed: {0:N0} rows by {1} silo(s) in {2:F1} s, {3:N0} rows/s -> {4}",
+            rows, status.Workers.Count, seconds, rows / Math.Max(seconds, 1e-9), job.OutputPath));
         return 0;
     }
 
