@@ -129,19 +129,27 @@ public sealed unsafe class TransformerSession : IModelSession
         ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
         bool allLogits = n > 1 && logits.Length == (long)n * vocab;
 
-        Position = position;   // writing at `position` discards anything cached after it
-        for (int done = 0; done < n;)
+        _model.EnterCall();   // the weights stay mapped until this pass ends, even if the model is disposed meanwhile
+        try
         {
-            int m = Math.Min(ChunkCapacity, n - done);
-            ForwardChunk(tokens.Slice(done, m), position + done);
-            Position = position + done + m;
-            if (!hiddenStates.IsEmpty)
-                _x.AsSpan(0, m * dim).CopyTo(hiddenStates.Slice(done * dim, m * dim));
-            if (allLogits)
-                Classify(0, m, logits.Slice(done * vocab, m * vocab));
-            else if (!logits.IsEmpty && done + m == n)
-                Classify(m - 1, 1, logits);
-            done += m;
+            Position = position;   // writing at `position` discards anything cached after it
+            for (int done = 0; done < n;)
+            {
+                int m = Math.Min(ChunkCapacity, n - done);
+                ForwardChunk(tokens.Slice(done, m), position + done);
+                Position = position + done + m;
+                if (!hiddenStates.IsEmpty)
+                    _x.AsSpan(0, m * dim).CopyTo(hiddenStates.Slice(done * dim, m * dim));
+                if (allLogits)
+                    Classify(0, m, logits.Slice(done * vocab, m * vocab));
+                else if (!logits.IsEmpty && done + m == n)
+                    Classify(m - 1, 1, logits);
+                done += m;
+            }
+        }
+        finally
+        {
+            _model.ExitCall();
         }
     }
 
