@@ -15,12 +15,12 @@ public class DisposalRaceTests(StoriesEngines engines)
     private const int Callers = 8, MaxCallsPerCaller = 100_000;
 
     [Theory]
-    [MemberData(nameof(StoriesEngines.Both), MemberType = typeof(StoriesEngines))]
+    [MemberData(nameof(StoriesEngines.AllFormats), MemberType = typeof(StoriesEngines))]
     public void Disposing_a_model_under_load_lets_calls_finish_correctly_or_throw_ObjectDisposedException(string engine)
     {
         Dictionary<Call, string> expected = engines.References(engine);
         ILanguageModel model = engines.Load(engine, threads: 2);
-        var stories = new StoriesCalls(model, engines.Tokenizer);
+        var stories = new StoriesCalls(model, engines.TokenizerFor(engine));
         var sessions = new IModelSession[Callers];
         for (int i = 0; i < Callers; i++) sessions[i] = model.CreateSession();
         using var everyCallerBusy = new CountdownEvent(Callers);
@@ -62,11 +62,11 @@ public class DisposalRaceTests(StoriesEngines engines)
     }
 
     [Theory]
-    [MemberData(nameof(StoriesEngines.Both), MemberType = typeof(StoriesEngines))]
+    [MemberData(nameof(StoriesEngines.AllFormats), MemberType = typeof(StoriesEngines))]
     public void A_model_disposed_between_calls_refuses_the_next_call_and_releases_at_once(string engine)
     {
         ILanguageModel model = engines.Load(engine, threads: 1);
-        var stories = new StoriesCalls(model, engines.Tokenizer);
+        var stories = new StoriesCalls(model, engines.TokenizerFor(engine));
         using IModelSession session = model.CreateSession();
         Assert.Equal(engines.References(engine)[new Call(CallKind.Logits, 2)], stories.Logits(session, 2));
 

@@ -19,13 +19,13 @@ public class SharedModelTests(StoriesEngines engines)
     private const int Callers = 16, EngineThreads = 3, CallsPerCaller = 12;
 
     [Theory]
-    [MemberData(nameof(StoriesEngines.Both), MemberType = typeof(StoriesEngines))]
+    [MemberData(nameof(StoriesEngines.AllFormats), MemberType = typeof(StoriesEngines))]
     public void Every_call_from_sixteen_threads_equals_the_same_call_alone(string engine)
     {
         Dictionary<Call, string> expected = engines.References(engine);
         Call[] calls = expected.Keys.ToArray();
         using ILanguageModel shared = engines.Load(engine, EngineThreads);
-        var stories = new StoriesCalls(shared, engines.Tokenizer);
+        var stories = new StoriesCalls(shared, engines.TokenizerFor(engine));
 
         Concurrently.Run(Callers, caller =>
         {

@@ -175,7 +175,7 @@ public sealed class TransformerModel : ILanguageModel
             if (!_batchSessions.TryTake(out TransformerSession? session))
                 session = new TransformerSession(this, threads: 1);
             int n = lengths[row];
-            session.Forward(sequences[row], 0,
+            session.ForwardWithinCall(sequences[row], 0,
                 logits is null ? default : logits.AsSpan(row * padded * vocab, n * vocab),
                 hidden is null ? default : hidden.AsSpan(row * padded * dim, n * dim));
             _batchSessions.Add(session);

@@ -15,22 +15,41 @@ namespace MlPipelines.Stress.Tests.Support;
 /// </summary>
 public sealed class StoriesEngines : IDisposable
 {
+    /// <summary>stories260K's llama2.c checkpoint on the managed engine, and its export on ONNX Runtime.</summary>
     public const string Managed = "managed", Onnx = "onnx";
+
+    /// <summary>The managed engine on the other mapped formats: stories260K as safetensors, a tiny random GGUF (F16, kept as stored).</summary>
+    public const string Safetensors = "safetensors", Gguf = "gguf";
+
+    private static readonly string GgufPath = Path.Combine(TestPaths.Models, "tiny-random-gguf", "llama-2-tiny-random.gguf");
+    private static readonly string SafetensorsPath = Path.Combine(TestPaths.Models, "stories260K-hf");
 
     private readonly ExportedStoriesFixture _export = new();
     private readonly ConcurrentDictionary<string, Dictionary<Call, string>> _references = new();
 
     public static TheoryData<string> Both => new() { Managed, Onnx };
 
+    /// <summary>Both engines and every memory-mapped format of the managed engine.</summary>
+    public static TheoryData<string> AllFormats => new() { Managed, Safetensors, Gguf, Onnx };
+
     public string ExportDirectory => _export.ExportDirectory;
 
     /// <summary>tok512, shared by every thread of a test (the tokenizer is meant to be thread-safe too).</summary>
     public PieceTokenizer Tokenizer { get; } = ManagedModelLoader.LoadTokenizer(TestPaths.Tok512Bin, TestPaths.Stories260K);
 
+    private readonly PieceTokenizer _ggufTokenizer = ManagedModelLoader.LoadTokenizer(null, GgufPath);
+
+    /// <summary>The tokenizer of <paramref name="engine"/>'s model (tok512 but for the GGUF's Llama 2 vocabulary).</summary>
+    public PieceTokenizer TokenizerFor(string engine) => engine == Gguf ? _ggufTokenizer : Tokenizer;
+
     /// <summary>A new model on <paramref name="engine"/> computing with <paramref name="threads"/> threads per call.</summary>
-    public ILanguageModel Load(string engine, int threads) => engine == Managed
-        ? ManagedModelLoader.LoadModel(TestPaths.Stories260K, threads)
-        : OnnxLanguageModel.Load(ExportDirectory, new EngineOptions { Threads = threads });
+    public ILanguageModel Load(string engine, int threads) => engine switch
+    {
+        Managed => ManagedModelLoader.LoadModel(TestPaths.Stories260K, threads),
+        Safetensors => ManagedModelLoader.LoadModel(SafetensorsPath, threads),
+        Gguf => ManagedModelLoader.LoadModel(GgufPath, threads),
+        _ => OnnxLanguageModel.Load(ExportDirectory, new EngineOptions { Threads = threads }),
+    };
 
     /// <summary>
     /// Every call of <see cref="Call.All"/> (<paramref name="perKind"/> each) made alone on a single-threaded model: what the
@@ -40,7 +59,7 @@ public sealed class StoriesEngines : IDisposable
         _references.GetOrAdd($"{engine}/{perKind}", _ =>
         {
             using ILanguageModel alone = Load(engine, threads: 1);
-            return new StoriesCalls(alone, Tokenizer).References(Call.All(perKind));
+            return new StoriesCalls(alone, TokenizerFor(engine)).References(Call.All(perKind));
         });
 
     public void Dispose() => _export.Dispose();
