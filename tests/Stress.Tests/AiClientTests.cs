@@ -15,7 +15,7 @@ namespace MlPipelines.Stress.Tests;
 [Collection(StressCollection.Name)]
 public class AiClientTests(StoriesEngines engines)
 {
-    private const int Callers = 12, RequestsPerCaller = 4, Sessions = 4;
+    private const int Callers = 12, RequestsPerCaller = 3, Sessions = 4;
 
     private static ChatOptions Request(int index) => new() { Temperature = 1f, TopP = 0.9f, Seed = 500 + index, MaxOutputTokens = 20 };
 

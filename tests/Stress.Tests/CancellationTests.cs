@@ -12,7 +12,7 @@ namespace MlPipelines.Stress.Tests;
 [Collection(StressCollection.Name)]
 public class CancellationTests(StoriesEngines engines)
 {
-    private const int Callers = 12, CallsPerCaller = 9;
+    private const int Callers = 12, CallsPerCaller = 6;
 
     [Theory]
     [MemberData(nameof(StoriesEngines.Both), MemberType = typeof(StoriesEngines))]

@@ -16,7 +16,7 @@ namespace MlPipelines.Stress.Tests;
 public class SharedModelTests(StoriesEngines engines)
 {
     // 16 callers whose sessions compute with 3 threads each: 48 threads on a two-core CI machine.
-    private const int Callers = 16, EngineThreads = 3, CallsPerCaller = 12;
+    private const int Callers = 16, EngineThreads = 3, CallsPerCaller = 6;
 
     [Theory]
     [MemberData(nameof(StoriesEngines.AllFormats), MemberType = typeof(StoriesEngines))]
@@ -62,7 +62,7 @@ public class SharedModelTests(StoriesEngines engines)
     [Fact]
     public void Parity_runs_on_both_shared_engines_from_many_threads_equal_the_same_comparison_alone()
     {
-        var options = new ParityOptions { Steps = 12 };
+        var options = new ParityOptions { Steps = 8 };
         string Compare(ILanguageModel a, ILanguageModel b, int index) =>
             JsonSerializer.Serialize(ParityHarness.Compare(a, b, engines.Tokenizer, [StoriesCalls.Prompt(index)], options).Prompts);
 

@@ -45,7 +45,7 @@ public class TransformTests(StoriesEngines engines)
         ml.Transforms.Text.TokenizeWithLlama(model, "Tokens", "Text")
             .Append(ml.Transforms.Text.EmbedWithLlama(model, "Embedding", "Text"))
             .Append(ml.Transforms.Text.GenerateWithLlama(model, "Completion", "Text",
-                new LlamaGenerateOptions { MaxNewTokens = 12, Temperature = 0.8f, Seed = 9 }))
+                new LlamaGenerateOptions { MaxNewTokens = 8, Temperature = 0.8f, Seed = 9 }))
             .Fit(data);
 
     private static string[] ReadAll(MLContext ml, ITransformer transformer, IDataView data) =>
@@ -69,7 +69,7 @@ public class TransformTests(StoriesEngines engines)
 
         Concurrently.Run(Readers, reader =>
         {
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 2; k++)
             {
                 // Even readers walk cursors over the same transformer; odd ones own a prediction engine each.
                 string[] rows = reader % 2 == 0 ? ReadAll(ml, transformer, data) : PredictAll(ml, transformer);
