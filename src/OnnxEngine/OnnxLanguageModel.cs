@@ -13,9 +13,13 @@ namespace MlPipelines.OnnxEngine;
 /// </summary>
 public sealed class OnnxLanguageModel : ILanguageModel
 {
+    // Runs in flight: Dispose releases the ONNX Runtime session only after the last one (binding included) ends.
+    private readonly InFlightGate _calls;
+
     private OnnxLanguageModel(string directory, ExportManifest manifest, InferenceSession session, OnnxDecoderContract contract,
         ExecutionProvider active, string? fallbackNotice, int threads)
     {
+        _calls = new InFlightGate(this, session.Dispose);
         Contract = contract;
         Threads = threads;
         Directory = directory;
@@ -153,19 +157,51 @@ public sealed class OnnxLanguageModel : ILanguageModel
     }
 
     /// <inheritdoc />
-    public IModelSession CreateSession() => new OnnxModelSession(this);
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
+    public IModelSession CreateSession()
+    {
+        _calls.Enter();   // the session's IO binding is made from the ONNX Runtime session
+        try
+        {
+            return new OnnxModelSession(this);
+        }
+        finally
+        {
+            _calls.Exit();
+        }
+    }
+
+    /// <summary>Counts a run (binding and running) in, so the ONNX Runtime session outlives it; throws if the model was disposed.</summary>
+    internal void EnterCall() => _calls.Enter();
+
+    /// <summary>Counts a run out (the last one out of a disposed model releases the ONNX Runtime session).</summary>
+    internal void ExitCall() => _calls.Exit();
 
     /// <summary>
     /// Runs a batch of sequences through the model in one call (no cache), padding them to the longest
     /// with an attention mask. Each row's results equal what the sequence alone would give.
     /// </summary>
-    public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs, PaddingSide padding) =>
-        OnnxBatchRunner.Run(this, sequences, outputs, padding);
+    public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs, PaddingSide padding)
+    {
+        _calls.Enter();
+        try
+        {
+            return OnnxBatchRunner.Run(this, sequences, outputs, padding);
+        }
+        finally
+        {
+            _calls.Exit();
+        }
+    }
 
     /// <inheritdoc />
     public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs) =>
         ForwardBatch(sequences, outputs, PaddingSide.Right);
 
     /// <inheritdoc />
-    public void Dispose() => Session.Dispose();
+    /// <remarks>
+    /// Safe while other threads are running this model: their runs finish, the ONNX Runtime session is released when
+    /// the last one ends, and every later call (and <see cref="CreateSession"/>) throws <see cref="ObjectDisposedException"/>.
+    /// </remarks>
+    public void Dispose() => _calls.Close();
 }

@@ -89,6 +89,8 @@ internal sealed class OnnxModelSession : IModelSession
         bool direct = _shared is not null && n == 1 && !logits.IsEmpty;
         fixed (float* caller = logits)
         {
+            // Binding reads the ONNX Runtime session's state too, so the model is entered before it, not just for the run.
+            _model.EnterCall();
             try
             {
                 if (_shared is not null)
@@ -101,6 +103,7 @@ internal sealed class OnnxModelSession : IModelSession
             {
                 foreach (OrtValue value in _bound) value.Dispose();
                 _bound.Clear();
+                _model.ExitCall();
             }
         }
         _kv?.Swap();

@@ -15,6 +15,8 @@ public sealed class TransformerModel : ILanguageModel
 {
     // Sessions reused by ForwardBatch, so a batch does not allocate KV caches afresh.
     private readonly ConcurrentBag<TransformerSession> _batchSessions = new();
+    // Forward passes in flight: Dispose releases the (possibly memory-mapped) weights only after the last one ends.
+    private readonly InFlightGate _calls;
 
     /// <summary>Wraps loaded weights; the model owns them and disposes them with itself.</summary>
     /// <param name="weights">The weights.</param>
@@ -43,6 +45,7 @@ public sealed class TransformerModel : ILanguageModel
     private TransformerModel(ModelConfig config, int threads, LlamaWeights? f32, QuantizedLlamaWeights? q8, StoredLlamaWeights? stored = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        _calls = new InFlightGate(this, ReleaseWeights);
         Config = config;
         _f32 = f32;
         QuantizedWeights = q8;
@@ -125,10 +128,22 @@ public sealed class TransformerModel : ILanguageModel
     };
 
     /// <inheritdoc />
-    public IModelSession CreateSession() => new TransformerSession(this, Threads);
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
+    public IModelSession CreateSession() => CreateTransformerSession();
 
     /// <summary>Creates a session computing with <paramref name="threads"/> threads (0: the model's <see cref="Threads"/>).</summary>
-    public TransformerSession CreateTransformerSession(int threads = 0) => new(this, threads == 0 ? Threads : threads);
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
+    public TransformerSession CreateTransformerSession(int threads = 0)
+    {
+        _calls.ThrowIfClosed();
+        return new(this, threads == 0 ? Threads : threads);
+    }
+
+    /// <summary>Counts a forward pass in, so the weights stay mapped until it ends; throws if the model was disposed.</summary>
+    internal void EnterCall() => _calls.Enter();
+
+    /// <summary>Counts a forward pass out (the last one out of a disposed model releases the weights).</summary>
+    internal void ExitCall() => _calls.Exit();
 
     /// <inheritdoc />
     /// <remarks>
@@ -138,6 +153,19 @@ public sealed class TransformerModel : ILanguageModel
     public BatchForwardResult ForwardBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs)
     {
         int[] lengths = BatchArguments.Check(Config, sequences, outputs);
+        _calls.Enter();
+        try
+        {
+            return RunBatch(sequences, outputs, lengths);
+        }
+        finally
+        {
+            _calls.Exit();
+        }
+    }
+
+    private BatchForwardResult RunBatch(IReadOnlyList<int[]> sequences, BatchOutputs outputs, int[] lengths)
+    {
         int padded = lengths.Max(), vocab = Config.VocabSize, dim = Config.Dim;
         float[]? logits = outputs.HasFlag(BatchOutputs.Logits) ? new float[checked(sequences.Count * padded * vocab)] : null;
         float[]? hidden = outputs.HasFlag(BatchOutputs.HiddenStates) ? new float[checked(sequences.Count * padded * dim)] : null;
@@ -147,7 +175,7 @@ public sealed class TransformerModel : ILanguageModel
             if (!_batchSessions.TryTake(out TransformerSession? session))
                 session = new TransformerSession(this, threads: 1);
             int n = lengths[row];
-            session.Forward(sequences[row], 0,
+            session.ForwardWithinCall(sequences[row], 0,
                 logits is null ? default : logits.AsSpan(row * padded * vocab, n * vocab),
                 hidden is null ? default : hidden.AsSpan(row * padded * dim, n * dim));
             _batchSessions.Add(session);
@@ -156,7 +184,13 @@ public sealed class TransformerModel : ILanguageModel
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    /// <remarks>
+    /// Safe while other threads are in a forward pass on this model: theirs finishes on intact weights, which are
+    /// released when the last one ends; every later call (and <see cref="CreateSession"/>) throws <see cref="ObjectDisposedException"/>.
+    /// </remarks>
+    public void Dispose() => _calls.Close();
+
+    private void ReleaseWeights()
     {
         while (_batchSessions.TryTake(out TransformerSession? session))
             session.Dispose();

@@ -125,10 +125,32 @@ public sealed unsafe class TransformerSession : IModelSession
     public void Forward(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = tokens.Length, vocab = _c.VocabSize, dim = _c.Dim;
         ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
-        bool allLogits = n > 1 && logits.Length == (long)n * vocab;
+        _model.EnterCall();   // the weights stay mapped until this pass ends, even if the model is disposed meanwhile
+        try
+        {
+            Run(tokens, position, logits, hiddenStates);
+        }
+        finally
+        {
+            _model.ExitCall();
+        }
+    }
 
+    /// <summary>
+    /// <see cref="Forward"/> for a caller already inside a call on the model (<see cref="TransformerModel.ForwardBatch"/>'s
+    /// rows): entering again would refuse rows that start after a concurrent Dispose although the batch holds the weights.
+    /// </summary>
+    internal void ForwardWithinCall(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates)
+    {
+        ForwardArguments.Check(_c, tokens, position, Position, logits.Length, hiddenStates.Length);
+        Run(tokens, position, logits, hiddenStates);
+    }
+
+    private void Run(ReadOnlySpan<int> tokens, int position, Span<float> logits, Span<float> hiddenStates)
+    {
+        int n = tokens.Length, vocab = _c.VocabSize, dim = _c.Dim;
+        bool allLogits = n > 1 && logits.Length == (long)n * vocab;
         Position = position;   // writing at `position` discards anything cached after it
         for (int done = 0; done < n;)
         {

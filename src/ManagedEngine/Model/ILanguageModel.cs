@@ -4,6 +4,12 @@ namespace MlPipelines.ManagedEngine.Model;
 /// A loaded language model, whatever engine runs it. This is the seam both engines implement
 /// (see DESIGN.md): generation, embedding, sampling and parity code are written against it once.
 /// </summary>
+/// <remarks>
+/// A model is shared by threads: its sessions and <see cref="ForwardBatch"/> may run concurrently, each giving exactly
+/// what it gives alone. Disposing it while other threads are mid-call is safe: calls in flight finish on intact memory
+/// (both engines count them with an <see cref="InFlightGate"/> and release the weights or native session after the last),
+/// and every later call throws <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public interface ILanguageModel : IDisposable
 {
     /// <summary>The model's shape and numeric settings.</summary>
