@@ -35,3 +35,12 @@ public sealed class GrainsOnlySilo : ISiloConfigurator
 {
     public void Configure(ISiloBuilder siloBuilder) => EmbedSilo.Configure(siloBuilder, TestSettings.Options, withClustering: false, withWorker: false);
 }
+
+/// <summary>Silos with the job grains, no worker, and job state in files under <see cref="StateDirectory"/> (one test at a time uses it).</summary>
+public sealed class FolderStateSilo : ISiloConfigurator
+{
+    public static string StateDirectory { get; set; } = "";
+
+    public void Configure(ISiloBuilder siloBuilder) =>
+        EmbedSilo.Configure(siloBuilder, TestSettings.Options with { Storage = JobStorageKind.Folder, StateDirectory = StateDirectory }, withClustering: false, withWorker: false);
+}
