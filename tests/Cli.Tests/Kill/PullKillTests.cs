@@ -37,14 +37,14 @@ public sealed class PullKillTests(ITestOutputHelper log) : HubTestBase
         foreach (var (delay, watch) in whole.Select(d => (d, (string?)null)).Concat(downloading.Select(d => (d, (string?)Cache.Path))))
         {
             harness.RunAndKill(delay, ["pull", RepoId], watch);   // resumes what the kills before left
-            if (CheckCache()) inProgress++;
+            if (CheckCache(reference)) inProgress++;
             else clean++;
         }
         log.WriteLine($"kills: {inProgress} left a partial download, {clean} none; cache: {string.Join(", ", CacheEntries())}");
 
         KillHarness.Result rerun = harness.Run("pull", RepoId);
         Assert.True(rerun.ExitCode == 0, rerun.Stderr);
-        Assert.False(CheckCache());
+        Assert.False(CheckCache(reference));
         OutputSnapshot pulled = OutputSnapshot.Take(Path.Combine(Cache.RepoDirectory(RepoId), snapshot));
         Assert.True(pulled.SameAs(reference), $"after the kills and a rerun the snapshot is {pulled}, not {reference}");
         Assert.Equal(Repo.Commit, File.ReadAllText(Path.Combine(Cache.RepoDirectory(RepoId), "refs", "main")));
@@ -54,10 +54,10 @@ public sealed class PullKillTests(ITestOutputHelper log) : HubTestBase
         MlPipelines.ManagedEngine.Loading.HuggingFaceCache.RepoDirectory(Path.Combine(Cache.Path, folder), RepoId);
 
     /// <summary>
-    /// Checks every file the cache holds for the repository against the fake Hub's; returns whether a download was
-    /// left in progress.
+    /// Checks every file the cache holds for the repository against the fake Hub's, and that the branch ref exists only
+    /// beside a complete snapshot (<paramref name="reference"/>'s files); returns whether a download was left in progress.
     /// </summary>
-    private bool CheckCache()
+    private bool CheckCache(OutputSnapshot reference)
     {
         string repo = Cache.RepoDirectory(RepoId);
         if (!Directory.Exists(repo)) return false;
@@ -93,9 +93,13 @@ public sealed class PullKillTests(ITestOutputHelper log) : HubTestBase
                 Assert.True(File.ReadAllBytes(path).AsSpan().SequenceEqual(file.Content), $"snapshot file {name} is torn or wrong");
             }
         }
+        // The ref is written last: offline, "org/tiny" resolves to a complete snapshot or to none.
         string main = Path.Combine(repo, "refs", "main");
         if (File.Exists(main))
+        {
             Assert.Equal(Repo.Commit, File.ReadAllText(main));
+            Assert.True(OutputSnapshot.Take(snapshot).SameAs(reference), "refs/main names a snapshot that is not complete");
+        }
         return partial;
     }
 }
