@@ -5,6 +5,7 @@ using MlPipelines.Exporter.Llama;
 using MlPipelines.ManagedEngine.Chat;
 using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Formats.Safetensors;
+using MlPipelines.ManagedEngine.IO;
 using MlPipelines.ManagedEngine.Loading;
 using MlPipelines.ManagedEngine.Model;
 using MlPipelines.ManagedEngine.Tokenization;
@@ -142,7 +143,7 @@ public static class OnnxExporter
         };
 
         long modelBytes = 0, dataBytes = 0;
-        AtomicDirectory.Write(outputDirectory, options.Force, temp =>
+        AtomicDirectory.Write(outputDirectory, options.Force, replaceOption: "OnnxExportOptions.Force", write: temp =>
         {
             (modelBytes, dataBytes) = OnnxModelWriter.Write(graph, temp, external, Metadata(config, options), cancellationToken);
             if (embeddedTokenizer is not null)

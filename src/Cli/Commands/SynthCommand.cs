@@ -4,6 +4,7 @@ using MlPipelines.ManagedEngine.Chat;
 using MlPipelines.ManagedEngine.Formats.Gguf;
 using MlPipelines.ManagedEngine.Formats.Llama2c;
 using MlPipelines.ManagedEngine.Formats.Safetensors;
+using MlPipelines.ManagedEngine.IO;
 using MlPipelines.ManagedEngine.Model;
 
 namespace MlPipelines.Cli.Commands;
@@ -83,9 +84,14 @@ internal static class SynthCommand
             switch (parse.GetValue(format))
             {
                 case "hf":
-                    HuggingFaceCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), overwrite: parse.GetValue(force));
-                    if (tokenizerPath is not null)
-                        CopyTokenizer(tokenizerPath, path);
+                    // The directory appears whole (weights, config and tokenizer together) or not at all, and --force
+                    // replaces it whole: a half-written or mixed old/new model directory would load as a wrong model.
+                    AtomicDirectory.Write(path, parse.GetValue(force), replaceOption: "--force", write: directory =>
+                    {
+                        HuggingFaceCheckpointWriter.WriteRandom(directory, config, parse.GetValue(seed));
+                        if (tokenizerPath is not null)
+                            CopyTokenizer(tokenizerPath, directory);
+                    });
                     break;
                 case "gguf":
                     GgufCheckpointWriter.WriteRandom(path, config, parse.GetValue(seed), new GgufWriteOptions

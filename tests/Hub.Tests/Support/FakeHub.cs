@@ -81,6 +81,8 @@ internal sealed class FakeHub : IAsyncDisposable
     public bool AlwaysFail { get; set; }
     /// <summary>Bodies ignore Range and always send the whole file (200).</summary>
     public bool IgnoreRange { get; set; }
+    /// <summary>Bodies go out in 16 KB pieces this far apart (a slow connection), so that a download takes a while.</summary>
+    public TimeSpan ChunkDelay { get; set; }
 
     public IEnumerable<RecordedRequest> Gets(string fileName) =>
         Requests.Where(r => r.Method == "GET" && (r.Path.EndsWith("/" + fileName, StringComparison.Ordinal) || r.Path.Contains("file=" + Uri.EscapeDataString(fileName), StringComparison.Ordinal)));
@@ -251,6 +253,17 @@ internal sealed class FakeHub : IAsyncDisposable
             await ctx.Response.Body.FlushAsync();
             await Task.Delay(50);
             ctx.Abort();
+            return;
+        }
+        if (ChunkDelay > TimeSpan.Zero)
+        {
+            const int Chunk = 16 * 1024;
+            for (int at = start; at < content.Length; at += Chunk)
+            {
+                await ctx.Response.Body.WriteAsync(content.AsMemory(at, Math.Min(Chunk, content.Length - at)), ctx.RequestAborted);
+                await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+                await Task.Delay(ChunkDelay, ctx.RequestAborted);
+            }
             return;
         }
         await ctx.Response.Body.WriteAsync(content.AsMemory(start));
