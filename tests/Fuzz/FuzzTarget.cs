@@ -35,6 +35,12 @@ public abstract class FuzzTarget
     /// </summary>
     public virtual int AllocationPerInputByte => 16;
 
+    /// <summary>
+    /// How many inputs the CI check (tests/Fuzz.Tests) gives this target: a few seconds' worth on a CI machine, the same
+    /// inputs every time (the run's seed is fixed).
+    /// </summary>
+    public virtual int CiInputs => 3000;
+
     /// <summary>The seed inputs: real files from <c>models/</c> and small generated ones (built once into <paramref name="seeds"/>).</summary>
     public abstract IReadOnlyList<byte[]> CreateSeeds(SeedFiles seeds);
 

@@ -56,7 +56,7 @@ public static class Program
             FuzzResult r = FuzzRunner.Run(target, seeds, options);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Target,-16} {r.Inputs,12:N0} inputs {r.Elapsed.TotalSeconds,8:F1} s {r.InputsPerSecond,8:F0}/s  loaded {r.Loaded:N0}  rejected {r.Rejected:N0}  " +
-                $"slowest {r.Slowest.TotalMilliseconds:F0} ms  most allocated {r.MostAllocated / 1024.0 / 1024:F1} MiB  violations {r.Violations.Count}"));
+                $"slowest {r.Slowest.TotalMilliseconds:F0} ms (slow once {r.SlowOnce})  most allocated {r.MostAllocated / 1024.0 / 1024:F1} MiB  violations {r.Violations.Count}"));
             foreach (Violation v in r.Violations)
                 Console.WriteLine($"  input {v.Input}: {v.Signature}\n    {v.Detail.Split('\n')[0]}");
             if (r.Violations.Count > 0) failed++;

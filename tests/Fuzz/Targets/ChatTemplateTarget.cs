@@ -11,6 +11,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// </summary>
 public sealed class ChatTemplateTarget : FuzzTarget
 {
+    public override int CiInputs => 8000;
+
     private static readonly ChatMessage[] Conversation =
         [new("system", "Be brief."), new("user", "Hello"), new("assistant", "Hi!"), new("user", "Tell me a story.")];
 

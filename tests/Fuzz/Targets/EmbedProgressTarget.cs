@@ -9,6 +9,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// </summary>
 public sealed class EmbedProgressTarget : FuzzTarget
 {
+    public override int CiInputs => 10000;
+
     private static readonly SortedDictionary<string, string> Fingerprint = new(StringComparer.Ordinal)
     {
         ["engine"] = "managed",

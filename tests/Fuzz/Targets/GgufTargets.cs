@@ -6,6 +6,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// <summary>A GGUF model file: header, metadata, tensor infos and the data they point at, loaded as <c>mlpipe generate</c> loads it.</summary>
 public sealed class GgufModelTarget : FuzzTarget
 {
+    public override int CiInputs => 600;
+
     public override string Name => "gguf";
     public override string EntryPoint => "ManagedModelLoader.LoadModel(path)";
 
@@ -24,6 +26,8 @@ public sealed class GgufModelTarget : FuzzTarget
 /// <summary>The tokenizer and chat template a GGUF file carries (its <c>tokenizer.*</c> keys), read as <c>mlpipe tokenize</c> and <c>mlpipe chat</c> read them.</summary>
 public sealed class GgufTokenizerTarget : FuzzTarget
 {
+    public override int CiInputs => 1500;
+
     public override string Name => "gguf-tokenizer";
     public override string EntryPoint => "TokenizerLoader.Load(path) + ChatFormat.FromGguf(path).Render";
 

@@ -6,6 +6,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// <summary>A Hugging Face directory's <c>model.safetensors</c> (8-byte header length, JSON header, data), beside a valid config.json.</summary>
 public sealed class SafetensorsTarget : FuzzTarget
 {
+    public override int CiInputs => 2000;
+
     public override string Name => "safetensors";
     public override string EntryPoint => "ManagedModelLoader.LoadModel(directory)";
 
@@ -42,6 +44,8 @@ public sealed class SafetensorsTarget : FuzzTarget
 /// <summary>A Hugging Face directory's <c>config.json</c>, beside a valid model.safetensors.</summary>
 public sealed class HuggingFaceConfigTarget : FuzzTarget
 {
+    public override int CiInputs => 6000;
+
     public override string Name => "hf-config";
     public override string EntryPoint => "ManagedModelLoader.LoadModel(directory)";
     public override bool IsJson => true;

@@ -5,6 +5,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// <summary>A llama2.c fp32 checkpoint (version 0: seven int32 shape fields, then the weights).</summary>
 public sealed class Llama2cTarget : FuzzTarget
 {
+    public override int CiInputs => 2000;
+
     public override string Name => "llama2c";
     public override string EntryPoint => "ManagedModelLoader.LoadModel(path)";
 
@@ -21,6 +23,8 @@ public sealed class Llama2cTarget : FuzzTarget
 /// <summary>A llama2.c int8 checkpoint (version 2: magic, version, seven shape fields, the shared flag, the group size, then Q8_0 tensors).</summary>
 public sealed class Llama2cQ80Target : FuzzTarget
 {
+    public override int CiInputs => 2000;
+
     public override string Name => "llama2c-q80";
     public override string EntryPoint => "ManagedModelLoader.LoadModel(path)";
 

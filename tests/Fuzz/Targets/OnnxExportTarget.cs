@@ -12,6 +12,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// </summary>
 public sealed class OnnxExportTarget : FuzzTarget
 {
+    public override int CiInputs => 10000;
+
     public override string Name => "onnx-manifest";
     public override string EntryPoint => "OnnxLanguageModel.Load(directory) up to the graph";
     public override bool IsJson => true;

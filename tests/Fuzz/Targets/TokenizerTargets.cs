@@ -5,6 +5,8 @@ namespace MlPipelines.Fuzz.Targets;
 /// <summary>A SentencePiece <c>tokenizer.model</c> (a protobuf ModelProto), loaded and used as <c>mlpipe tokenize</c> does.</summary>
 public sealed class SentencePieceTarget : FuzzTarget
 {
+    public override int CiInputs => 1000;
+
     public override string Name => "sentencepiece";
     public override string EntryPoint => "TokenizerLoader.Load(path) + Encode/Decode";
 
