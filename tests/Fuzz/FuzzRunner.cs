@@ -17,7 +17,10 @@ public sealed record FuzzOptions
     /// <summary>Stop after this long.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.MaxValue;
 
-    /// <summary>An input still running after this long is a hang.</summary>
+    /// <summary>
+    /// The processor time an input may take (more, twice in a row, is a violation); one still running on the wall clock
+    /// after <see cref="FuzzRunner.WallClockHangLimit"/> of it is a hang.
+    /// </summary>
     public TimeSpan HangLimit { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Where each distinct violation's input is saved (null: not saved).</summary>
@@ -40,7 +43,8 @@ public sealed record FuzzResult(string Target, long Inputs, long Loaded, long Re
 
 /// <summary>
 /// Feeds mutants to a target on one worker thread, in order, while the calling thread watches the clock: an input that
-/// runs past the hang limit is reported and the run ends (its thread cannot be stopped; it is a background thread).
+/// runs past the wall-clock hang limit is reported and the run ends (its thread cannot be stopped; it is a background
+/// thread).
 /// </summary>
 public static class FuzzRunner
 {
@@ -54,7 +58,8 @@ public static class FuzzRunner
         var mutator = new Mutator(target, target.CreateSeeds(seedFiles));
         var violations = new List<Violation>();
         var signatures = new HashSet<string>(StringComparer.Ordinal);
-        long done = 0, loaded = 0, rejected = 0, mostAllocated = 0, slowestTicks = 0, slowOnce = 0;
+        long done = 0, loaded = 0, rejected = 0, mostAllocated = 0, slowOnce = 0;
+        TimeSpan slowest = TimeSpan.Zero;
         long currentStart = 0;   // Stopwatch timestamp of the running input, 0 between inputs
         long currentInput = -1;
         byte[] currentBytes = [];
@@ -88,8 +93,8 @@ public static class FuzzRunner
                 currentBytes = input;
                 Volatile.Write(ref currentInput, i);
                 long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
-                long start = Stopwatch.GetTimestamp();
-                Volatile.Write(ref currentStart, start);
+                TimeSpan cpuBefore = ThreadCpuTime.Now();
+                Volatile.Write(ref currentStart, Stopwatch.GetTimestamp());
                 try
                 {
                     target.Run(input, scratch);
@@ -102,23 +107,22 @@ public static class FuzzRunner
                     else
                         rejected++;
                 }
-                long ticks = Stopwatch.GetTimestamp() - start;
+                TimeSpan cpu = ThreadCpuTime.Now() - cpuBefore;
                 Volatile.Write(ref currentStart, 0);
                 long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
                 mostAllocated = Math.Max(mostAllocated, allocated);
-                slowestTicks = Math.Max(slowestTicks, ticks);
+                slowest = cpu > slowest ? cpu : slowest;
                 long cap = FuzzContract.AllocationCap(target, input.Length);
                 if (allocated > cap)
                     Record("allocation", $"allocated {allocated:N0} bytes for a {input.Length:N0}-byte input (cap {cap:N0})", null, i, input);
-                if (Stopwatch.GetElapsedTime(start, start + ticks) > options.HangLimit)
+                if (cpu > options.HangLimit)
                 {
-                    // On a busy machine a descheduled thread or a collection can stretch any input: it is slow only if
-                    // it is slow again when run a second time.
-                    long again = Stopwatch.GetTimestamp();
+                    // A collection or the JIT can stretch any input once: it is slow only if it is slow again.
+                    TimeSpan again = ThreadCpuTime.Now();
                     try { target.Run(input, scratch); } catch (Exception) { }
-                    TimeSpan second = Stopwatch.GetElapsedTime(again);
+                    TimeSpan second = ThreadCpuTime.Now() - again;
                     if (second > options.HangLimit)
-                        Record("slow", $"took {Stopwatch.GetElapsedTime(start, start + ticks).TotalMilliseconds:F0} ms, then {second.TotalMilliseconds:F0} ms (hang limit {options.HangLimit.TotalMilliseconds:F0} ms)", null, i, input);
+                        Record("slow", $"took {cpu.TotalMilliseconds:F0} ms, then {second.TotalMilliseconds:F0} ms of processor time (limit {options.HangLimit.TotalMilliseconds:F0} ms)", null, i, input);
                     else
                         slowOnce++;
                 }
@@ -136,7 +140,7 @@ public static class FuzzRunner
         while (!worker.Join(50))
         {
             long start = Volatile.Read(ref currentStart);
-            if (start != 0 && Stopwatch.GetElapsedTime(start) > options.HangLimit * 3 + TimeSpan.FromSeconds(1))
+            if (start != 0 && Stopwatch.GetElapsedTime(start) > WallClockHangLimit(options.HangLimit))
             {
                 // Still running well past the limit: a hang. Its thread keeps running in the background.
                 Volatile.Write(ref stop, true);
@@ -146,9 +150,15 @@ public static class FuzzRunner
             }
         }
         if (!hung) Volatile.Write(ref stop, true);
-        return new FuzzResult(target.Name, done, loaded, rejected, clock.Elapsed, mostAllocated, TimeSpan.FromTicks(slowestTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency),
+        return new FuzzResult(target.Name, done, loaded, rejected, clock.Elapsed, mostAllocated, slowest,
             slowOnce, [.. violations]);
     }
+
+    /// <summary>
+    /// How long an input may run on the wall clock before it counts as a hang: well past the processor-time limit,
+    /// since on a busy machine a thread may wait for a processor far longer than it runs.
+    /// </summary>
+    public static TimeSpan WallClockHangLimit(TimeSpan limit) => limit * 10 + TimeSpan.FromSeconds(5);
 
     private static void Save(Violation v, string? directory)
     {

@@ -34,6 +34,9 @@ public sealed class GgufTokenizerTarget : FuzzTarget
     public override IReadOnlyList<Type> AllowedExceptions { get; } =
         [typeof(InvalidDataException), typeof(NotSupportedException), typeof(ChatTemplates.ChatTemplateException)];
 
+    // As for chat_template.jinja (ChatTemplateTarget): a template refusing to render is about the conversation.
+    public override bool MessageMustNameFile(Exception failure) => failure is not ChatTemplates.ChatTemplateException;
+
     public override IReadOnlyList<byte[]> CreateSeeds(SeedFiles seeds) => [File.ReadAllBytes(seeds.TinyGguf), File.ReadAllBytes(seeds.TinyGgufF16)];
 
     public override IReadOnlyList<BinaryField> Fields(byte[] seed) => GgufFields.Find(seed);
