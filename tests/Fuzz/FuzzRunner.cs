@@ -48,6 +48,9 @@ public sealed record FuzzResult(string Target, long Inputs, long Loaded, long Re
 /// </summary>
 public static class FuzzRunner
 {
+    /// <summary>How often a long run logs its progress (also every 100,000 inputs).</summary>
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromMinutes(2);
+
     /// <summary>Distinct violations kept (and saved) per run; more of the same signature are only counted.</summary>
     private const int MaxDistinct = 50;
 
@@ -59,7 +62,7 @@ public static class FuzzRunner
         var violations = new List<Violation>();
         var signatures = new HashSet<string>(StringComparer.Ordinal);
         long done = 0, loaded = 0, rejected = 0, mostAllocated = 0, slowOnce = 0;
-        TimeSpan slowest = TimeSpan.Zero;
+        TimeSpan slowest = TimeSpan.Zero, lastReport = TimeSpan.Zero;
         long currentStart = 0;   // Stopwatch timestamp of the running input, 0 between inputs
         long currentInput = -1;
         byte[] currentBytes = [];
@@ -127,8 +130,13 @@ public static class FuzzRunner
                         slowOnce++;
                 }
                 done++;
-                if (options.Log is { } log && done % 100_000 == 0)
-                    log.WriteLine($"{target.Name}: {done:N0} inputs, {done / clock.Elapsed.TotalSeconds:F0}/s, {violations.Count} violations");
+                if (options.Log is { } log && (done % 100_000 == 0 || clock.Elapsed - lastReport > ReportEvery))
+                {
+                    lastReport = clock.Elapsed;
+                    log.WriteLine($"{target.Name}: {done:N0} inputs (up to input {i}), {done / clock.Elapsed.TotalSeconds:F0}/s, " +
+                        $"slow once {slowOnce}, {violations.Count} violations");
+                    log.Flush();
+                }
             }
         }
 
