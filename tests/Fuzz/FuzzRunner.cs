@@ -85,9 +85,13 @@ public static class FuzzRunner
         void Work()
         {
             // Each seed once, unmeasured: the first load of each kind compiles its code, which is not the input's time.
+            // The watchdog still watches (as input -1): a seed that hangs is a hang.
             foreach (byte[] seed in mutator.Seeds)
             {
+                currentBytes = seed;
+                Volatile.Write(ref currentStart, Stopwatch.GetTimestamp());
                 try { target.Run(seed, scratch); } catch (Exception) { }
+                Volatile.Write(ref currentStart, 0);
             }
 
             for (long i = options.FirstInput; !Volatile.Read(ref stop) && i - options.FirstInput < options.Inputs && clock.Elapsed < options.Duration; i++)
