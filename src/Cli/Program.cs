@@ -52,7 +52,7 @@ public static class Program
         catch (Exception e) when (CliConsole.IsUserError(e))
         {
             console.Out.Flush();
-            stderr.WriteLine($"mlpipe: error: {LibraryTerms.ToFlags(e.Message)}");
+            stderr.WriteLine($"mlpipe: error: {OneLine(LibraryTerms.ToFlags(e.Message))}");
             return 1;
         }
         finally
@@ -60,4 +60,11 @@ public static class Program
             console.Out.Flush();
         }
     }
+
+    /// <summary>
+    /// The message on one line: some quote the file they reject (System.Text.Json's show the offending text, which may
+    /// span lines), and an error is one line.
+    /// </summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

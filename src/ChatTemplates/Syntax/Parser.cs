@@ -551,7 +551,12 @@ internal sealed class Parser
                 if (Current.Kind == TokenKind.Name)
                     node = new GetAttrExpr(node, Next().Value, at.Line, at.Column);
                 else if (Current.Kind == TokenKind.Integer)
-                    node = new GetItemExpr(node, new LiteralExpr(long.Parse(Next().Value, CultureInfo.InvariantCulture), at.Line, at.Column), at.Line, at.Column);
+                {
+                    Token item = Next();
+                    if (!long.TryParse(item.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long i))
+                        throw Error("integer literal too large", item);
+                    node = new GetItemExpr(node, new LiteralExpr(i, at.Line, at.Column), at.Line, at.Column);
+                }
                 else throw Error($"expected an attribute name after '.', got {Current}");
             }
             else if (IsOp("["))

@@ -95,9 +95,9 @@ public sealed record ModelSource(string Path, ModelFormat Format)
                 files.AddRange(map.EnumerateObject().Select(p => p.Value.GetString()).OfType<string>().Distinct(StringComparer.Ordinal)
                     .Order(StringComparer.Ordinal).Select(shard => System.IO.Path.Combine(Path, shard)));
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)   // the latter: a shard name that is not a string
         {
-            throw new InvalidDataException($"{index}: not valid JSON ({e.Message}); expected a safetensors index with a weight_map.", e);
+            throw new InvalidDataException($"{index}: not valid JSON ({e.Message}); expected a safetensors index with a weight_map of file names.", e);
         }
         return files;
     }

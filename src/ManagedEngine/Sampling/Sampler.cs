@@ -81,6 +81,10 @@ public sealed class Sampler
         for (int i = 0; i < probabilities.Length; i++)
             if (probabilities[i] >= cutoff)
                 _candidates[count++] = new ProbIndex(probabilities[i], i);
+        // None passes only when the probabilities are NaN (non-finite logits, from corrupt weights): pick as the plain
+        // sampler does rather than index an empty nucleus.
+        if (count == 0)
+            return SampleMultinomial(probabilities, coin);
         Span<ProbIndex> candidates = _candidates.AsSpan(0, count);
         candidates.Sort(ProbIndex.DescendingByProbability);
         return SampleNucleus(candidates, topP, coin);

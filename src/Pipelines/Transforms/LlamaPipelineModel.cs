@@ -95,26 +95,46 @@ public static class LlamaPipelineModel
         }
         using (zip)
         {
-            JsonNode manifest = ReadManifest(zip, path);
-            mlContext.Model.Load(Entry(zip, "input-schema.mlnet", path), out inputSchema);
-            var stages = new List<ITransformer>();
-            foreach (JsonNode? stage in manifest["stages"]?.AsArray() ?? throw new InvalidDataException($"{path}: the manifest lists no stages."))
+            try
             {
-                string kind = stage?["kind"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: a stage has no kind.");
-                if (kind == "mlnet")
-                {
-                    string entry = stage!["entry"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: an ML.NET stage names no entry.");
-                    stages.Add(mlContext.Model.Load(Entry(zip, entry, path), out _));
-                }
-                else
-                {
-                    LlamaModelReference model = VerifyModel(stage!["model"] ?? throw new InvalidDataException($"{path}: stage '{kind}' records no model."), path);
-                    LlamaModelReference? candidate = stage["candidate"] is { } c ? VerifyModel(c, path) : null;
-                    stages.Add(StageSettings.Create(kind, stage["options"] ?? new JsonObject(), model, candidate));
-                }
+                return Read(mlContext, zip, path, out inputSchema);
             }
-            return new TransformerChain<ITransformer>([.. stages]);
+            // What the manifest records is read as it is used: a value of the wrong JSON type (InvalidOperationException,
+            // JsonException), options a transform refuses (the ArgumentException family), a model name that resolves to
+            // nothing. Each is a malformed pipeline file, reported with the file's name.
+            catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException
+                                       || e is InvalidDataException && !e.Message.Contains(path, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{path}: not a valid saved pipeline ({e.Message})", e);
+            }
+            catch (FileNotFoundException e) when (!e.Message.Contains(path, StringComparison.Ordinal))
+            {
+                throw new FileNotFoundException($"{path}: {e.Message}", e.FileName, e);
+            }
         }
+    }
+
+    private static TransformerChain<ITransformer> Read(MLContext mlContext, ZipArchive zip, string path, out DataViewSchema inputSchema)
+    {
+        JsonNode manifest = ReadManifest(zip, path);
+        mlContext.Model.Load(Entry(zip, "input-schema.mlnet", path), out inputSchema);
+        var stages = new List<ITransformer>();
+        foreach (JsonNode? stage in manifest["stages"]?.AsArray() ?? throw new InvalidDataException($"{path}: the manifest lists no stages."))
+        {
+            string kind = stage?["kind"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: a stage has no kind.");
+            if (kind == "mlnet")
+            {
+                string entry = stage!["entry"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: an ML.NET stage names no entry.");
+                stages.Add(mlContext.Model.Load(Entry(zip, entry, path), out _));
+            }
+            else
+            {
+                LlamaModelReference model = VerifyModel(stage!["model"] ?? throw new InvalidDataException($"{path}: stage '{kind}' records no model."), path);
+                LlamaModelReference? candidate = stage["candidate"] is { } c ? VerifyModel(c, path) : null;
+                stages.Add(StageSettings.Create(kind, stage["options"] ?? new JsonObject(), model, candidate));
+            }
+        }
+        return new TransformerChain<ITransformer>([.. stages]);
     }
 
     private static IEnumerable<ITransformer> Flatten(ITransformer model) =>

@@ -160,4 +160,24 @@ public class SamplerTests
         var sampler = new Sampler(10, SamplingOptions.Greedy);
         Assert.Throws<ArgumentException>(() => sampler.Sample(new float[9]));
     }
+
+    /// <summary>
+    /// Corrupt weights (a NaN in a llama2.c file, found by fuzzing `mlpipe generate`) give NaN logits: every sampler
+    /// still returns a token id in range instead of indexing an empty nucleus.
+    /// </summary>
+    [Theory]
+    [InlineData(0.8f, 0.9f, 0)]
+    [InlineData(0.8f, 1f, 0)]
+    [InlineData(0.8f, 0.9f, 3)]
+    [InlineData(0f, 0.9f, 0)]
+    public void Non_finite_logits_still_give_a_token_in_range(float temperature, float topP, int topK)
+    {
+        var sampler = new Sampler(8, new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, Seed = 1 });
+        for (int i = 0; i < 20; i++)
+        {
+            float[] logits = [float.NaN, 1, float.NaN, 2, float.PositiveInfinity, 0, float.NaN, 1];
+            if (i % 2 == 0) Array.Fill(logits, float.NaN);
+            Assert.InRange(sampler.Sample(logits), 0, 7);
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MlPipelines.ManagedEngine.IO;
 
 namespace MlPipelines.ManagedEngine.Formats.Safetensors;
 
@@ -37,6 +38,7 @@ internal static class SafetensorsHeader
 
         using (document)
         {
+            JsonText.CheckStrings(json.Span, document.RootElement, message => Invalid(path, $"the {json.Length}-byte header {message}; expected a JSON object of tensor entries"));
             JsonElement root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw Invalid(path, $"the header is a JSON {Kind(root)}; expected an object of tensor entries");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MlPipelines.ManagedEngine.IO;
 
 namespace MlPipelines.ManagedEngine.Formats.Safetensors;
 
@@ -33,6 +34,15 @@ internal static class SmallJsonFile
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not valid JSON ({e.Message}); expected {expected}");
+        }
+        try
+        {
+            JsonText.CheckStrings(bytes, document.RootElement, message => new InvalidDataException($"{path}: {message}; expected {expected}"));
+        }
+        catch
+        {
+            document.Dispose();
+            throw;
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {

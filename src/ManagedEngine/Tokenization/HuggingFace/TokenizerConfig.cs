@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MlPipelines.ManagedEngine.IO;
 
 namespace MlPipelines.ManagedEngine.Tokenization.HuggingFace;
 
@@ -34,6 +35,7 @@ internal sealed record TokenizerConfig(string? BosToken, string? EosToken, bool?
         }
         using (doc)
         {
+            JsonText.CheckStrings(data, doc.RootElement, message => new InvalidDataException($"'{name}' is not a valid tokenizer_config.json: {message}"));
             JsonElement root = f.Object(doc.RootElement, "$");
             return new TokenizerConfig(TokenName(f, root, "bos_token"), TokenName(f, root, "eos_token"),
                 f.Optional(root, "add_bos_token") is JsonElement b ? f.Bool(b, "$.add_bos_token") : null,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MlPipelines.ManagedEngine.IO;
 
 namespace MlPipelines.ManagedEngine.Tokenization.HuggingFace;
 
@@ -26,6 +27,7 @@ internal static class TokenizerJsonReader
         }
         using (doc)
         {
+            JsonText.CheckStrings(data, doc.RootElement, message => new InvalidDataException($"'{name}' is not a valid {Kind}: {message}"));
             var f = new JsonFields(name, Kind);
             JsonElement root = f.Object(doc.RootElement, "$");
             JsonElement model = f.Object(f.Required(root, "model", "$"), "$.model");
@@ -50,6 +52,11 @@ internal static class TokenizerJsonReader
                 : ([], []);
 
             int size = Math.Max(bpe.Size, added.Count == 0 ? 0 : added.Max(t => t.Id) + 1);
+            // The post-processor's ids are read before the vocabulary's size is known; an id past it would be encoded
+            // into every sequence and then refused by Decode.
+            foreach (int id in prefix.Concat(suffix))
+                if (id >= size)
+                    throw f.Bad("$.post_processor", $"adds the token id {id}, beyond the {size} tokens of the file");
             if (expectedVocabSize is int expected && size != expected)
                 throw new InvalidDataException($"'{name}' is not a valid tokenizer for this model: it has {size} tokens, but the model's vocabulary has {expected}.");
 

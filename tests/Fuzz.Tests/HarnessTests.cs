@@ -1,0 +1,74 @@
+namespace MlPipelines.Fuzz.Tests;
+
+/// <summary>The harness itself: mutants are reproducible, and each kind of contract violation is caught.</summary>
+public class HarnessTests(SeedFilesFixture f) : IClassFixture<SeedFilesFixture>
+{
+    /// <summary>A target whose behaviour each test chooses.</summary>
+    private sealed class ScriptedTarget(Action<byte[], ScratchDirectory> run) : FuzzTarget
+    {
+        public override string Name => "scripted";
+        public override string EntryPoint => "a test";
+        public override IReadOnlyList<byte[]> CreateSeeds(SeedFiles seeds) => [[1, 2, 3, 4, 5, 6, 7, 8]];
+        public override void Run(byte[] input, ScratchDirectory scratch) => run(input, scratch);
+    }
+
+    private FuzzResult RunScripted(Action<byte[], ScratchDirectory> run, int inputs = 20) =>
+        FuzzRunner.Run(new ScriptedTarget(run), f.Seeds, new FuzzOptions { Inputs = inputs, HangLimit = TimeSpan.FromMilliseconds(200) });
+
+    [Fact]
+    public void The_same_seed_and_input_number_give_the_same_mutant_and_others_differ()
+    {
+        FuzzTarget target = FuzzTargets.Get("llama2c");
+        var seeds = target.CreateSeeds(f.Seeds);
+        var a = new Mutator(target, seeds);
+        var b = new Mutator(target, seeds);
+        Assert.Equal(a.Mutant(5, 123), b.Mutant(5, 123));
+        var distinct = Enumerable.Range(1, 40).Select(i => Convert.ToBase64String(a.Mutant(5, i))).Distinct().Count();
+        Assert.True(distinct > 30, $"only {distinct} distinct mutants of 40");
+    }
+
+    [Fact]
+    public void An_allowed_exception_naming_the_file_is_a_rejection()
+    {
+        FuzzResult r = RunScripted((_, s) => throw new InvalidDataException($"{s.File("x")}: bad"));
+        Assert.Empty(r.Violations);
+        Assert.Equal(20, r.Rejected);
+    }
+
+    [Fact]
+    public void Another_exception_type_is_a_violation()
+    {
+        FuzzResult r = RunScripted((_, _) => throw new IndexOutOfRangeException("boom"));
+        Assert.Contains("IndexOutOfRangeException", Assert.Single(r.Violations).Detail);
+    }
+
+    [Fact]
+    public void A_message_that_does_not_name_the_file_is_a_violation()
+    {
+        FuzzResult r = RunScripted((_, _) => throw new InvalidDataException("bad header"));
+        Assert.Contains("does not name the file", Assert.Single(r.Violations).Detail);
+    }
+
+    [Fact]
+    public void An_allocation_far_larger_than_the_input_is_a_violation()
+    {
+        FuzzResult r = RunScripted((input, _) => GC.KeepAlive(new byte[FuzzContract.AllocationSlackBytes + 1024 * 1024]), inputs: 2);
+        Assert.StartsWith("allocation", Assert.Single(r.Violations).Signature);
+    }
+
+    [Fact]
+    public void An_input_that_runs_past_the_hang_limit_is_a_violation()
+    {
+        FuzzResult r = RunScripted((_, _) => Thread.Sleep(Timeout.Infinite), inputs: 1);
+        Assert.Equal("hang", Assert.Single(r.Violations).Signature);
+    }
+
+    [Fact]
+    public void The_minimiser_keeps_the_violation_and_drops_what_does_not_matter()
+    {
+        // Breaks the contract whenever the input holds the byte 0x42.
+        var target = new ScriptedTarget((input, _) => { if (input.Contains((byte)0x42)) throw new NullReferenceException(); });
+        byte[] input = [.. Enumerable.Range(0, 300).Select(i => (byte)(i == 77 ? 0x42 : 0))];
+        Assert.Equal(new byte[] { 0x42 }, Minimizer.Minimize(target, f.Seeds, input));
+    }
+}
