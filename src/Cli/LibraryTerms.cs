@@ -10,6 +10,7 @@ internal static class LibraryTerms
     [
         ("EmbedJobOptions.Restart", "--restart"),
         ("EmbedJobOptions.Column", "--column"),
+        ("EmbedClusterOptions.ConnectionString", "--connection-string"),
         ("EmbedJobOptions.OutputFormat", "--output-format"),
         ("EngineOptions.FallbackToCpu", "--fallback-to-cpu"),
         ("EngineOptions.Threads", "--threads"),

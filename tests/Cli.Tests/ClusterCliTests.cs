@@ -74,6 +74,15 @@ public class ClusterCliTests(ITestOutputHelper log)
         }
         Assert.Equal(File.ReadAllBytes(reference), File.ReadAllBytes(output));
         Assert.Contains("embed: 6,000 rows by", client.Stderr);
+
+        // The same command again reconnects to the finished job; with its output and parts gone it says how to redo it.
+        File.Delete(output);
+        Directory.Delete(EmbedClusterClient.PartsDirectoryFor(output), recursive: true);
+        using var again = Start(["embed", "--cluster", clusterId, "--gateways", $"{ports[1]}", "-i", input, "-o", output, "--batch-size", "8", "--shard-rows", "200"]);
+        Assert.True(again.Process.WaitForExit(Hang), "the second client did not finish");
+        Assert.Equal(1, again.Process.ExitCode);
+        Assert.Contains("completed earlier", again.Stderr);
+        Assert.Contains("--restart", again.Stderr);
     }
 
     [Fact]

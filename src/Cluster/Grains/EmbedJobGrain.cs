@@ -34,7 +34,7 @@ internal sealed class EmbedJobGrain(
             if (S.Spec != spec)
                 throw new ArgumentException(
                     $"Job '{this.GetPrimaryKeyString()}' was submitted with other settings ({Describe(S.Spec)}); now: {Describe(spec)}. " +
-                    "Cancel it, or submit with restart to start it over with the new settings.");
+                    "Cancel it, or submit it with restart (EmbedJobOptions.Restart) to start it over with the new settings.");
             return Status(includeParts: true);
         }
         _leases.Clear();

@@ -132,6 +132,9 @@ public sealed class EmbedClusterClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(completed);
         if (completed.State != ClusterJobState.Completed || completed.Spec is null)
             throw new InvalidOperationException($"Job '{completed.JobId}' is {completed.State}, not completed: it has no manifest yet.");
+        if (!Directory.Exists(completed.Spec.PartsDirectory))
+            throw new DirectoryNotFoundException(
+                $"Job '{completed.JobId}' completed earlier, but its parts folder {completed.Spec.PartsDirectory} is gone. Submit it again with restart (EmbedJobOptions.Restart) to embed it anew.");
         EmbedShardManifest manifest = EmbedShardManifest.Create(completed.Spec.Format(), completed.Dimension,
             completed.Parts.Select(p => new EmbedShardPart(p.Shard, p.File, p.FirstRow, p.Rows, p.Bytes, p.Sha256)));
         manifest.Save(completed.Spec.PartsDirectory);

@@ -108,7 +108,7 @@ public sealed record EmbedClusterOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(ClusterId);
         ArgumentException.ThrowIfNullOrWhiteSpace(ServiceId);
         if ((Clustering != ClusteringKind.Localhost || EffectiveStorage is JobStorageKind.Redis or JobStorageKind.AdoNet) && string.IsNullOrWhiteSpace(ConnectionString))
-            throw new ArgumentException($"{Clustering} clustering and {EffectiveStorage} storage need a connection string (ConnectionString).", nameof(ConnectionString));
+            throw new ArgumentException($"{Clustering} clustering and {EffectiveStorage} storage need a connection string (EmbedClusterOptions.ConnectionString).", nameof(ConnectionString));
         foreach (int port in GatewayPorts.Append(SiloPort).Append(GatewayPort).Append(PrimarySiloPort))
             if (port is < 1 or > 65535) throw new ArgumentOutOfRangeException(nameof(GatewayPorts), port, "A port must be between 1 and 65535.");
         if (LeaseTimeout < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseTimeout), LeaseTimeout, "The lease timeout must be at least a second.");
