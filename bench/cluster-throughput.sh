@@ -32,11 +32,18 @@ done
 sleep 5   # the preloaded model
 job() {  # cluster gateways round
   dotnet "$cli" embed --cluster "$1" --gateways "$2" --model "$model" -i "$work/in.txt" -o "$work/out-$1-$3.csv" \
-    --shard-rows "$shard" --batch-size 16 2>&1 | grep -o '[0-9,]* rows/s' | tail -1
+    --shard-rows "$shard" --batch-size 16 >"$work/job-$1-$3.log" 2>&1
+  # The job's rate (submission to the last shard), then each silo's own rate (its embedding time).
+  echo "$(grep -o '[0-9,]* rows/s' "$work/job-$1-$3.log" | tail -1) [$(grep ' completed: ' "$work/job-$1-$3.log" | tail -1 | sed 's/.*rows (\(.*\))/\1/')]"
 }
 echo "date: $(date -u +%FT%TZ); $(nproc) cores; $(lscpu | sed -n 's/^Model name: *//p'); $rows rows; model $model"
+plain() {  # the machine's own ceiling: one-process `mlpipe embed --threads 1`, alone and two side by side
+  dotnet "$cli" embed --model "$model" -i "$work/in.txt" -o "$work/plain-$1.csv" --threads 1 --batch-size 16 2>&1 | grep -o '[0-9,]* rows/s' | tail -1
+  rm -f "$work/plain-$1.csv"
+}
 for ((r = 1; r <= rounds; r++)); do
   one=$(job one 32001 "$r"); two=$(job two 32011,32012 "$r")
-  echo "round $r: one silo $one, two silos $two"
+  alone=$(plain a); pair=$( (plain b & plain c; wait) | tr '\n' ' ')
+  echo "round $r: one silo $one, two silos $two; one process alone $alone, two processes side by side $pair"
 done
 cmp "$work/out-one-1.csv" "$work/out-two-1.csv" && echo "outputs identical"
