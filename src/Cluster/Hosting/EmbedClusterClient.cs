@@ -35,8 +35,7 @@ public sealed class EmbedClusterClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
+        HostApplicationBuilder builder = Hosts.CreateBuilder();
         builder.UseOrleansClient(client =>
         {
             switch (options.Clustering)
@@ -62,16 +61,7 @@ public sealed class EmbedClusterClient : IAsyncDisposable
                     c.ServiceId = options.ServiceId;
                 });
         });
-        IHost host = builder.Build();
-        try
-        {
-            await host.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            host.Dispose();
-            throw;
-        }
+        IHost host = await Hosts.StartAsync(builder, cancellationToken);
         return new EmbedClusterClient(host.Services.GetRequiredService<IClusterClient>(), host);
     }
 

@@ -18,22 +18,9 @@ public static class EmbedSilo
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        if (logging is not null) builder.Logging.AddProvider(logging);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        HostApplicationBuilder builder = Hosts.CreateBuilder(logging);
         builder.UseOrleans(silo => Configure(silo, options));
-        IHost host = builder.Build();
-        try
-        {
-            await host.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            host.Dispose();
-            throw;
-        }
-        return host;
+        return await Hosts.StartAsync(builder, cancellationToken);
     }
 
     /// <summary>
