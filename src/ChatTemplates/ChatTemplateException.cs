@@ -35,6 +35,8 @@ public sealed class ChatTemplateException : Exception
     /// </summary>
     public bool RaisedByTemplate { get; }
 
+    // A template may raise with no words at all (raise_exception() or raise_exception('')); the exception still says what happened.
     private static string Format(string message, int line, int column, bool raised) =>
-        raised || line <= 0 ? message : $"line {line}, column {column}: {message}";
+        raised && string.IsNullOrWhiteSpace(message) ? "the chat template refused the conversation (raise_exception, without a message)"
+        : raised || line <= 0 ? message : $"line {line}, column {column}: {message}";
 }
