@@ -71,4 +71,32 @@ public class HarnessTests(SeedFilesFixture f) : IClassFixture<SeedFilesFixture>
         byte[] input = [.. Enumerable.Range(0, 300).Select(i => (byte)(i == 77 ? 0x42 : 0))];
         Assert.Equal(new byte[] { 0x42 }, Minimizer.Minimize(target, f.Seeds, input));
     }
+
+    [Fact]
+    public void Under_libFuzzer_a_breach_is_thrown_and_an_allowed_refusal_is_not()
+    {
+        // What SharpFuzz reports to libFuzzer as a crash is an exception escaping LibFuzzerMode.Check.
+        using var scratch = new ScratchDirectory("libfuzzer-check");
+        var refuses = new ScriptedTarget((_, s) => throw new InvalidDataException($"{s.File("x")}: bad"));
+        LibFuzzerMode.Check(refuses, [1, 2, 3], scratch, TimeSpan.FromSeconds(10));
+
+        var breaks = new ScriptedTarget((_, _) => throw new IndexOutOfRangeException("boom"));
+        var e = Assert.Throws<LibFuzzerMode.ContractViolationException>(() => LibFuzzerMode.Check(breaks, [1, 2, 3], scratch, TimeSpan.FromSeconds(10)));
+        Assert.Contains("IndexOutOfRangeException", e.Message);
+        Assert.IsType<IndexOutOfRangeException>(e.InnerException);
+
+        var allocates = new ScriptedTarget((_, _) => GC.KeepAlive(new byte[FuzzContract.AllocationSlackBytes + 1024 * 1024]));
+        e = Assert.Throws<LibFuzzerMode.ContractViolationException>(() => LibFuzzerMode.Check(allocates, [1, 2, 3], scratch, TimeSpan.FromSeconds(10)));
+        Assert.Contains("allocation", e.Message);
+    }
+
+    [Fact]
+    public void An_input_slow_on_processor_time_twice_is_a_breach()
+    {
+        using var scratch = new ScratchDirectory("slow-check");
+        var spins = new ScriptedTarget((_, _) => { var w = System.Diagnostics.Stopwatch.StartNew(); while (w.ElapsedMilliseconds < 150) { } });
+        InputOutcome outcome = InputCheck.Run(spins, [1], scratch, TimeSpan.FromMilliseconds(20));
+        Assert.Equal("slow", Assert.Single(outcome.Breaches).Kind);
+        Assert.True(outcome.Loaded);
+    }
 }

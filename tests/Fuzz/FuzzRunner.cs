@@ -69,16 +69,16 @@ public static class FuzzRunner
         bool stop = false;
         var clock = Stopwatch.StartNew();
 
-        void Record(string kind, string detail, Exception? failure, long input, byte[] bytes)
+        void Record(ContractBreach breach, long input, byte[] bytes)
         {
-            string signature = FuzzContract.Signature(kind, failure);
+            string signature = breach.Signature;
             lock (violations)
             {
                 if (!signatures.Add(signature) || violations.Count >= MaxDistinct) return;
-                var v = new Violation(target.Name, options.Seed, input, signature, detail, bytes);
+                var v = new Violation(target.Name, options.Seed, input, signature, breach.Detail, bytes);
                 violations.Add(v);
                 Save(v, options.SaveFailuresTo);
-                options.Log?.WriteLine($"{target.Name}: VIOLATION at input {input} (seed {options.Seed}): {signature}\n  {detail.Split('\n')[0]}");
+                options.Log?.WriteLine($"{target.Name}: VIOLATION at input {input} (seed {options.Seed}): {signature}\n  {breach.Detail.Split('\n')[0]}");
             }
         }
 
@@ -99,40 +99,15 @@ public static class FuzzRunner
                 byte[] input = mutator.Mutant(options.Seed, i);
                 currentBytes = input;
                 Volatile.Write(ref currentInput, i);
-                long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
-                TimeSpan cpuBefore = ThreadCpuTime.Now();
                 Volatile.Write(ref currentStart, Stopwatch.GetTimestamp());
-                try
-                {
-                    target.Run(input, scratch);
-                    loaded++;
-                }
-                catch (Exception e)
-                {
-                    if (FuzzContract.Check(target, e, scratch) is { } problem)
-                        Record("exception", problem + "\n" + e, e, i, input);
-                    else
-                        rejected++;
-                }
-                TimeSpan cpu = ThreadCpuTime.Now() - cpuBefore;
+                InputOutcome outcome = InputCheck.Run(target, input, scratch, options.HangLimit);
                 Volatile.Write(ref currentStart, 0);
-                long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
-                mostAllocated = Math.Max(mostAllocated, allocated);
-                slowest = cpu > slowest ? cpu : slowest;
-                long cap = FuzzContract.AllocationCap(target, input.Length);
-                if (allocated > cap)
-                    Record("allocation", $"allocated {allocated:N0} bytes for a {input.Length:N0}-byte input (cap {cap:N0})", null, i, input);
-                if (cpu > options.HangLimit)
-                {
-                    // A collection or the JIT can stretch any input once: it is slow only if it is slow again.
-                    TimeSpan again = ThreadCpuTime.Now();
-                    try { target.Run(input, scratch); } catch (Exception) { }
-                    TimeSpan second = ThreadCpuTime.Now() - again;
-                    if (second > options.HangLimit)
-                        Record("slow", $"took {cpu.TotalMilliseconds:F0} ms, then {second.TotalMilliseconds:F0} ms of processor time (limit {options.HangLimit.TotalMilliseconds:F0} ms)", null, i, input);
-                    else
-                        slowOnce++;
-                }
+                if (outcome.Loaded) loaded++;
+                else if (!outcome.Breaches.Any(b => b.Kind == "exception")) rejected++;
+                foreach (ContractBreach b in outcome.Breaches) Record(b, i, input);
+                if (outcome.SlowOnce) slowOnce++;
+                mostAllocated = Math.Max(mostAllocated, outcome.Allocated);
+                slowest = outcome.ProcessorTime > slowest ? outcome.ProcessorTime : slowest;
                 done++;
                 if (options.Log is { } log && (done % 100_000 == 0 || clock.Elapsed - lastReport > ReportEvery))
                 {
@@ -156,7 +131,7 @@ public static class FuzzRunner
             {
                 // Still running well past the limit: a hang. Its thread keeps running in the background.
                 Volatile.Write(ref stop, true);
-                Record("hang", $"still running after {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s", null, Volatile.Read(ref currentInput), currentBytes);
+                Record(new ContractBreach("hang", $"still running after {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s", null), Volatile.Read(ref currentInput), currentBytes);
                 hung = true;
                 break;
             }
