@@ -71,6 +71,15 @@ public sealed record ClusterJobStatus
 
     /// <summary>Per shard, the silo that finished it (empty while not done).</summary>
     [Id(15)] public IReadOnlyList<string> DoneBy { get; init; } = [];
+
+    /// <summary>When the last shard was done (null until the job completes).</summary>
+    [Id(16)] public DateTime? CompletedUtc { get; init; }
+
+    /// <summary>
+    /// How long the cluster took, submission to the last shard, by the job grain's clock (null until the job
+    /// completes): the job's own time, without a client's polling delay or the merge.
+    /// </summary>
+    public TimeSpan? Duration => CompletedUtc is { } done ? done - SubmittedUtc : null;
 }
 
 /// <summary>A shard a silo holds a live lease on.</summary>

@@ -45,6 +45,7 @@ internal sealed class EmbedJobGrain(
             SubmittedUtc = DateTime.UtcNow,
         };
         S.State = S.Shards.Count == 0 ? ClusterJobState.Completed : ClusterJobState.Running;
+        if (S.State == ClusterJobState.Completed) S.CompletedUtc = S.SubmittedUtc;
         await job.WriteStateAsync();
         if (S.State == ClusterJobState.Running) await Registry.Add(this.GetPrimaryKeyString());
         return Status(includeParts: true);
@@ -103,7 +104,11 @@ internal sealed class EmbedJobGrain(
         WorkerStats stats = S.Workers.GetValueOrDefault(result.Worker) ?? new WorkerStats(result.Worker, 0, 0, 0);
         S.Workers[result.Worker] = stats with { Shards = stats.Shards + 1, Rows = stats.Rows + record.Rows, Seconds = stats.Seconds + result.Seconds };
         bool completed = S.State == ClusterJobState.Running && S.Shards.All(s => s.Part is not null);
-        if (completed) S.State = ClusterJobState.Completed;
+        if (completed)
+        {
+            S.State = ClusterJobState.Completed;
+            S.CompletedUtc = DateTime.UtcNow;
+        }
         await job.WriteStateAsync();
         if (completed) await Registry.Remove(this.GetPrimaryKeyString());
         return new ShardAccepted(true, completed, null);
@@ -160,6 +165,7 @@ internal sealed class EmbedJobGrain(
             Parts = includeParts && S.State == ClusterJobState.Completed ? S.Shards.Select(s => s.Part!).ToArray() : [],
             Dimension = S.Dimension,
             SubmittedUtc = S.SubmittedUtc,
+            CompletedUtc = S.CompletedUtc,
             ExpiredLeases = S.ExpiredLeases,
             DoneBy = S.Shards.Select(s => s.DoneBy ?? "").ToArray(),
             InProgress = _leases.Where(l => l.Value.ExpiresUtc > now).OrderBy(l => l.Key).Select(l => new ShardInProgress(l.Key, l.Value.Worker)).ToArray(),

@@ -15,6 +15,7 @@ internal sealed class EmbedJobState
     [Id(6)] public DateTime SubmittedUtc { get; set; }
     [Id(7)] public Dictionary<string, WorkerStats> Workers { get; set; } = [];
     [Id(8)] public int ExpiredLeases { get; set; }
+    [Id(9)] public DateTime? CompletedUtc { get; set; }
 }
 
 /// <summary>One shard: its rows, and its part once done. Leases are not persisted: after a restart every unfinished shard is pending again.</summary>

@@ -25,8 +25,9 @@ public class ShardTests(StoriesModelFixture model) : IClassFixture<StoriesModelF
         // Parquet parts of 1000 rows: the merged row groups must not follow the parts' (or the one-process commits').
         await EmbedJob.RunAsync(embedder, new EmbedJobOptions { InputPath = input, OutputPath = single, ParquetPartRows = 1000 });
 
-        IReadOnlyList<EmbedShard> plan = EmbedShard.Plan(1300, shardRows: 250, batchSize: 4);   // rounded up to 252 rows
-        Assert.Equal(6, plan.Count);
+        // Rounded up to 252 rows: four shards of 252, then the last 292 rows in shards of 64 (a quarter, whole batches).
+        IReadOnlyList<EmbedShard> plan = EmbedShard.Plan(1300, shardRows: 250, batchSize: 4);
+        Assert.Equal(9, plan.Count);
         string parts = dir.File("parts");
         var written = new List<EmbedShardPart>();
         foreach (EmbedShard shard in plan.Reverse())
@@ -46,6 +47,13 @@ public class ShardTests(StoriesModelFixture model) : IClassFixture<StoriesModelF
         Assert.All(plan, s => Assert.Equal(0, s.FirstRow % 16));
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), plan.SelectMany(s => Enumerable.Range(0, (int)s.Rows).Select(r => s.FirstRow + r)));
         Assert.Equal(112, plan[0].Rows);
+        // The last two shards' worth of rows (from 784) in quarter shards of 32 rows (28 rounded up to whole batches).
+        Assert.Equal([.. Enumerable.Repeat(112L, 7), 32, 32, 32, 32, 32, 32, 24], plan.Select(s => s.Rows));
+        Assert.Equal(Enumerable.Range(0, plan.Count), plan.Select(s => s.Number));
+        // Plans of fewer than four shards keep the size asked for; from four on the last two are cut in quarters.
+        Assert.Equal([112L, 112, 112], EmbedShard.Plan(336, 100, 16).Select(s => s.Rows));
+        Assert.Equal([112L, 112, 32, 32, 32, 32, 32, 32, 32], EmbedShard.Plan(448, 100, 16).Select(s => s.Rows));
+        Assert.Single(EmbedShard.Plan(10, 112, 16));
         Assert.Empty(EmbedShard.Plan(0, 100, 16));
         Assert.Throws<ArgumentOutOfRangeException>(() => EmbedShard.Plan(10_000_000_000, shardRows: 1, batchSize: 1));
     }
