@@ -64,6 +64,7 @@ public sealed class TransformerModel : ILanguageModel
         else if (stored is not null)
         {
             StoredWeights = stored;
+            QueryKeyRowsInHalves = stored.RotaryHalves;
             Blocks = stored.Layers.Select(l => new BlockWeights(l.RmsAttention,
                 Projection.Of(l.Wq), Projection.Of(l.Wk), Projection.Of(l.Wv), Projection.Of(l.Wo),
                 l.RmsFfn, Projection.Of(l.W1), Projection.Of(l.W2), Projection.Of(l.W3))).ToArray();
@@ -116,6 +117,9 @@ public sealed class TransformerModel : ILanguageModel
         StoredWeights is not null ? "This model holds its weights as stored; see StoredWeights." : "This model holds int8 weights; see QuantizedWeights.");
 
     internal RopeTable Rope { get; }
+
+    /// <summary>Whether q and k come out of their projections in Hugging Face's order (see <see cref="StoredLlamaWeights.RotaryHalves"/>).</summary>
+    internal bool QueryKeyRowsInHalves { get; }
 
     /// <inheritdoc />
     public EngineDescription Description => new()

@@ -224,8 +224,16 @@ public sealed unsafe class TransformerSession : IModelSession
                 }
                 for (int t = 0; t < m; t++)
                 {
-                    _model.Rope.Rotate(_q.AsSpan(t * qDim, qDim), pos + t);
-                    _model.Rope.Rotate(newKeys.Slice(t * kvDim, kvDim), pos + t);
+                    if (_model.QueryKeyRowsInHalves)
+                    {
+                        _model.Rope.RotateHalvesIntoPairs(_q.AsSpan(t * qDim, qDim), pos + t);
+                        _model.Rope.RotateHalvesIntoPairs(newKeys.Slice(t * kvDim, kvDim), pos + t);
+                    }
+                    else
+                    {
+                        _model.Rope.Rotate(_q.AsSpan(t * qDim, qDim), pos + t);
+                        _model.Rope.Rotate(newKeys.Slice(t * kvDim, kvDim), pos + t);
+                    }
                 }
                 if (_f16)
                 {

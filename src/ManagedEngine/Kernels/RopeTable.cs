@@ -83,4 +83,33 @@ public sealed class RopeTable
             }
         }
     }
+
+    /// <summary>
+    /// Rotates every head of <paramref name="vector"/>, whose elements are in Hugging Face's order (each head's first
+    /// half holds the rotary pairs' first elements, its second half their second ones), and leaves the result in
+    /// <see cref="Rotate"/>'s order (pairs adjacent): the same products, in the same order, as reordering the rows of the
+    /// projection first and rotating then — bit for bit — without a reordered copy of the weights.
+    /// </summary>
+    public void RotateHalvesIntoPairs(Span<float> vector, int position)
+    {
+        if ((uint)position >= (uint)MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} is outside the RoPE table of {MaxPositions} positions.");
+        if (vector.Length % HeadDim != 0)
+            throw new ArgumentException($"Vector length {vector.Length} is not a multiple of the head size {HeadDim}.", nameof(vector));
+        int pairs = HeadDim / 2;
+        ReadOnlySpan<float> cos = _cos.AsSpan(position * pairs, pairs);
+        ReadOnlySpan<float> sin = _sin.AsSpan(position * pairs, pairs);
+        Span<float> head = HeadDim <= 512 ? stackalloc float[HeadDim] : new float[HeadDim];
+        for (int start = 0; start < vector.Length; start += HeadDim)
+        {
+            Span<float> v = vector.Slice(start, HeadDim);
+            v.CopyTo(head);
+            for (int p = 0; p < pairs; p++)
+            {
+                float v0 = head[p], v1 = head[pairs + p];
+                v[2 * p] = v0 * cos[p] - v1 * sin[p];
+                v[2 * p + 1] = v0 * sin[p] + v1 * cos[p];
+            }
+        }
+    }
 }

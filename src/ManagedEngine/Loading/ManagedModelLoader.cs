@@ -27,6 +27,8 @@ public static class ManagedModelLoader
             return new TransformerModel(Llama2cQ80Checkpoint.Load(model.Path), threads) { KvCache = kvCache };
         if (model.Format == ModelFormat.Gguf && !quantize)
             return new TransformerModel(Formats.Gguf.GgufCheckpoint.LoadStored(model.Path), threads) { KvCache = kvCache };
+        if (model.Format == ModelFormat.HuggingFace && !quantize)
+            return new TransformerModel(Formats.Safetensors.HuggingFaceCheckpoint.LoadStored(model.Path), threads) { KvCache = kvCache };
         var weights = model.Source.LoadWeights();
         if (!quantize)
             return new TransformerModel(weights, threads) { KvCache = kvCache };

@@ -35,6 +35,14 @@ public sealed class StoredLlamaWeights : IDisposable
     internal StoredMatrix Classifier { get; }
 
     /// <summary>
+    /// Whether the q and k projections' rows are in Hugging Face's order (within each head, the first half holds the
+    /// rotary pairs' first elements, the second half their second ones) rather than Meta's and GGUF's (pairs adjacent).
+    /// Such rows are used as stored, and the forward pass rotates them as they are
+    /// (<see cref="Kernels.RopeTable.RotateHalvesIntoPairs"/>).
+    /// </summary>
+    internal bool RotaryHalves { get; init; }
+
+    /// <summary>
     /// The formats of the matrices as <see cref="Loading.ModelWeightFormat"/> spells them: "Q8_0", or
     /// "mixed (Q4_K 71%, Q6_K 29%)" (shares of the matrices' bytes, largest first).
     /// </summary>

@@ -49,13 +49,7 @@ public static class HuggingFaceCheckpoint
     /// <inheritdoc cref="Load(string)" path="/exception"/>
     public static LlamaWeights Load(string directory, out long convertedBytes)
     {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"{directory}: no such directory; expected a Hugging Face model directory (config.json and model.safetensors).");
-        string configPath = Path.Combine(directory, ConfigFileName);
-        if (!File.Exists(configPath))
-            throw new FileNotFoundException($"{directory}: holds no {ConfigFileName}; expected a Hugging Face model directory.", configPath);
-
+        string configPath = CheckDirectory(directory);
         HuggingFaceConfig config = HuggingFaceConfig.Load(configPath);
         var memory = new WeightMemory();
         try
@@ -70,5 +64,41 @@ public static class HuggingFaceCheckpoint
             memory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads the weights of <paramref name="directory"/> as stored: F32, F16 and BF16 matrices are used in place from the
+    /// file mappings (q and k in their Hugging Face row order, which the forward pass rotates as such), so loading costs
+    /// no more memory than the files' pages; only norm weights (and a matrix misaligned in its file) are converted.
+    /// The model computes bit for bit what <see cref="Load(string)"/>'s widened weights compute.
+    /// </summary>
+    /// <inheritdoc cref="Load(string)" path="/exception"/>
+    public static WeightStorage.StoredLlamaWeights LoadStored(string directory)
+    {
+        string configPath = CheckDirectory(directory);
+        HuggingFaceConfig config = HuggingFaceConfig.Load(configPath);
+        var memory = new WeightMemory();
+        try
+        {
+            SafetensorsTensorSet tensors = SafetensorsTensorSet.Open(directory, memory);
+            return new LlamaTensorReader(tensors, config, configPath, memory).ReadStored(directory);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The path of <paramref name="directory"/>'s config.json, once both are known to exist.</summary>
+    private static string CheckDirectory(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"{directory}: no such directory; expected a Hugging Face model directory (config.json and model.safetensors).");
+        string configPath = Path.Combine(directory, ConfigFileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{directory}: holds no {ConfigFileName}; expected a Hugging Face model directory.", configPath);
+        return configPath;
     }
 }

@@ -15,8 +15,10 @@ internal sealed unsafe class LlamaTensorReader(SafetensorsTensorSet tensors, Hug
     /// <summary>A tensor found and checked; <paramref name="RotaryHeadDim"/> &gt; 0 when its rows must be un-permuted.</summary>
     private readonly record struct Planned(SafetensorsFile File, SafetensorsTensor Tensor, int RotaryHeadDim = 0);
 
-    /// <summary>Reads all weights; <paramref name="source"/> becomes <see cref="LlamaWeights.Source"/>.</summary>
-    public LlamaWeights Read(string source)
+    /// <summary>Every tensor found and checked: the embedding, each layer's nine, the final norm, and the classifier unless tied.</summary>
+    private sealed record PlannedModel(Planned Embedding, Planned[][] Layers, Planned FinalNorm, Planned? Classifier);
+
+    private PlannedModel PlanAll()
     {
         CheckForeignTensors();
         int dim = hf.HiddenSize, hidden = hf.IntermediateSize, vocab = hf.VocabSize;
@@ -44,9 +46,15 @@ internal sealed unsafe class LlamaTensorReader(SafetensorsTensorSet tensors, Hug
         // lm_head is overwritten), and checkpoints saved with tied weights omit it altogether.
         bool shared = hf.TieWordEmbeddings || !tensors.TryGet(Classifier, out _, out _);
         Planned? classifier = shared ? null : Plan(Classifier, vocab, dim, "[vocab_size, hidden_size]");
+        return new PlannedModel(embedding, layers, finalNorm, classifier);
+    }
 
-        WeightTensor embeddingWeights = Materialise(embedding);
-        var layerWeights = layers.Select(l => new LayerWeights
+    /// <summary>Reads all weights as fp32; <paramref name="source"/> becomes <see cref="LlamaWeights.Source"/>.</summary>
+    public LlamaWeights Read(string source)
+    {
+        PlannedModel p = PlanAll();
+        WeightTensor embeddingWeights = Materialise(p.Embedding);
+        var layerWeights = p.Layers.Select(l => new LayerWeights
         {
             RmsAttention = Materialise(l[0]),
             Wq = Materialise(l[1]),
@@ -58,9 +66,45 @@ internal sealed unsafe class LlamaTensorReader(SafetensorsTensorSet tensors, Hug
             W2 = Materialise(l[7]),
             W3 = Materialise(l[8]),
         }).ToArray();
-        ModelConfig config = hf.ToModelConfig() with { SharedClassifier = shared };
-        return new LlamaWeights(config, embeddingWeights, layerWeights, Materialise(finalNorm),
-            classifier is { } c ? Materialise(c) : embeddingWeights, memory, source);
+        ModelConfig config = hf.ToModelConfig() with { SharedClassifier = p.Classifier is null };
+        return new LlamaWeights(config, embeddingWeights, layerWeights, Materialise(p.FinalNorm),
+            p.Classifier is { } c ? Materialise(c) : embeddingWeights, memory, source);
+    }
+
+    /// <summary>
+    /// Reads the weights with every matrix as stored (F32, F16 or BF16), used in place from the mapping, q and k rows
+    /// included: they stay in Hugging Face's order, and the forward pass rotates them as such
+    /// (<see cref="WeightStorage.StoredLlamaWeights.RotaryHalves"/>). Only norm weights, and a matrix whose data sits
+    /// off its element boundary (the format allows it), are converted to fp32 buffers. <paramref name="source"/> becomes
+    /// <see cref="WeightStorage.StoredLlamaWeights.Source"/>; the weights own <see cref="WeightMemory"/> from here on.
+    /// </summary>
+    public WeightStorage.StoredLlamaWeights ReadStored(string source)
+    {
+        PlannedModel p = PlanAll();
+        WeightStorage.StoredMatrix embedding = Stored(p.Embedding);
+        var layers = p.Layers.Select(l => new WeightStorage.StoredLayer(Materialise(l[0]),
+            Stored(l[1]), Stored(l[2]), Stored(l[3]), Stored(l[4]), Materialise(l[5]), Stored(l[6]), Stored(l[7]), Stored(l[8]))).ToArray();
+        ModelConfig config = hf.ToModelConfig() with { SharedClassifier = p.Classifier is null };
+        return new WeightStorage.StoredLlamaWeights(config, embedding, layers, Materialise(p.FinalNorm),
+            p.Classifier is { } c ? Stored(c) : embedding, memory, source) { RotaryHalves = true };
+    }
+
+    /// <summary>A matrix as stored, in its file's row order; an fp32 copy when its data is not aligned to its element size.</summary>
+    private WeightStorage.StoredMatrix Stored(Planned p)
+    {
+        SafetensorsTensor t = p.Tensor;
+        byte* data = p.File.DataPointer(t);
+        int rows = (int)t.Shape[0], cols = (int)(t.ElementCount / rows);
+        WeightStorage.WeightFormat format = t.DType switch
+        {
+            SafetensorsDType.F16 => WeightStorage.WeightFormat.F16,
+            SafetensorsDType.BF16 => WeightStorage.WeightFormat.BF16,
+            _ => WeightStorage.WeightFormat.F32,
+        };
+        if ((nint)data % t.DType.Size() == 0)
+            return new WeightStorage.StoredMatrix(data, format, rows, cols);
+        WeightTensor copy = Materialise(p with { RotaryHeadDim = 0 });   // the same rows, in the same order, as fp32
+        return new WeightStorage.StoredMatrix((byte*)copy.Pointer, WeightStorage.WeightFormat.F32, rows, cols);
     }
 
     /// <summary>

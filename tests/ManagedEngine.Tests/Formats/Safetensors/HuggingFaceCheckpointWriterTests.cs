@@ -50,9 +50,12 @@ public class HuggingFaceCheckpointWriterTests
         using TransformerModel loaded = ManagedModelLoader.LoadModel(dir.File("hf"));
         Assert.Equal(llama3 with { NormEpsilon = loaded.Config.NormEpsilon }, loaded.Config);
         Assert.Equal(llama3.NormEpsilon, loaded.Config.NormEpsilon, 1e-12f);
-        Assert.True(loaded.Weights.Layers[1].Wq.Span.SequenceEqual(w.Layers[1].Wq.Span));
-        Assert.True(loaded.Weights.Layers[0].Wk.Span.SequenceEqual(w.Layers[0].Wk.Span));
-        Assert.True(loaded.Weights.Classifier.Span.SequenceEqual(w.Classifier.Span));
+        using (LlamaWeights read = HuggingFaceCheckpoint.Load(dir.File("hf")))
+        {
+            Assert.True(read.Layers[1].Wq.Span.SequenceEqual(w.Layers[1].Wq.Span));
+            Assert.True(read.Layers[0].Wk.Span.SequenceEqual(w.Layers[0].Wk.Span));
+            Assert.True(read.Classifier.Span.SequenceEqual(w.Classifier.Span));
+        }
 
         using var styledModel = new TransformerModel(styled);
         int[] tokens = [1, 5, 9, 200, 17, 42, 3, 99];
