@@ -65,13 +65,9 @@ public sealed class RopeTable
     /// </summary>
     public void Rotate(Span<float> vector, int position)
     {
-        if ((uint)position >= (uint)MaxPositions)
-            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} is outside the RoPE table of {MaxPositions} positions.");
-        if (vector.Length % HeadDim != 0)
-            throw new ArgumentException($"Vector length {vector.Length} is not a multiple of the head size {HeadDim}.", nameof(vector));
-        int pairs = HeadDim / 2;
-        ReadOnlySpan<float> cos = _cos.AsSpan(position * pairs, pairs);
-        ReadOnlySpan<float> sin = _sin.AsSpan(position * pairs, pairs);
+        int pairs = HeadDim / 2, row = TableRow(vector.Length, position);
+        ReadOnlySpan<float> cos = _cos.AsSpan(row, pairs);
+        ReadOnlySpan<float> sin = _sin.AsSpan(row, pairs);
         for (int head = 0; head < vector.Length; head += HeadDim)
         {
             Span<float> v = vector.Slice(head, HeadDim);
@@ -92,13 +88,9 @@ public sealed class RopeTable
     /// </summary>
     public void RotateHalvesIntoPairs(Span<float> vector, int position)
     {
-        if ((uint)position >= (uint)MaxPositions)
-            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} is outside the RoPE table of {MaxPositions} positions.");
-        if (vector.Length % HeadDim != 0)
-            throw new ArgumentException($"Vector length {vector.Length} is not a multiple of the head size {HeadDim}.", nameof(vector));
-        int pairs = HeadDim / 2;
-        ReadOnlySpan<float> cos = _cos.AsSpan(position * pairs, pairs);
-        ReadOnlySpan<float> sin = _sin.AsSpan(position * pairs, pairs);
+        int pairs = HeadDim / 2, row = TableRow(vector.Length, position);
+        ReadOnlySpan<float> cos = _cos.AsSpan(row, pairs);
+        ReadOnlySpan<float> sin = _sin.AsSpan(row, pairs);
         Span<float> head = HeadDim <= 512 ? stackalloc float[HeadDim] : new float[HeadDim];
         for (int start = 0; start < vector.Length; start += HeadDim)
         {
@@ -111,5 +103,15 @@ public sealed class RopeTable
                 v[2 * p + 1] = v0 * sin[p] + v1 * cos[p];
             }
         }
+    }
+
+    /// <summary>Where <paramref name="position"/>'s cos/sin row starts, once the position and a vector of <paramref name="length"/> floats are checked.</summary>
+    private int TableRow(int length, int position)
+    {
+        if ((uint)position >= (uint)MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(position), $"Position {position} is outside the RoPE table of {MaxPositions} positions.");
+        if (length % HeadDim != 0)
+            throw new ArgumentException($"Vector length {length} is not a multiple of the head size {HeadDim}.", "vector");
+        return position * (HeadDim / 2);
     }
 }
