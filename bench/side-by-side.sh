@@ -13,7 +13,7 @@ set -euo pipefail
 bin="$1"; cli="$2"; rounds="$3"; shift 3
 work="$(mktemp -d "${TMPDIR:-/tmp}/mlpipe-sbs.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-echo "date: $(date -u +%FT%TZ); $(nproc) cores; $(lscpu | sed -n 's/^Model name: *//p'); llama.cpp $(cd "$bin" && ./llama-bench --version 2>&1 | grep -o 'version: [0-9]* ([0-9a-f]*)' || true)"
+echo "date: $(date -u +%FT%TZ); $(nproc) cores; $(lscpu | sed -n 's/^Model name: *//p'); llama.cpp $("$bin/llama-cli" --version 2>&1 | head -1)"
 for ((r = 1; r <= rounds; r++)); do
   for file in "$@"; do
     if (( $(stat -c %s "$file") > 1000000000 )); then n=16; runs=2; else n=64; runs=3; fi

@@ -54,6 +54,7 @@ public static class OnnxExporter
     /// <param name="options">Export options; the profile must be <see cref="OnnxExportProfile.Fused"/>.</param>
     /// <param name="cancellationToken">Stops the export; nothing is left behind.</param>
     /// <exception cref="ArgumentException">The portable profile (it writes fp32 weights: export <see cref="LlamaWeights"/>), or the options are invalid.</exception>
+    /// <exception cref="NotSupportedException">Hugging Face weights loaded as stored (<c>HuggingFaceCheckpoint.LoadStored</c>): export their <see cref="LlamaWeights"/>.</exception>
     public static OnnxExportResult Export(StoredLlamaWeights weights, string outputDirectory, OnnxExportOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -61,6 +62,9 @@ public static class OnnxExporter
         options ??= new OnnxExportOptions { Profile = OnnxExportProfile.Fused };
         if (options.Profile != OnnxExportProfile.Fused)
             throw new ArgumentException("Stored (block) weights export with the fused profile only; the portable profile writes fp32 weights (load the model as LlamaWeights).", nameof(options));
+        if (weights.RotaryHalves)
+            throw new NotSupportedException($"{weights.Source}: Hugging Face weights used as stored keep q and k in their own row order, which this export does not " +
+                "reorder; export the model's LlamaWeights (HuggingFaceCheckpoint.Load) instead.");
         using var model = FusedModel.FromStored(weights);
         return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish: null,
             () => FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel)));

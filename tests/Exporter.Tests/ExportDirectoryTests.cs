@@ -133,4 +133,16 @@ public sealed class ExportDirectoryTests(Stories260KFixture fixture, Xunit.Abstr
             OnnxExporter.Export(fixture.Model.Weights, dir.File("b"), new OnnxExportOptions { TokenizerPath = dir.File("missing.bin") }));
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
+
+    [Fact]
+    public void Hugging_Face_weights_loaded_as_stored_are_refused_with_what_to_export_instead()
+    {
+        using var dir = new TempDir();
+        string source = Path.Combine(TestPaths.Models, "stories260K-hf");
+        using var stored = MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceCheckpoint.LoadStored(source);
+        var e = Assert.Throws<NotSupportedException>(() =>
+            OnnxExporter.Export(stored, dir.File("out"), new OnnxExportOptions { Profile = OnnxExportProfile.Fused }));
+        Assert.Contains("HuggingFaceCheckpoint.Load", e.Message);
+        Assert.False(Directory.Exists(dir.File("out")));
+    }
 }

@@ -72,7 +72,10 @@ public sealed class GenAiCompatibilityTests
             File.Copy(Path.Combine(llama3, name), Path.Combine(source, name));
         using var model = ManagedModelLoader.LoadModel(source);
         Assert.Equal(config.RopeScaling, model.Config.RopeScaling);
-        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = Path.Combine(source, "tokenizer.json"), Profile = profile });
+        // The loader runs the directory's weights as stored; the export reads them widened, as `mlpipe export` does.
+        OnnxExportResult export;
+        using (LlamaWeights weights = HuggingFaceCheckpoint.Load(source))
+            export = OnnxExporter.Export(weights, dir.File("onnx"), new OnnxExportOptions { TokenizerPath = Path.Combine(source, "tokenizer.json"), Profile = profile });
         using (var genaiConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(export.OutputDirectory, "genai_config.json"))))
             Assert.Equal([128001, 128009], genaiConfig.RootElement.GetProperty("model").GetProperty("eos_token_id").EnumerateArray().Select(e => e.GetInt32()));
 

@@ -53,7 +53,9 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
         using var dir = new TempDir();
         HuggingFaceCheckpointWriter.WriteRandom(dir.File("hf"), config, seed: 23);
         using var managed = ManagedModelLoader.LoadModel(dir.File("hf"));
-        OnnxExporter.Export(managed.Weights, dir.File("onnx"), new OnnxExportOptions { Profile = OnnxExportProfile.Fused });
+        // The loader runs the directory's weights as stored; the export reads them widened, as `mlpipe export` does.
+        using (LlamaWeights weights = HuggingFaceCheckpoint.Load(dir.File("hf")))
+            OnnxExporter.Export(weights, dir.File("onnx"), new OnnxExportOptions { Profile = OnnxExportProfile.Fused });
         using var onnx = OnnxLanguageModel.Load(dir.File("onnx"));
         Assert.Equal(32, onnx.Contract.HeadDim);   // already a multiple of 16: no padding
 
