@@ -317,7 +317,8 @@ internal sealed class Lexer
             || src.AsSpan(pos, digits).ContainsAny("+- "))
             throw Error($"truncated \\{(digits == 2 ? 'x' : digits == 4 ? 'u' : 'U')} escape in string literal", stringStart);
         pos += digits;
-        if (cp > 0x10FFFF) throw Error("illegal Unicode character in string literal", stringStart);
+        // Eight hex digits can exceed int.MaxValue, which parses as a negative number: compare unsigned.
+        if ((uint)cp > 0x10FFFF) throw Error("illegal Unicode character in string literal", stringStart);
         return cp is >= 0xD800 and <= 0xDFFF ? ((char)cp).ToString() : char.ConvertFromUtf32(cp);
     }
 
