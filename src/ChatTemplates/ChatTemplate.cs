@@ -108,6 +108,7 @@ public sealed class ChatTemplate
     {
         try
         {
+            using RenderBudget.Scope budget = RenderBudget.Begin();
             return new Evaluator(time ?? TimeProvider.System).Render(body, variables);
         }
         catch (TemplateRuntimeError e)

@@ -119,6 +119,26 @@ public class LanguageTests
     }
 
     [Fact]
+    public void A_render_has_a_budget_of_work_that_real_templates_stay_far_below()
+    {
+        // Three nested loops: a billion iterations in Jinja; stopped after the budget's 100,000.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Contains("loop iterations and macro calls", Assert.Throws<ChatTemplateException>(() =>
+            Render("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}")).Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+        // Macros that call themselves twice: 2^100 calls within the depth limit.
+        Assert.Contains("loop iterations and macro calls", Assert.Throws<ChatTemplateException>(() =>
+            Render("{% macro f(n) %}{% if n < 90 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}")).Message);
+        // A loop building a long string each time round, and a replace that multiplies a string's length.
+        Assert.Contains("characters of text", Assert.Throws<ChatTemplateException>(() =>
+            Render("{% for i in range(1000) %}{% set s = 'x' * 1000000 %}{% endfor %}")).Message);
+        Assert.Throws<ChatTemplateException>(() => Render("{{ ('x' * 100000) | replace('x', 'y' * 100000) }}"));
+        // Within the budget: 100,000 iterations, and a long conversation's worth of text.
+        Assert.Equal(100000, Render("{% for i in range(100000) %}x{% endfor %}").Length);
+        Assert.Equal(10_000_000, Render("{% for i in range(10) %}{{ 'y' * 1000000 }}{% endfor %}").Length);
+    }
+
+    [Fact]
     public void Undefined_values_behave_as_jinja_default_undefined()
     {
         Assert.Equal("[][False][0][]", Render("[{{ nope }}][{{ nope is defined }}][{{ nope | length }}][{% for x in nope %}x{% endfor %}]"));

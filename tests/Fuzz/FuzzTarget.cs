@@ -35,6 +35,9 @@ public abstract class FuzzTarget
     /// </summary>
     public virtual int AllocationPerInputByte => 16;
 
+    /// <summary>Whether inputs reach the chat-template renderer, whose allocations follow its work budget rather than the input's size (<see cref="FuzzContract.TemplateRenderAllocationBytes"/>).</summary>
+    public virtual bool RendersTemplates => false;
+
     /// <summary>
     /// How many inputs the CI check (tests/Fuzz.Tests) gives this target: a few seconds' worth on a CI machine, the same
     /// inputs every time (the run's seed is fixed).

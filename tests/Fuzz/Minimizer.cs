@@ -1,7 +1,8 @@
 namespace MlPipelines.Fuzz;
 
 /// <summary>
-/// Shrinks an input that breaks the contract to a small one that breaks it the same way (same signature): ranges are
+/// Shrinks an input that breaks the contract to a small one that breaks it the same way (same signature: the same
+/// exception at the same place, or the same kind of allocation or slowness breach): ranges are
 /// removed, from half the input down to single bytes, while the violation persists. The result is what a regression
 /// test commits.
 /// </summary>
@@ -30,17 +31,10 @@ public static class Minimizer
         return current;
     }
 
-    /// <summary>The signature of the violation <paramref name="input"/> causes (exceptions only), or null.</summary>
+    /// <summary>The signature of the first way <paramref name="input"/> breaks the contract (exception, allocation or slowness), or null.</summary>
     public static string? Violation(FuzzTarget target, ScratchDirectory scratch, byte[] input)
     {
-        try
-        {
-            target.Run(input, scratch);
-            return null;
-        }
-        catch (Exception e)
-        {
-            return FuzzContract.Check(target, e, scratch) is null ? null : FuzzContract.Signature("exception", e);
-        }
+        InputOutcome outcome = InputCheck.Run(target, input, scratch, TimeSpan.FromSeconds(1));
+        return outcome.Breaches.Count == 0 ? null : outcome.Breaches[0].Signature;
     }
 }

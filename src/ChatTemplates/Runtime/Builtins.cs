@@ -103,6 +103,10 @@ internal static class Builtins
 
     public static string Replace(string s, string old, string @new, long count)
     {
+        // The result's length first: a short string and a long replacement can make one far longer than both.
+        long limit = count < 0 ? long.MaxValue : count;
+        long replaced = old.Length == 0 ? Math.Min(limit, s.Length + 1L) : Math.Min(limit, Occurrences(s, old));
+        PyOps.WillMake(s.Length + replaced * ((long)@new.Length - old.Length));
         if (count < 0) return old.Length == 0 ? InsertEverywhere(s, @new, long.MaxValue) : s.Replace(old, @new, StringComparison.Ordinal);
         if (old.Length == 0) return InsertEverywhere(s, @new, count);
         var sb = new StringBuilder();
@@ -115,6 +119,13 @@ internal static class Builtins
             pos = i + old.Length;
         }
         return sb.Append(s, pos, s.Length - pos).ToString();
+    }
+
+    private static long Occurrences(string s, string old)
+    {
+        long n = 0;
+        for (int i = s.IndexOf(old, StringComparison.Ordinal); i >= 0; i = s.IndexOf(old, i + old.Length, StringComparison.Ordinal)) n++;
+        return n;
     }
 
     private static string InsertEverywhere(string s, string insert, long count)

@@ -152,6 +152,7 @@ internal sealed class Evaluator
     {
         if ((long)output.Length + text.Length > PyOps.MaxStringLength)
             throw new TemplateRuntimeError($"the rendered text exceeds {PyOps.MaxStringLength} characters");
+        RenderBudget.Characters(text.Length);
         output.Append(text);
     }
 
@@ -164,6 +165,7 @@ internal sealed class Evaluator
             var kept = new List<object?>();
             foreach (object? item in items)
             {
+                RenderBudget.Step();
                 var filterScope = new Scope(scope);
                 BindTargets(f, item, filterScope);
                 if (PyOps.IsTrue(Eval(f.Filter, filterScope))) kept.Add(item);
@@ -182,6 +184,7 @@ internal sealed class Evaluator
         {
             for (int i = 0; i < items.Count; i++)
             {
+                RenderBudget.Step();
                 loop.Index0 = i;
                 var iteration = new Scope(scope);
                 iteration.Set("loop", loop);
@@ -227,6 +230,7 @@ internal sealed class Evaluator
     private Callable MakeMacro(MacroStmt m, Scope definedIn) => new(m.Name, (args, kwargs) =>
     {
         if (args.Count > m.Parameters.Count) throw new TemplateRuntimeError($"macro '{m.Name}' takes not more than {m.Parameters.Count} argument(s)");
+        RenderBudget.Step();
         if (++callDepth > MaxCallDepth)
         {
             callDepth--;
@@ -371,8 +375,12 @@ internal sealed class Evaluator
         }
     }
 
-    private static string Concat(string a, string b) =>
-        (long)a.Length + b.Length > PyOps.MaxStringLength ? throw new TemplateRuntimeError("string result too long") : a + b;
+    private static string Concat(string a, string b)
+    {
+        if ((long)a.Length + b.Length > PyOps.MaxStringLength) throw new TemplateRuntimeError("string result too long");
+        RenderBudget.Characters((long)a.Length + b.Length);
+        return a + b;
+    }
 
     private (List<object?>, Dictionary<string, object?>) EvalArgs(Arguments a, Scope scope)
     {

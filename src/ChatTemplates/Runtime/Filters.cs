@@ -144,6 +144,7 @@ internal static class Filters
             sb.Append(PyOps.Str(item));
             if (sb.Length > PyOps.MaxStringLength) throw new TemplateRuntimeError("join result too long");
         }
+        RenderBudget.Characters(sb.Length);
         return sb.ToString();
     }
 

@@ -26,6 +26,7 @@ internal static class PyJson
         keySeparator ??= ": ";
         var sb = new StringBuilder();
         Write(sb, value, ensureAscii, indentUnit, itemSeparator, keySeparator, sortKeys, 0);
+        RenderBudget.Characters(sb.Length);
         return sb.ToString();
     }
 

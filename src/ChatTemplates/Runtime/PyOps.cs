@@ -319,6 +319,7 @@ internal static class PyOps
         var result = l is PyTuple ? new PyTuple([]) : new PyList();
         if (n <= 0) return result;
         if (l.Count * n > MaxStringLength) throw new TemplateRuntimeError("list repetition result is too large");
+        RenderBudget.Characters(l.Count * n);   // one reference per element: counted as a character each
         for (long i = 0; i < n; i++) result.AddRange(l);
         return result;
     }
@@ -405,8 +406,18 @@ internal static class PyOps
         catch (OverflowException) { throw new TemplateRuntimeError("integer overflow (beyond 64 bits)"); }
     }
 
-    private static string CheckLength(long length, Func<string> make) =>
-        length > MaxStringLength ? throw new TemplateRuntimeError($"string result longer than {MaxStringLength} characters") : make();
+    private static string CheckLength(long length, Func<string> make)
+    {
+        WillMake(length);
+        return make();
+    }
+
+    /// <summary>Before a string of <paramref name="length"/> characters is made: within <see cref="MaxStringLength"/>, and counted against the render's budget.</summary>
+    public static void WillMake(long length)
+    {
+        if (length > MaxStringLength) throw new TemplateRuntimeError($"string result longer than {MaxStringLength} characters");
+        RenderBudget.Characters(length);
+    }
 
     public static void ThrowIfUndefined(params object?[] values)
     {

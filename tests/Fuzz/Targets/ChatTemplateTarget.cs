@@ -19,6 +19,7 @@ public sealed class ChatTemplateTarget : FuzzTarget
     public override string Name => "chat-template";
     public override string EntryPoint => "ChatFormat.FromDirectory(directory).Render";
     public override bool IsTemplate => true;
+    public override bool RendersTemplates => true;
 
     public override IReadOnlyList<Type> AllowedExceptions { get; } = [typeof(InvalidDataException), typeof(ChatTemplateException)];
 

@@ -29,6 +29,7 @@ public sealed class GgufTokenizerTarget : FuzzTarget
     public override int CiInputs => 1500;
 
     public override string Name => "gguf-tokenizer";
+    public override bool RendersTemplates => true;   // tokenizer.chat_template
     public override string EntryPoint => "TokenizerLoader.Load(path) + ChatFormat.FromGguf(path).Render";
 
     public override IReadOnlyList<Type> AllowedExceptions { get; } =
