@@ -16,6 +16,19 @@ public static class Program
     public static int Main(string[] args)
     {
         LibFuzzerMode.UseLocalCoverageMap();
+        try
+        {
+            return Run(args);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        {
+            // A wrong target name, no checkout found, an unreadable file: the tool's user gets the reason, not a trace.
+            return Usage(e.Message);
+        }
+    }
+
+    private static int Run(string[] args)
+    {
         var o = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < args.Length; i++)
         {
