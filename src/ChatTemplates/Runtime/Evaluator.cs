@@ -377,8 +377,7 @@ internal sealed class Evaluator
 
     private static string Concat(string a, string b)
     {
-        if ((long)a.Length + b.Length > PyOps.MaxStringLength) throw new TemplateRuntimeError("string result too long");
-        RenderBudget.Characters((long)a.Length + b.Length);
+        PyOps.WillMake((long)a.Length + b.Length);
         return a + b;
     }
 
