@@ -29,13 +29,19 @@ internal sealed unsafe class WeightMemory : IDisposable
     /// <summary>Allocates an uninitialised, 64-byte aligned buffer of <paramref name="length"/> floats.</summary>
     public WeightTensor Allocate(int length)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
-        float* p = (float*)NativeMemory.AlignedAlloc(bytes, 64);
+        return new WeightTensor((float*)AllocateBytes((long)Math.Max(1, length) * sizeof(float)), length);
+    }
+
+    /// <summary>Allocates an uninitialised, 64-byte aligned buffer of <paramref name="bytes"/> bytes (a re-laid matrix).</summary>
+    public byte* AllocateBytes(long bytes)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        byte* p = (byte*)NativeMemory.AlignedAlloc(checked((nuint)bytes), 64);
         _buffers.Add((nint)p);
-        AllocatedBytes += (long)bytes;
-        return new WeightTensor(p, length);
+        AllocatedBytes += bytes;
+        return p;
     }
 
     public void Dispose()

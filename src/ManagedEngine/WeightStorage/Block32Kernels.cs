@@ -26,7 +26,7 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// with the same operations.
 /// </para>
 /// </remarks>
-internal static unsafe class Block32Kernels
+internal static unsafe partial class Block32Kernels
 {
     /// <summary>Tokens per prefill tile: their accumulators (eight floats each) stay in L1, and each weight block is
     /// transposed once per tile.</summary>

@@ -1,3 +1,4 @@
+using MlPipelines.ManagedEngine.Formats;
 using MlPipelines.ManagedEngine.Kernels;
 
 namespace MlPipelines.ManagedEngine.WeightStorage;
@@ -19,7 +20,11 @@ internal sealed unsafe class StoredMatrix
         RowBytes = WeightFormats.RowBytes(format, cols);
     }
 
+    /// <summary>The matrix in the file's layout (always valid: the scalar and portable kernels, row reads and exports use it).</summary>
     public byte* Data { get; }
+
+    /// <summary>Q8_0/Q4_0 whole groups of eight rows re-laid for the x86 kernels (<see cref="Interleave"/>), or null.</summary>
+    internal byte* Interleaved { get; private set; }
     public WeightFormat Format { get; }
     public int Rows { get; }
     public int Cols { get; }
@@ -48,6 +53,26 @@ internal sealed unsafe class StoredMatrix
         if (_specialScales == 0)
             Volatile.Write(ref _specialScales, Block32Kernels.HasSpecialScales<F>(Data, RowBytes, Rows, Cols) ? 2 : 1);
         return _specialScales == 2;
+    }
+
+    /// <summary>
+    /// Re-lays a Q8_0 or Q4_0 matrix of eight rows or more into <see cref="Block32Kernels"/>' interleaved layout, in memory
+    /// from <paramref name="memory"/>, when this machine's kernels read it (x86 with AVX2); with
+    /// <paramref name="releaseSource"/>, gives the file pages it was read from back (<see cref="MappedPages"/>), so the
+    /// process keeps one resident copy. Does nothing for other formats or machines. Not thread-safe: call once, at load.
+    /// </summary>
+    internal void Interleave(WeightMemory memory, bool releaseSource)
+    {
+        if (Interleaved != null || !Block32Kernels.Interleaves(Format) || Rows < 8 || !Block32Kernels.RunsInterleaved(KernelPath.Native256))
+            return;
+        byte* copy = memory.AllocateBytes(Block32Kernels.InterleavedBytes(Format, Rows, Cols));
+        if (Format == WeightFormat.Q8_0) Block32Kernels.Interleave<Q8_0Blocks>(Data, RowBytes, Rows, Cols, copy);
+        else Block32Kernels.Interleave<Q4_0Blocks>(Data, RowBytes, Rows, Cols, copy);
+        // Read the scales' special values while the source is still resident.
+        _ = Format == WeightFormat.Q8_0 ? HasSpecialScales<Q8_0Blocks>() : HasSpecialScales<Q4_0Blocks>();
+        Interleaved = copy;
+        if (releaseSource)
+            MappedPages.Release(Data, Rows / 8 * 8 * RowBytes);
     }
 
     /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
@@ -81,6 +106,12 @@ internal sealed unsafe class StoredMatrix
     {
         switch (Format)
         {
+            case WeightFormat.Q8_0 when Interleaved != null && Block32Kernels.RunsInterleaved(path):
+                Block32Kernels.MultiplyInterleaved<Q8_0Blocks>(Data, Interleaved, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q8_0Blocks>());
+                break;
+            case WeightFormat.Q4_0 when Interleaved != null && Block32Kernels.RunsInterleaved(path):
+                Block32Kernels.MultiplyInterleaved<Q4_0Blocks>(Data, Interleaved, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q4_0Blocks>());
+                break;
             case WeightFormat.Q8_0: Block32Kernels.Multiply<Q8_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q8_0Blocks>()); break;
             case WeightFormat.Q4_0: Block32Kernels.Multiply<Q4_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_0Blocks>()); break;
             case WeightFormat.Q4_1: Block32Kernels.Multiply<Q4_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_1Blocks>()); break;

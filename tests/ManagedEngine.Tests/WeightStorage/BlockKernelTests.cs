@@ -1,3 +1,4 @@
+using MlPipelines.ManagedEngine.Formats;
 using MlPipelines.ManagedEngine.Kernels;
 using MlPipelines.ManagedEngine.WeightStorage;
 
@@ -33,10 +34,15 @@ public unsafe class BlockKernelTests
         fixed (byte* w = weights)
         fixed (float* xp = x)
         {
-            var matrix = new StoredMatrix(w, format, rows, cols);
+            using var memory = new WeightMemory();
+            var plain = new StoredMatrix(w, format, rows, cols);
+            // Q8_0 and Q4_0 are also re-laid for the x86 kernels (Block32Kernels.Interleaved); both layouts, the same bits.
+            var interleaved = new StoredMatrix(w, format, rows, cols);
+            interleaved.Interleave(memory, releaseSource: false);
             activations.Quantize(xp, tokens, cols);
-            (float[] reference, float[] magnitude) = Reference(matrix, activations, tokens);
+            (float[] reference, float[] magnitude) = Reference(plain, activations, tokens);
             float[]? first = null;
+            foreach (StoredMatrix matrix in new[] { plain, interleaved })
             foreach (KernelPath path in Enum.GetValues<KernelPath>())
             {
                 var y = new float[tokens * rows];
@@ -135,7 +141,10 @@ public unsafe class BlockKernelTests
             fixed (float* xp = x)
             {
                 activations.Quantize(xp, tokens, cols);
-                var matrix = new StoredMatrix(w, format, rows, cols);
+                using var memory = new WeightMemory();
+                var plain = new StoredMatrix(w, format, rows, cols);
+                var interleaved = new StoredMatrix(w, format, rows, cols);
+                interleaved.Interleave(memory, releaseSource: false);
                 var codes = new float[cols];
                 var expected = new float[tokens * rows];
                 for (int r = 0; r < rows; r++)
@@ -157,6 +166,7 @@ public unsafe class BlockKernelTests
                         expected[t * rows + r] = acc;
                     }
                 }
+                foreach (StoredMatrix matrix in new[] { plain, interleaved })
                 foreach (KernelPath path in Enum.GetValues<KernelPath>())
                     foreach (int n in new[] { tokens, 1 })
                     {

@@ -77,10 +77,17 @@ public static class GgufCheckpoint
             var tensors = GgufLlamaTensors.Find(file, config);
             config = config with { SharedClassifier = tensors.OutputWeight is null };
             var converter = new GgufWeightConverter(file, memory);
-            WeightStorage.StoredMatrix Matrix(GgufTensorInfo t) =>
-                new(file.DataPointer(t), WeightStorage.WeightFormats.FromGguf(t.Type)!.Value, checked((int)t.Dimensions[1]), checked((int)t.Dimensions[0]));
+            // Matrices that multiply are re-laid for the kernels where that is faster (the embedding only when it is
+            // also the classifier: lookups read single rows in the file's layout).
+            WeightStorage.StoredMatrix Matrix(GgufTensorInfo t, bool multiplies = true)
+            {
+                var matrix = new WeightStorage.StoredMatrix(file.DataPointer(t), WeightStorage.WeightFormats.FromGguf(t.Type)!.Value,
+                    checked((int)t.Dimensions[1]), checked((int)t.Dimensions[0]));
+                if (multiplies) matrix.Interleave(memory, releaseSource: true);
+                return matrix;
+            }
 
-            var embedding = Matrix(tensors.Embedding);
+            var embedding = Matrix(tensors.Embedding, multiplies: tensors.OutputWeight is null);
             var layers = tensors.Layers.Select(l => new WeightStorage.StoredLayer(converter.ToFloat32(l.RmsAttention),
                 Matrix(l.Wq), Matrix(l.Wk), Matrix(l.Wv), Matrix(l.Wo), converter.ToFloat32(l.RmsFfn), Matrix(l.W1), Matrix(l.W2), Matrix(l.W3))).ToArray();
             WeightTensor rmsFinal = converter.ToFloat32(tensors.OutputNormWeight);
