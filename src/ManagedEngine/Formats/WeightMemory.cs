@@ -34,11 +34,14 @@ internal sealed unsafe class WeightMemory : IDisposable
     }
 
     /// <summary>Allocates an uninitialised, 64-byte aligned buffer of <paramref name="bytes"/> bytes (a re-laid matrix).</summary>
+    /// <remarks>Buffers of a huge page or more are aligned to huge pages and asked to be backed by them (<see cref="PageAdvice.PreferHugePages"/>).</remarks>
     public byte* AllocateBytes(long bytes)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        byte* p = (byte*)NativeMemory.AlignedAlloc(checked((nuint)bytes), 64);
+        bool huge = bytes >= PageAdvice.HugePageBytes;
+        byte* p = (byte*)NativeMemory.AlignedAlloc(checked((nuint)bytes), huge ? (nuint)PageAdvice.HugePageBytes : 64);
+        if (huge) PageAdvice.PreferHugePages(p, bytes);
         _buffers.Add((nint)p);
         AllocatedBytes += bytes;
         return p;

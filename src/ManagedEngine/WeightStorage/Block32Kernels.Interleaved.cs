@@ -18,6 +18,8 @@ namespace MlPipelines.ManagedEngine.WeightStorage;
 /// block. For Q4_0 the byte j of a block holds value j in its low nibble and value j+16 in its high one, so chunk m's low
 /// nibbles are values 4m … 4m+3 and its high nibbles values 16+4m … 16+4m+3: the same vectors after a mask and a shift,
 /// at four bits per value. Rows after the last whole group (and the scalar and portable paths) read the file's layout.
+/// Decode prefetches nothing: on one sequential stream the hardware prefetcher does better alone (a prefetch 512 B or
+/// 2 KB ahead cost llama3-1b Q8_0 one-thread decode 12–27 % on a Zen 4 core).
 /// </para>
 /// <para>
 /// Why: the file's layout asks decode to walk eight rows in step (eight streams a row apart, 34 or 18 bytes at a time),

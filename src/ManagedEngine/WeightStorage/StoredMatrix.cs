@@ -58,7 +58,7 @@ internal sealed unsafe class StoredMatrix
     /// <summary>
     /// Re-lays a Q8_0 or Q4_0 matrix of eight rows or more into <see cref="Block32Kernels"/>' interleaved layout, in memory
     /// from <paramref name="memory"/>, when this machine's kernels read it (x86 with AVX2); with
-    /// <paramref name="releaseSource"/>, gives the file pages it was read from back (<see cref="MappedPages"/>), so the
+    /// <paramref name="releaseSource"/>, gives the file pages it was read from back (<see cref="PageAdvice"/>), so the
     /// process keeps one resident copy. Does nothing for other formats or machines. Not thread-safe: call once, at load.
     /// </summary>
     internal void Interleave(WeightMemory memory, bool releaseSource)
@@ -72,7 +72,7 @@ internal sealed unsafe class StoredMatrix
         _ = Format == WeightFormat.Q8_0 ? HasSpecialScales<Q8_0Blocks>() : HasSpecialScales<Q4_0Blocks>();
         Interleaved = copy;
         if (releaseSource)
-            MappedPages.Release(Data, Rows / 8 * 8 * RowBytes);
+            PageAdvice.Release(Data, Rows / 8 * 8 * RowBytes);
     }
 
     /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
