@@ -25,7 +25,7 @@ public sealed unsafe class TransformerSession : IModelSession
     // share per thread: +1–4 % on llama3-1b and 110m); chunks start at multiples of the fp16 prefill tile's block of
     // rows. A single token's projections keep one contiguous share per thread: they are short and memory-bound, and
     // measured slower in chunks (110m Q8_0, two threads: 227–309 against 247–410 tok/s).
-    private const int PrefillChunksPerThread = 4, PrefillChunkAlignment = 64;
+    private const int PrefillChunksPerThread = 4, PrefillChunkAlignment = 64, BlockChunkAlignment = 16;
 
     private readonly TransformerModel _model;
     private readonly ModelConfig _c;
@@ -321,12 +321,14 @@ public sealed unsafe class TransformerSession : IModelSession
         _storedProjection.Tokens = m;
         _storedProjection.Y = y;
         _storedProjection.YStride = rows;
-        RunRows(_storedProjection, rows, m);
+        // Block formats' prefill kernels take eight rows (or two) at a time, so their chunks need only start on a line of
+        // outputs (16 floats): small matrices then split evenly (15m's 288 rows: six chunks of 48, not 64·4 + 32).
+        RunRows(_storedProjection, rows, m, weights.Activations is null ? PrefillChunkAlignment : BlockChunkAlignment);
     }
 
-    private void RunRows(ParallelJob job, int rows, int tokens)
+    private void RunRows(ParallelJob job, int rows, int tokens, int alignment = PrefillChunkAlignment)
     {
-        if (tokens > 1) _pool.Run(job, rows, PrefillChunksPerThread, PrefillChunkAlignment);
+        if (tokens > 1) _pool.Run(job, rows, PrefillChunksPerThread, alignment);
         else _pool.Run(job, rows);
     }
 
