@@ -73,6 +73,14 @@ public sealed record OnnxExportOptions
     /// </summary>
     public int MatMulAccuracyLevel { get; init; } = 4;
 
+    /// <summary>
+    /// Values per quantisation block of int4/int8 weights (MatMulNBits' <c>block_size</c>): a power of two from 16 to 256,
+    /// default 32 — ggml's Q4_0/Q8_0 block, so a GGUF's blocks are carried bit for bit. Each block stores an fp32 scale
+    /// (MatMulNBits' scales have the activations' type), so int4 at 32 takes 5 bits per weight where Q4_0 takes 4.5; at 64
+    /// it takes 4.5 (decode reads that much less), quantised afresh from the weights' values.
+    /// </summary>
+    public int BlockSize { get; init; } = 32;
+
     // Above this many weight bytes, external data is used whatever was asked (lowered by tests).
     internal long EmbeddedLimitBytes { get; init; } = Graph.OnnxModelWriter.EmbeddedLimitBytes;
 }

@@ -67,7 +67,7 @@ public static class OnnxExporter
                 "reorder; export the model's LlamaWeights (HuggingFaceCheckpoint.Load) instead.");
         using var model = FusedModel.FromStored(weights);
         return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish: null,
-            () => FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel)));
+            () => FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel, options.BlockSize)));
     }
 
     /// <summary>The file name a SentencePiece tokenizer taken out of a GGUF file gets in an export.</summary>
@@ -109,6 +109,8 @@ public static class OnnxExporter
             throw new ArgumentException($"The portable profile stores fp32 weights only; {WeightsName(options.Weights)} weights need the fused profile.", nameof(options));
         if (options.MatMulAccuracyLevel is not (0 or 1 or 2 or 3 or 4))
             throw new ArgumentException($"MatMulNBits' accuracy level is 0 to 4, not {options.MatMulAccuracyLevel}.", nameof(options));
+        if (options.BlockSize is < 16 or > 256 || (options.BlockSize & (options.BlockSize - 1)) != 0)
+            throw new ArgumentException($"The quantisation block size must be a power of two from 16 to 256, not {options.BlockSize}.", nameof(options));
         if (options.TokenizerPath is not null && !File.Exists(options.TokenizerPath))
             throw new FileNotFoundException($"The tokenizer '{options.TokenizerPath}' does not exist.", options.TokenizerPath);
 
@@ -220,7 +222,7 @@ public static class OnnxExporter
         if (stored is not null && stored.Config.Dim != weights.Config.Dim)
             throw new InvalidOperationException($"'{weights.Source}' no longer holds the loaded model.");
         using var model = FusedModel.FromFp32(weights, stored);
-        return FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel));
+        return FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel, options.BlockSize));
     }
 
     /// <summary>The manifest's and the CLI's name of a profile.</summary>

@@ -24,9 +24,15 @@ internal static class ExportCommand
             Description = "MatMulNBits accuracy_level for int4/int8: 4 = int8 activations (default, fastest), 0 = fp32 arithmetic.",
             DefaultValueFactory = _ => 4,
         };
+        var blockSize = new Option<int>("--block-size")
+        {
+            Description = "Values per int4/int8 quantisation block, a power of two from 16 to 256: 32 (default) = ggml's blocks, " +
+                "carried bit for bit from a GGUF; 64 = 4.5 bits per int4 weight, as Q4_0 (the scales are fp32).",
+            DefaultValueFactory = _ => 32,
+        };
         var command = new Command("export", "Export a model to ONNX, with genai_config.json and tokenizer.json for onnxruntime-genai.")
         {
-            model, tokenizer, output, external, force, profile, weightsOption, accuracy,
+            model, tokenizer, output, external, force, profile, weightsOption, accuracy, blockSize,
         };
         command.SetAction((parse, ct) =>
         {
@@ -45,6 +51,7 @@ internal static class ExportCommand
                 Profile = exportProfile,
                 Weights = precision,
                 MatMulAccuracyLevel = parse.GetValue(accuracy),
+                BlockSize = parse.GetValue(blockSize),
             };
             OnnxExportResult result = ModelExport.Export(resolved, parse.GetValue(output)!, options, ct);
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +

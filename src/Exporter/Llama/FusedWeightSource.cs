@@ -39,9 +39,10 @@ internal abstract record FusedMatrix
 /// input of the output projection. The zeros add nothing to any dot product, rotate to zeros, and come out of attention as
 /// zeros that the output projection ignores, so the model computes the same function; its KV cache is that much wider.
 /// </remarks>
-internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision precision, int accuracyLevel)
+internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision precision, int accuracyLevel, int blockSize = FusedWeightSource.GgmlBlockSize)
 {
-    private const int BlockSize = 32;
+    /// <summary>ggml's Q4_0/Q8_0 block: the default, and the only size whose blocks are carried from a GGUF or quantised as ggml does.</summary>
+    public const int GgmlBlockSize = 32;
 
     /// <summary>GroupQueryAttention's unit of head width.</summary>
     public const int HeadWidthUnit = 16;
@@ -84,7 +85,7 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
     {
         int bits = precision == OnnxWeightPrecision.Int8 ? 8 : 4;
         // Blocks the file already stores in the requested width are carried as they are; others are quantised afresh.
-        if (!Padded && precision != OnnxWeightPrecision.Int4Asymmetric && StoredMatrix(layer, name) is { } m)
+        if (!Padded && precision != OnnxWeightPrecision.Int4Asymmetric && blockSize == GgmlBlockSize && StoredMatrix(layer, name) is { } m)
         {
             switch (m.Format)
             {
@@ -96,9 +97,9 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
         var (tensor, owned, rows, cols) = Matrix(layer, name);
         ReadOnlySpan<float> values = owned ?? tensor.Span;
         if (precision == OnnxWeightPrecision.Int4Asymmetric)
-            return MatMulNBitsQuantizer.Quantize(values, rows, cols, 4, BlockSize, symmetric: false);
-        if (cols % BlockSize != 0)
-            return MatMulNBitsQuantizer.Quantize(values, rows, cols, bits, BlockSize, symmetric: true);
+            return MatMulNBitsQuantizer.Quantize(values, rows, cols, 4, blockSize, symmetric: false);
+        if (cols % GgmlBlockSize != 0 || blockSize != GgmlBlockSize)
+            return MatMulNBitsQuantizer.Quantize(values, rows, cols, bits, blockSize, symmetric: true);
         return GgmlBlockWeights.Quantize(values, rows, cols, bits);
     }
 

@@ -172,6 +172,49 @@ public sealed class QuantizedExportTests
         Assert.Contains("fused", portable.Message);
     }
 
+    /// <summary>
+    /// int4 in blocks of 64 (<see cref="OnnxExportOptions.BlockSize"/>: 4.5 bits per weight, as Q4_0): with fp32 arithmetic the
+    /// export computes exactly the fp32 model whose matrices went through a symmetric 64-value round trip written out here
+    /// (the value of largest magnitude maps to code 0, as Q4_0 chooses), and its block scales are half as many.
+    /// </summary>
+    [Fact]
+    public void An_int4_export_in_blocks_of_64_computes_its_round_tripped_weights()
+    {
+        using var dir = new TempDir();
+        // From an F16 file: its matrices are widened into memory of their own, which the round trip below may overwrite
+        // (an F32 file's are views of the read-only mapping).
+        using var model = new TransformerModel(GgufCheckpoint.Load(WriteGguf(dir, "F16")));
+        var options = Options(OnnxWeightPrecision.Int4, 0) with { BlockSize = 64 };
+        string export = OnnxExporter.Export(model.Weights, dir.File("b64"), options).OutputDirectory;
+        var initializers = Initializers(Path.Combine(export, "model.onnx"));
+        Assert.Equal(Shape.VocabSize * (Shape.Dim / 64) * sizeof(float), initializers["lm_head.weight_scales"].Length);
+        foreach (var layer in model.Weights.Layers)
+            foreach (var matrix in new[] { layer.Wq, layer.Wk, layer.Wv, layer.Wo, layer.W1, layer.W2, layer.W3 })
+                RoundTripSymmetric(matrix, 64);
+        RoundTripSymmetric(model.Weights.Classifier, 64);
+        using var onnx = OnnxLanguageModel.Load(export);
+        Assert.InRange(LogitComparison.MaxDiffTeacherForced(model, onnx, Tokens(40), promptLength: 8), 0, 1e-4);
+
+        var error = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(model.Weights, dir.File("b48"), options with { BlockSize = 48 }));
+        Assert.Contains("48", error.Message);
+    }
+
+    /// <summary>Each run of <paramref name="block"/> values: scale = (value of largest magnitude) / −8, codes 0..15 around 8, decoded.</summary>
+    private static void RoundTripSymmetric(WeightTensor matrix, int block)
+    {
+        Span<float> values = matrix.MutableSpan();
+        for (int start = 0; start < values.Length; start += block)
+        {
+            Span<float> run = values.Slice(start, block);
+            float extreme = 0;
+            foreach (float v in run)
+                if (MathF.Abs(v) > MathF.Abs(extreme)) extreme = v;
+            float scale = extreme / -8f, inverse = scale != 0 ? 1f / scale : 0f;
+            for (int i = 0; i < block; i++)
+                run[i] = (Math.Clamp((int)MathF.Round(run[i] * inverse) + 8, 0, 15) - 8) * scale;
+        }
+    }
+
     [Fact]
     public void Quantised_weights_need_the_fused_profile()
     {
