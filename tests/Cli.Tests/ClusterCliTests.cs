@@ -58,7 +58,7 @@ public class ClusterCliTests(ITestOutputHelper log)
             int killedShard = status.InProgress.First(p => p.Worker == "s2").Shard;
             log.WriteLine($"killed s2 holding shard {killedShard} with {status.ShardsDone}/{status.Shards} shards done");
 
-            Assert.True(client.Process.WaitForExit(Hang), "the client did not finish");
+            Assert.True(client.WaitForExit(Hang), "the client did not finish");
             Assert.True(client.Process.ExitCode == 0, client.Stderr);
             ClusterJobStatus done = await watcher.StatusAsync(jobId);
             Assert.Equal(ClusterJobState.Completed, done.State);
@@ -82,7 +82,7 @@ public class ClusterCliTests(ITestOutputHelper log)
         File.Delete(output);
         Directory.Delete(EmbedClusterClient.PartsDirectoryFor(output), recursive: true);
         using var again = Start(["embed", "--cluster", clusterId, "--gateways", $"{ports[1]}", "-i", input, "-o", output, "--batch-size", "8", "--shard-rows", "200"]);
-        Assert.True(again.Process.WaitForExit(Hang), "the second client did not finish");
+        Assert.True(again.WaitForExit(Hang), "the second client did not finish");
         Assert.Equal(1, again.Process.ExitCode);
         Assert.Contains("completed earlier", again.Stderr);
         Assert.Contains("--restart", again.Stderr);
@@ -138,6 +138,17 @@ public class ClusterCliTests(ITestOutputHelper log)
         public Process Process { get; }
 
         public string Stderr => string.Join('\n', _stderr);
+
+        /// <summary>
+        /// Waits for the process to exit and then for its stderr to be read to the end: <c>WaitForExit(timeout)</c> alone
+        /// returns at the exit, before the asynchronous reader has delivered the last lines (a test once saw "" there).
+        /// </summary>
+        public bool WaitForExit(TimeSpan timeout)
+        {
+            if (!Process.WaitForExit(timeout)) return false;
+            Process.WaitForExit();
+            return true;
+        }
 
         public void WaitFor(string text, TimeSpan timeout)
         {

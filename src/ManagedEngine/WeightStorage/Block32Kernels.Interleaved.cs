@@ -116,17 +116,8 @@ internal static unsafe partial class Block32Kernels
         {
             Load<F>(p, out Vector256<int> w0, out Vector256<int> w1, out Vector256<int> w2, out Vector256<int> w3,
                 out Vector256<int> w4, out Vector256<int> w5, out Vector256<int> w6, out Vector256<int> w7);
-            int* quads = (int*)(xq + b * 32);
-            Vector256<int> low = bias != 0 ? Vector256.Create(c[b]) : Vector256<int>.Zero;
-            low = QuadDot<F>(low, w0, quads[0]);
-            Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
-            low = QuadDot<F>(low, w1, quads[1]);
-            high = QuadDot<F>(high, w5, quads[5]);
-            low = QuadDot<F>(low, w2, quads[2]);
-            high = QuadDot<F>(high, w6, quads[6]);
-            low = QuadDot<F>(low, w3, quads[3]);
-            high = QuadDot<F>(high, w7, quads[7]);
-            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), GroupScales<S>(p) * Vector256.Create(xs[b]), acc);
+            Vector256<int> sums = EightQuads<F>(bias != 0 ? Vector256.Create(c[b]) : Vector256<int>.Zero, w0, w1, w2, w3, w4, w5, w6, w7, (int*)(xq + b * 32));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), GroupScales<S>(p) * Vector256.Create(xs[b]), acc);
         }
         acc.Store(y);
     }
@@ -150,18 +141,9 @@ internal static unsafe partial class Block32Kernels
                 out Vector256<int> w4, out Vector256<int> w5, out Vector256<int> w6, out Vector256<int> w7);
             for (int i = 0; i < n; i++)
             {
-                int* quads = (int*)(xq + i * 32);
-                Vector256<int> low = bias != 0 ? Vector256.Create(c[i]) : Vector256<int>.Zero;
-                low = QuadDot<F>(low, w0, quads[0]);
-                Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
-                low = QuadDot<F>(low, w1, quads[1]);
-                high = QuadDot<F>(high, w5, quads[5]);
-                low = QuadDot<F>(low, w2, quads[2]);
-                high = QuadDot<F>(high, w6, quads[6]);
-                low = QuadDot<F>(low, w3, quads[3]);
-                high = QuadDot<F>(high, w7, quads[7]);
+                Vector256<int> sums = EightQuads<F>(bias != 0 ? Vector256.Create(c[i]) : Vector256<int>.Zero, w0, w1, w2, w3, w4, w5, w6, w7, (int*)(xq + i * 32));
                 float* a = acc + i * 8;
-                Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), d * Vector256.Create(xs[i]), Vector256.Load(a)).Store(a);
+                Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), d * Vector256.Create(xs[i]), Vector256.Load(a)).Store(a);
             }
         }
         for (int i = 0; i < n; i++) Vector256.Load(acc + i * 8).Store(y + (long)i * yStride);

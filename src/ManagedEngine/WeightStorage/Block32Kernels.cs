@@ -167,19 +167,9 @@ internal static unsafe partial class Block32Kernels
             Vector256<float> m = F.MinOffset >= 0 ? RowHalves<NativeVariant>(p + F.MinOffset, rb) : default;
             for (int i = 0; i < n; i++)
             {
-                // Two chains of four multiply-adds (integer sums: the order is free) halve the latency per token.
-                int* quads = (int*)(xq + i * 32);
-                Vector256<int> low = bias != 0 ? Vector256.Create(c[i]) : Vector256<int>.Zero;
-                low = QuadDot<F>(low, w0, quads[0]);
-                Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
-                low = QuadDot<F>(low, w1, quads[1]);
-                high = QuadDot<F>(high, w5, quads[5]);
-                low = QuadDot<F>(low, w2, quads[2]);
-                high = QuadDot<F>(high, w6, quads[6]);
-                low = QuadDot<F>(low, w3, quads[3]);
-                high = QuadDot<F>(high, w7, quads[7]);
+                Vector256<int> sums = EightQuads<F>(bias != 0 ? Vector256.Create(c[i]) : Vector256<int>.Zero, w0, w1, w2, w3, w4, w5, w6, w7, (int*)(xq + i * 32));
                 float* a = acc + i * 8;
-                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(low + high), d * Vector256.Create(xs[i]), Vector256.Load(a));
+                Vector256<float> v = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), d * Vector256.Create(xs[i]), Vector256.Load(a));
                 if (F.MinOffset >= 0) v = Vector256.FusedMultiplyAdd(m, Vector256.Create(xsum[i]), v);
                 v.Store(a);
             }
@@ -193,6 +183,26 @@ internal static unsafe partial class Block32Kernels
     {
         Vector256<byte> q = F.Group(p, 0);
         return (AvxVnni.IsSupported && !F.Unsigned ? q ^ Vector256.Create((byte)0x80) : q).AsInt32();
+    }
+
+    /// <summary>
+    /// One token's block against eight rows held transposed (vector k = values 4k..4k+3 of each row): lane r =
+    /// <paramref name="start"/> + Σ of row r's 32 products, as two chains of four multiply-adds (integer sums: the order
+    /// is free), which halves the latency per token.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> EightQuads<F>(Vector256<int> start, Vector256<int> w0, Vector256<int> w1, Vector256<int> w2,
+        Vector256<int> w3, Vector256<int> w4, Vector256<int> w5, Vector256<int> w6, Vector256<int> w7, int* quads) where F : struct, IBlockFormat
+    {
+        Vector256<int> low = QuadDot<F>(start, w0, quads[0]);
+        Vector256<int> high = QuadDot<F>(Vector256<int>.Zero, w4, quads[4]);
+        low = QuadDot<F>(low, w1, quads[1]);
+        high = QuadDot<F>(high, w5, quads[5]);
+        low = QuadDot<F>(low, w2, quads[2]);
+        high = QuadDot<F>(high, w6, quads[6]);
+        low = QuadDot<F>(low, w3, quads[3]);
+        high = QuadDot<F>(high, w7, quads[7]);
+        return low + high;
     }
 
     /// <summary><paramref name="sum"/> plus, per lane (row), its four values times the token's four activations.</summary>
