@@ -111,6 +111,8 @@ public static class OnnxExporter
             throw new ArgumentException($"MatMulNBits' accuracy level is 0 to 4, not {options.MatMulAccuracyLevel}.", nameof(options));
         if (options.BlockSize is < 16 or > 256 || (options.BlockSize & (options.BlockSize - 1)) != 0)
             throw new ArgumentException($"The quantisation block size must be a power of two from 16 to 256, not {options.BlockSize}.", nameof(options));
+        if (options.BlockSize != 32 && options.Weights is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16)
+            throw new ArgumentException($"A quantisation block size ({options.BlockSize}) applies to int4/int8 weights, not {WeightsName(options.Weights)}.", nameof(options));
         if (options.TokenizerPath is not null && !File.Exists(options.TokenizerPath))
             throw new FileNotFoundException($"The tokenizer '{options.TokenizerPath}' does not exist.", options.TokenizerPath);
 

@@ -197,6 +197,8 @@ public sealed class QuantizedExportTests
 
         var error = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(model.Weights, dir.File("b48"), options with { BlockSize = 48 }));
         Assert.Contains("48", error.Message);
+        var unquantised = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(model.Weights, dir.File("f"), options with { Weights = OnnxWeightPrecision.Float32 }));
+        Assert.Contains("int4/int8", unquantised.Message);
     }
 
     /// <summary>Each run of <paramref name="block"/> values: scale = (value of largest magnitude) / −8, codes 0..15 around 8, decoded.</summary>
