@@ -220,7 +220,7 @@ public static class OnnxExporter
     private static GraphBuilder BuildFused(LlamaWeights weights, OnnxExportOptions options)
     {
         bool quantised = options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8;
-        using var stored = quantised && File.Exists(weights.Source) && GgufFile.HasMagic(weights.Source) ? GgufCheckpoint.LoadStored(weights.Source) : null;
+        using var stored = quantised && File.Exists(weights.Source) && GgufFile.HasMagic(weights.Source) ? GgufCheckpoint.LoadStored(weights.Source, forKernels: false) : null;
         if (stored is not null && stored.Config.Dim != weights.Config.Dim)
             throw new InvalidOperationException($"'{weights.Source}' no longer holds the loaded model.");
         using var model = FusedModel.FromFp32(weights, stored);

@@ -26,7 +26,7 @@ public static class ModelExport
         if (model.Format == ModelFormat.Gguf && options.Profile == OnnxExportProfile.Fused
             && options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8)
         {
-            using var stored = GgufCheckpoint.LoadStored(model.Path);
+            using var stored = GgufCheckpoint.LoadStored(model.Path, forKernels: false);
             return OnnxExporter.Export(stored, outputDirectory, options, cancellationToken);
         }
         using var weights = model.Source.LoadWeights();

@@ -63,11 +63,15 @@ public static class GgufCheckpoint
 
     /// <summary>
     /// Reads the model in <paramref name="path"/> with every matrix as stored (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
-    /// Q5_1, Q4_K, Q5_K, Q6_K), used in place from the memory map; only norm weights that are not F32 are converted.
+    /// Q5_1, Q4_K, Q5_K, Q6_K), used in place from the memory map; only norm weights that are not F32 are converted, and
+    /// (with <paramref name="forKernels"/>) Q8_0/Q4_0 matrices are re-laid for the x86 kernels, their file pages given back.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is malformed, or its tensors do not match its configuration.</exception>
     /// <exception cref="NotSupportedException">Another architecture, a tensor type without kernels, or a llama variant the engine does not implement.</exception>
-    public static unsafe WeightStorage.StoredLlamaWeights LoadStored(string path)
+    /// <param name="path">The GGUF file.</param>
+    /// <param name="forKernels">Re-lay the matrices the managed engine's kernels read faster in another layout (Q8_0, Q4_0 on
+    /// x86) at load; false for readers of the file's own bytes (exports), which would only pay for the copy.</param>
+    public static unsafe WeightStorage.StoredLlamaWeights LoadStored(string path, bool forKernels = true)
     {
         GgufFile file = GgufFile.Open(path);
         var memory = new WeightMemory();
@@ -83,7 +87,7 @@ public static class GgufCheckpoint
             {
                 var matrix = new WeightStorage.StoredMatrix(file.DataPointer(t), WeightStorage.WeightFormats.FromGguf(t.Type)!.Value,
                     checked((int)t.Dimensions[1]), checked((int)t.Dimensions[0]));
-                if (multiplies) matrix.Interleave(memory, releaseSource: true);
+                if (multiplies && forKernels) matrix.Interleave(memory, releaseSource: true);
                 return matrix;
             }
 
