@@ -57,13 +57,14 @@ internal sealed unsafe class StoredMatrix
 
     /// <summary>
     /// Re-lays a Q8_0 or Q4_0 matrix of eight rows or more into <see cref="Block32Kernels"/>' interleaved layout, in memory
-    /// from <paramref name="memory"/>, when this machine's kernels read it (x86 with AVX2); with
+    /// from <paramref name="memory"/>, when the kernels this process runs read it (x86 with AVX2, MLPIPE_KERNELS not forcing a
+    /// portable path); with
     /// <paramref name="releaseSource"/>, gives the file pages it was read from back (<see cref="PageAdvice"/>), so the
     /// process keeps one resident copy. Does nothing for other formats or machines. Not thread-safe: call once, at load.
     /// </summary>
     internal void Interleave(WeightMemory memory, bool releaseSource)
     {
-        if (Interleaved != null || !Block32Kernels.Interleaves(Format) || Rows < 8 || !Block32Kernels.RunsInterleaved(KernelPath.Native256))
+        if (Interleaved != null || !Block32Kernels.Interleaves(Format) || Rows < 8 || !Block32Kernels.RunsInterleaved(KernelPaths.Default))
             return;
         byte* copy = memory.AllocateBytes(Block32Kernels.InterleavedBytes(Format, Rows, Cols));
         if (Format == WeightFormat.Q8_0) Block32Kernels.Interleave<Q8_0Blocks>(Data, RowBytes, Rows, Cols, copy);
