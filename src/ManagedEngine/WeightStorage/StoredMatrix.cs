@@ -23,8 +23,8 @@ internal sealed unsafe class StoredMatrix
     /// <summary>The matrix in the file's layout (always valid: the scalar and portable kernels, row reads and exports use it).</summary>
     public byte* Data { get; }
 
-    /// <summary>Q8_0/Q4_0 whole groups of eight rows re-laid for the x86 kernels (<see cref="Interleave"/>), or null.</summary>
-    internal byte* Interleaved { get; private set; }
+    /// <summary>The matrix re-laid for the x86 kernels (<see cref="Relay"/>: Q8_0/Q4_0 whole groups of eight rows, Q4_K), or null.</summary>
+    internal byte* Relaid { get; private set; }
     public WeightFormat Format { get; }
     public int Rows { get; }
     public int Cols { get; }
@@ -56,24 +56,40 @@ internal sealed unsafe class StoredMatrix
     }
 
     /// <summary>
-    /// Re-lays a Q8_0 or Q4_0 matrix of eight rows or more into <see cref="Block32Kernels"/>' interleaved layout, in memory
-    /// from <paramref name="memory"/>, when the kernels this process runs read it (x86 with AVX2, MLPIPE_KERNELS not forcing a
-    /// portable path); with
+    /// Re-lays the matrix, in memory from <paramref name="memory"/>, where the kernels this process runs read another
+    /// layout faster (x86 with AVX2, MLPIPE_KERNELS not forcing a portable path): Q8_0 and Q4_0 of eight rows or more into
+    /// <see cref="Block32Kernels"/>' eight-row groups, Q4_K into <see cref="Q4_KUnpackedBlocks"/> (scales unpacked). With
     /// <paramref name="releaseSource"/>, gives the file pages it was read from back (<see cref="PageAdvice"/>), so the
     /// process keeps one resident copy. Does nothing for other formats or machines. Not thread-safe: call once, at load.
     /// </summary>
-    internal void Interleave(WeightMemory memory, bool releaseSource)
+    internal void Relay(WeightMemory memory, bool releaseSource)
     {
-        if (Interleaved != null || !Block32Kernels.Interleaves(Format) || Rows < 8 || !Block32Kernels.RunsInterleaved(KernelPaths.Default))
+        if (Relaid != null || !Block32Kernels.RunsInterleaved(KernelPaths.Default))
             return;
-        byte* copy = memory.AllocateBytes(Block32Kernels.InterleavedBytes(Format, Rows, Cols));
-        if (Format == WeightFormat.Q8_0) Block32Kernels.Interleave<Q8_0Blocks>(Data, RowBytes, Rows, Cols, copy);
-        else Block32Kernels.Interleave<Q4_0Blocks>(Data, RowBytes, Rows, Cols, copy);
-        // Read the scales' special values while the source is still resident.
-        _ = Format == WeightFormat.Q8_0 ? HasSpecialScales<Q8_0Blocks>() : HasSpecialScales<Q4_0Blocks>();
-        Interleaved = copy;
+        long sourceBytes;
+        if (Block32Kernels.Interleaves(Format) && Rows >= 8)
+        {
+            byte* copy = memory.AllocateBytes(Block32Kernels.InterleavedBytes(Format, Rows, Cols));
+            if (Format == WeightFormat.Q8_0) Block32Kernels.Interleave<Q8_0Blocks>(Data, RowBytes, Rows, Cols, copy);
+            else Block32Kernels.Interleave<Q4_0Blocks>(Data, RowBytes, Rows, Cols, copy);
+            // Read the scales' special values while the source is still resident.
+            _ = Format == WeightFormat.Q8_0 ? HasSpecialScales<Q8_0Blocks>() : HasSpecialScales<Q4_0Blocks>();
+            Relaid = copy;
+            sourceBytes = Rows / 8 * 8 * RowBytes;
+        }
+        else if (Format == WeightFormat.Q4_K)
+        {
+            long blocks = (long)Rows * (Cols / 256);
+            byte* copy = memory.AllocateBytes(blocks * Q4_KUnpackedBlocks.Bytes);
+            for (long b = 0; b < blocks; b++)
+                Q4_KUnpackedBlocks.From(Data + b * Q4_KBlocks.BlockBytes, copy + b * Q4_KUnpackedBlocks.Bytes);
+            Relaid = copy;
+            sourceBytes = Rows * RowBytes;
+        }
+        else
+            return;
         if (releaseSource)
-            PageAdvice.Release(Data, Rows / 8 * 8 * RowBytes);
+            PageAdvice.Release(Data, sourceBytes);
     }
 
     /// <summary>Null for fp32/fp16/bf16 (fp32 activations), else how the activations must be quantised.</summary>
@@ -107,17 +123,21 @@ internal sealed unsafe class StoredMatrix
     {
         switch (Format)
         {
-            case WeightFormat.Q8_0 when Interleaved != null && Block32Kernels.RunsInterleaved(path):
-                Block32Kernels.MultiplyInterleaved<Q8_0Blocks>(Data, Interleaved, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q8_0Blocks>());
+            case WeightFormat.Q8_0 when Relaid != null && Block32Kernels.RunsInterleaved(path):
+                Block32Kernels.MultiplyInterleaved<Q8_0Blocks>(Data, Relaid, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q8_0Blocks>());
                 break;
-            case WeightFormat.Q4_0 when Interleaved != null && Block32Kernels.RunsInterleaved(path):
-                Block32Kernels.MultiplyInterleaved<Q4_0Blocks>(Data, Interleaved, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q4_0Blocks>());
+            case WeightFormat.Q4_0 when Relaid != null && Block32Kernels.RunsInterleaved(path):
+                Block32Kernels.MultiplyInterleaved<Q4_0Blocks>(Data, Relaid, RowBytes, Rows, Cols, x, tokens, y, yStride, rowStart, rowEnd, !HasSpecialScales<Q4_0Blocks>());
                 break;
             case WeightFormat.Q8_0: Block32Kernels.Multiply<Q8_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q8_0Blocks>()); break;
             case WeightFormat.Q4_0: Block32Kernels.Multiply<Q4_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_0Blocks>()); break;
             case WeightFormat.Q4_1: Block32Kernels.Multiply<Q4_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q4_1Blocks>()); break;
             case WeightFormat.Q5_0: Block32Kernels.Multiply<Q5_0Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q5_0Blocks>()); break;
             case WeightFormat.Q5_1: Block32Kernels.Multiply<Q5_1Blocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path, !HasSpecialScales<Q5_1Blocks>()); break;
+            // Every path reads the re-laid copy when there is one (the file's pages were given back).
+            case WeightFormat.Q4_K when Relaid != null:
+                BlockKernels.Multiply<Q4_KUnpackedBlocks>(Relaid, Cols / 256 * Q4_KUnpackedBlocks.Bytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path);
+                break;
             case WeightFormat.Q4_K: BlockKernels.Multiply<Q4_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
             case WeightFormat.Q5_K: BlockKernels.Multiply<Q5_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;
             case WeightFormat.Q6_K: BlockKernels.Multiply<Q6_KBlocks>(Data, RowBytes, Cols, x, tokens, y, yStride, rowStart, rowEnd, path); break;

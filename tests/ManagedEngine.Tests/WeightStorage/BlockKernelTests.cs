@@ -36,9 +36,9 @@ public unsafe class BlockKernelTests
         {
             using var memory = new WeightMemory();
             var plain = new StoredMatrix(w, format, rows, cols);
-            // Q8_0 and Q4_0 are also re-laid for the x86 kernels (Block32Kernels.Interleaved); both layouts, the same bits.
+            // Q8_0, Q4_0 and Q4_K are also re-laid for the x86 kernels (StoredMatrix.Relay); both layouts, the same bits.
             var interleaved = new StoredMatrix(w, format, rows, cols);
-            interleaved.Interleave(memory, releaseSource: false);
+            interleaved.Relay(memory, releaseSource: false);
             activations.Quantize(xp, tokens, cols);
             (float[] reference, float[] magnitude) = Reference(plain, activations, tokens);
             float[]? first = null;
@@ -144,7 +144,7 @@ public unsafe class BlockKernelTests
                 using var memory = new WeightMemory();
                 var plain = new StoredMatrix(w, format, rows, cols);
                 var interleaved = new StoredMatrix(w, format, rows, cols);
-                interleaved.Interleave(memory, releaseSource: false);
+                interleaved.Relay(memory, releaseSource: false);
                 var codes = new float[cols];
                 var expected = new float[tokens * rows];
                 for (int r = 0; r < rows; r++)

@@ -87,7 +87,7 @@ public static class GgufCheckpoint
             {
                 var matrix = new WeightStorage.StoredMatrix(file.DataPointer(t), WeightStorage.WeightFormats.FromGguf(t.Type)!.Value,
                     checked((int)t.Dimensions[1]), checked((int)t.Dimensions[0]));
-                if (multiplies && forKernels) matrix.Interleave(memory, releaseSource: true);
+                if (multiplies && forKernels) matrix.Relay(memory, releaseSource: true);
                 return matrix;
             }
 
