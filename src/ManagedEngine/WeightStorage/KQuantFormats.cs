@@ -38,12 +38,7 @@ internal readonly unsafe struct Q4_KBlocks : IKQuantFormat
     public static Vector256<int> ScaledSums(byte* block, sbyte* x, out Vector256<short> minimums)
     {
         Vector256<byte> packed = KScales.UnpackBytes(block + 4, out minimums);
-        byte* qs = block + 16;
-        return KQuantSums.Add(
-            KQuantSums.Pair(Vector256.Load(qs), x, packed, 0),
-            KQuantSums.Pair(Vector256.Load(qs + 32), x, packed, 1),
-            KQuantSums.Pair(Vector256.Load(qs + 64), x, packed, 2),
-            KQuantSums.Pair(Vector256.Load(qs + 96), x, packed, 3));
+        return KQuantSums.Q4K(block + 16, x, packed);
     }
 }
 
@@ -101,11 +96,7 @@ internal readonly unsafe struct Q4_KUnpackedBlocks : IKQuantFormat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float IntegerScales(byte* block, short* scales, short* mins, out float dmin)
     {
-        Vector128<byte> packed = Vector128.Load(block + 4);
-        Vector128<byte> twiceScales = Vector128.Shuffle(packed, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
-        Vector128<byte> twiceMins = Vector128.Shuffle(packed, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
-        Vector256.Create(Vector128.WidenLower(twiceScales), Vector128.WidenUpper(twiceScales)).AsInt16().Store(scales);
-        Vector256.Create(Vector128.WidenLower(twiceMins), Vector128.WidenUpper(twiceMins)).AsInt16().Store(mins);
+        KScales.WidenPairs(Vector128.Load(block + 4), scales, mins);
         return KScales.Multipliers(block, Fp16.Table, out dmin);
     }
 
@@ -120,12 +111,7 @@ internal readonly unsafe struct Q4_KUnpackedBlocks : IKQuantFormat
     {
         Vector256<byte> packed = Vector256.Create(Vector128.Load(block + 4));
         minimums = KScales.Minimums(packed);
-        byte* qs = block + 20;
-        return KQuantSums.Add(
-            KQuantSums.Pair(Vector256.Load(qs), x, packed, 0),
-            KQuantSums.Pair(Vector256.Load(qs + 32), x, packed, 1),
-            KQuantSums.Pair(Vector256.Load(qs + 64), x, packed, 2),
-            KQuantSums.Pair(Vector256.Load(qs + 96), x, packed, 3));
+        return KQuantSums.Q4K(block + 20, x, packed);
     }
 }
 
@@ -328,7 +314,13 @@ internal static unsafe class KScales
         uint scales47 = (hi & 0x0F0F0F0Fu) | ((lo >> 2) & 0x30303030u);
         uint mins47 = ((hi >> 4) & 0x0F0F0F0Fu) | ((mid >> 2) & 0x30303030u);
         // Bytes: scales 0–7, then mins 0–7; each repeated for its two half-groups and widened to int16.
-        Vector128<byte> packed = Vector128.Create(scales03 | (ulong)scales47 << 32, mins03 | (ulong)mins47 << 32).AsByte();
+        WidenPairs(Vector128.Create(scales03 | (ulong)scales47 << 32, mins03 | (ulong)mins47 << 32).AsByte(), scales, mins);
+    }
+
+    /// <summary>Bytes 0–7 (scales) and 8–15 (minimums) of <paramref name="packed"/>, each written twice as int16 (one per half-group).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenPairs(Vector128<byte> packed, short* scales, short* mins)
+    {
         Vector128<byte> twiceScales = Vector128.Shuffle(packed, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
         Vector128<byte> twiceMins = Vector128.Shuffle(packed, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
         Vector256.Create(Vector128.WidenLower(twiceScales), Vector128.WidenUpper(twiceScales)).AsInt16().Store(scales);
@@ -415,4 +407,12 @@ internal static unsafe class KQuantSums
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Add(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d) => (a + b) + (c + d);
+
+    /// <summary>A Q4_K super-block's scaled sums: its 128 bytes of nibbles at <paramref name="qs"/>, scales and minimums as <see cref="KScales.UnpackBytes"/> gives them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Q4K(byte* qs, sbyte* x, Vector256<byte> packed) => Add(
+        Pair(Vector256.Load(qs), x, packed, 0),
+        Pair(Vector256.Load(qs + 32), x, packed, 1),
+        Pair(Vector256.Load(qs + 64), x, packed, 2),
+        Pair(Vector256.Load(qs + 96), x, packed, 3));
 }
