@@ -42,6 +42,7 @@ internal static class ExecutionProviders
             IntraOpNumThreads = options.Threads,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        HugePageAllocator.Apply(session);
         active = ExecutionProvider.Cpu;
         fallbackNotice = null;
         if (options.Provider == ExecutionProvider.Cpu)

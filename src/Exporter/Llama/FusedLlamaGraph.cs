@@ -20,7 +20,11 @@ namespace MlPipelines.Exporter.Llama;
 /// <c>present.*</c> and <c>last_hidden_state</c> out; no <c>position_ids</c>: GroupQueryAttention numbers the new tokens
 /// from <c>seqlens_k</c> (the mask's row sums − 1), so rows must be right-padded. The cos/sin caches are the managed engine's
 /// own RoPE table (llama3 frequency scaling included) and rotation is on adjacent pairs (<c>rotary_interleaved</c>), the
-/// weights' convention. The residual stream is 2-D <c>[batch·seq, dim]</c>, so every linear layer reads weights as stored.
+/// weights' convention. With fp32/fp16 weights the residual stream is 2-D <c>[batch·seq, dim]</c>, so every <c>Gemm</c>
+/// reads weights as stored, and reshapes to and from GroupQueryAttention's 3-D layout; with int4/int8 weights every linear
+/// layer is a <c>MatMulNBits</c>, which takes 3-D input, so the stream stays <c>[batch, seq, dim]</c> and the graph has no
+/// reshape at all (at one token per step each node costs ONNX Runtime a few microseconds whatever it computes), and the
+/// SwiGLU is <c>QuickGelu</c> (<c>x·sigmoid(x)</c> at alpha 1) times up: two nodes instead of three.
 /// </remarks>
 internal sealed class FusedLlamaGraph
 {
@@ -29,6 +33,7 @@ internal sealed class FusedLlamaGraph
     private readonly ModelConfig _c;
     private readonly FusedWeightSource _weights;
     private readonly int _width, _qWidth, _kvWidth;   // head width in the graph (padded to GroupQueryAttention's unit), q and kv rows
+    private readonly bool _threeD;                      // every linear layer is MatMulNBits: the stream stays [batch, seq, dim]
     private string _rows = "", _q3Shape = "", _kv3Shape = "", _seqlensK = "", _totalLength = "", _cos = "", _sin = "";
 
     private FusedLlamaGraph(FusedModel model, FusedWeightSource source)
@@ -39,6 +44,7 @@ internal sealed class FusedLlamaGraph
         _width = FusedWeightSource.GraphHeadWidth(_c);
         _qWidth = _c.HeadCount * _width;
         _kvWidth = _c.KvHeadCount * _width;
+        _threeD = source.AllBlocks;
     }
 
     /// <summary>Builds the fused graph over <paramref name="model"/>; matrices come as <paramref name="source"/> gives them.</summary>
@@ -67,7 +73,8 @@ internal sealed class FusedLlamaGraph
 
         // The embedding table stays fp32 (a lookup reads one row per token; quantising it would save memory, not time).
         string embed = _g.Weight("model.embed_tokens.weight", _m.Embedding, _c.VocabSize, dim);
-        string residual = _g.Reshape(_g.Gather(embed, inputIds, name: "embedded"), _g.Int64s(-1, dim), "x");
+        string embedded = _g.Gather(embed, inputIds, name: "embedded");
+        string residual = _threeD ? embedded : _g.Reshape(embedded, _g.Int64s(-1, dim), "x");
         // SimplifiedLayerNormalization is ONNX Runtime's, registered in the default domain (opset 1 and later).
         string normed = _g.Node("SimplifiedLayerNormalization", "l0_attn_norm",
             [residual, Norm("model.layers.0.input_layernorm.weight", _m.RmsAttention(0))], NormAttributes());
@@ -78,17 +85,27 @@ internal sealed class FusedLlamaGraph
             (normed, residual) = SkipNorm(attention, residual, Norm(p + "post_attention_layernorm.weight", _m.RmsFfn(l)), $"l{l}_ffn_norm");
             string gate = Linear(normed, "mlp.gate_proj", l, $"l{l}_gate");
             string up = Linear(normed, "mlp.up_proj", l, $"l{l}_up");
-            // SwiGLU, multiplied in the managed engine's order: sigmoid(g) · (g · u).
-            string act = _g.Mul(_g.Sigmoid(gate, $"l{l}_gate_sig"), _g.Mul(gate, up, $"l{l}_gate_up"), $"l{l}_swiglu");
+            string act = _threeD
+                // Quantised weights: (g · sigmoid(g)) · u, rounded differently from the engine only in the last bit.
+                ? _g.Mul(_g.ContribNode("QuickGelu", [$"l{l}_gate_silu"], [gate], GraphBuilder.Attr.Float("alpha", 1f))[0], up, $"l{l}_swiglu")
+                // SwiGLU, multiplied in the managed engine's order: sigmoid(g) · (g · u).
+                : _g.Mul(_g.Sigmoid(gate, $"l{l}_gate_sig"), _g.Mul(gate, up, $"l{l}_gate_up"), $"l{l}_swiglu");
             string down = Linear(act, "mlp.down_proj", l, $"l{l}_down");
             (normed, residual) = l + 1 < layers
                 ? SkipNorm(down, residual, Norm($"model.layers.{l + 1}.input_layernorm.weight", _m.RmsAttention(l + 1)), $"l{l + 1}_attn_norm")
-                : SkipNorm(down, residual, Norm("model.norm.weight", _m.RmsFinal), "final_norm");
+                : SkipNorm(down, residual, Norm("model.norm.weight", _m.RmsFinal), _threeD ? "=" + N.LastHiddenState : "final_norm");
         }
 
-        _g.Node("Reshape", "=" + N.LastHiddenState, [normed, _g.Concat([_rows, _g.Int64s(dim)], 0, "hidden_shape")]);
-        string logits = Linear(normed, "lm_head", -1, "logits_2d");
-        _g.Node("Reshape", "=" + N.Logits, [logits, _g.Concat([_rows, _g.Int64s(_c.VocabSize)], 0, "logits_shape")]);
+        if (_threeD)
+        {
+            Linear(normed, "lm_head", -1, "=" + N.Logits);
+        }
+        else
+        {
+            _g.Node("Reshape", "=" + N.LastHiddenState, [normed, _g.Concat([_rows, _g.Int64s(dim)], 0, "hidden_shape")]);
+            string logits = Linear(normed, "lm_head", -1, "logits_2d");
+            _g.Node("Reshape", "=" + N.Logits, [logits, _g.Concat([_rows, _g.Int64s(_c.VocabSize)], 0, "logits_shape")]);
+        }
 
         _g.Output(N.Logits, DataType.Float, N.BatchDim, N.SequenceDim, _c.VocabSize);
         for (int l = 0; l < layers; l++)
@@ -102,9 +119,12 @@ internal sealed class FusedLlamaGraph
     /// <summary>Shapes, GroupQueryAttention's lengths and the cos/sin caches, built once.</summary>
     private void BuildSharedValues(string inputIds, string attentionMask)
     {
-        _rows = _g.Shape(inputIds, "batch_seq");
-        _q3Shape = _g.Concat([_rows, _g.Int64s(_qWidth)], 0, "q_shape");
-        _kv3Shape = _g.Concat([_rows, _g.Int64s(_kvWidth)], 0, "kv_shape");
+        if (!_threeD)
+        {
+            _rows = _g.Shape(inputIds, "batch_seq");
+            _q3Shape = _g.Concat([_rows, _g.Int64s(_qWidth)], 0, "q_shape");
+            _kv3Shape = _g.Concat([_rows, _g.Int64s(_kvWidth)], 0, "kv_shape");
+        }
         // seqlens_k: per row, the index of its last real token (real tokens first, padding after); total_sequence_length:
         // the mask's width. Both int32, as GroupQueryAttention takes them.
         string realTokens = _g.Node("ReduceSum", "real_tokens", [attentionMask, _g.Int64s(1)], GraphBuilder.Attr.Int("keepdims", 0));
@@ -133,14 +153,14 @@ internal sealed class FusedLlamaGraph
         {
             // One MatMulNBits for q, k and v together: GroupQueryAttention takes the packed rows as its query input.
             string qkv = Linear(normed, packed, $"model.layers.{l}.self_attn.qkv_proj", $"l{l}_qkv");
-            q = _g.Reshape(qkv, _g.Concat([_rows, _g.Int64s(_qWidth + 2 * _kvWidth)], 0, "qkv_shape"), $"l{l}_qkv3");
+            q = _threeD ? qkv : _g.Reshape(qkv, _g.Concat([_rows, _g.Int64s(_qWidth + 2 * _kvWidth)], 0, "qkv_shape"), $"l{l}_qkv3");
             k = v = "";
         }
         else
         {
-            q = _g.Reshape(Linear(normed, "self_attn.q_proj", l, $"l{l}_q_2d"), _q3Shape, $"l{l}_q");
-            k = _g.Reshape(Linear(normed, "self_attn.k_proj", l, $"l{l}_k_2d"), _kv3Shape, $"l{l}_k");
-            v = _g.Reshape(Linear(normed, "self_attn.v_proj", l, $"l{l}_v_2d"), _kv3Shape, $"l{l}_v");
+            q = To3D(Linear(normed, "self_attn.q_proj", l, $"l{l}_q_2d"), _q3Shape, $"l{l}_q");
+            k = To3D(Linear(normed, "self_attn.k_proj", l, $"l{l}_k_2d"), _kv3Shape, $"l{l}_k");
+            v = To3D(Linear(normed, "self_attn.v_proj", l, $"l{l}_v_2d"), _kv3Shape, $"l{l}_v");
         }
         string attention = _g.ContribNode("GroupQueryAttention", [$"l{l}_attn3", "=" + N.PresentKey(l), "=" + N.PresentValue(l)],
             [q, k, v, pastKey, pastValue, _seqlensK, _totalLength, _cos, _sin],
@@ -149,9 +169,12 @@ internal sealed class FusedLlamaGraph
             GraphBuilder.Attr.Int("do_rotary", 1),
             GraphBuilder.Attr.Int("rotary_interleaved", 1),
             GraphBuilder.Attr.Float("scale", 1f / MathF.Sqrt(_c.HeadDim)))[0];
-        string attention2d = _g.Reshape(attention, _g.Int64s(-1, _qWidth), $"l{l}_attn");
-        return Linear(attention2d, "self_attn.o_proj", l, $"l{l}_o");
+        string attentionOut = _threeD ? attention : _g.Reshape(attention, _g.Int64s(-1, _qWidth), $"l{l}_attn");
+        return Linear(attentionOut, "self_attn.o_proj", l, $"l{l}_o");
     }
+
+    /// <summary>A linear layer's output as GroupQueryAttention takes it: <c>[batch, seq, width]</c>.</summary>
+    private string To3D(string x, string shape, string name) => _threeD ? x : _g.Reshape(x, shape, name);
 
     /// <summary><c>x · Wᵀ</c> for the named matrix of layer <paramref name="layer"/> (−1: the classifier).</summary>
     private string Linear(string x, string matrix, int layer, string name) =>
@@ -196,7 +219,7 @@ internal sealed class FusedLlamaGraph
     private (string Normed, string Sum) SkipNorm(string x, string skip, string weight, string name)
     {
         // Outputs: the normed sum, (mean, inverse std: unused), and the sum itself (the next residual).
-        string[] outputs = _g.ContribNode("SkipSimplifiedLayerNormalization", [name, "", "", name + "_residual"], [x, skip, weight],
+        string[] outputs = _g.ContribNode("SkipSimplifiedLayerNormalization", [name, "", "", name.TrimStart('=') + "_residual"], [x, skip, weight],
             GraphBuilder.Attr.Float("epsilon", _c.NormEpsilon));
         return (outputs[0], outputs[3]);
     }

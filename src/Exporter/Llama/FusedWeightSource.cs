@@ -53,6 +53,9 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
     private readonly int _width = GraphHeadWidth(model.Config);
     private bool Padded => _width != model.Config.HeadDim;
 
+    /// <summary>Whether every linear layer is <c>MatMulNBits</c> blocks (int4/int8), none a <c>Gemm</c>.</summary>
+    public bool AllBlocks => precision is not (OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16);
+
     /// <summary>
     /// Layer <paramref name="layer"/>'s q, k and v as one matrix stacked along N, for one MatMulNBits instead of three
     /// (quantised weights are built anew, so stacking copies nothing of the model); null for fp32/fp16 weights, or when the
@@ -60,7 +63,7 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
     /// </summary>
     public FusedMatrix? PackedQkv(int layer)
     {
-        if (precision is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16) return null;
+        if (!AllBlocks) return null;
         var parts = new[] { "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj" }.Select(n => Quantised(layer, n)).ToArray();
         MatMulNBitsWeights first = parts[0];
         if (parts.Any(p => p.K != first.K || p.Bits != first.Bits || p.BlockSize != first.BlockSize || (p.ZeroPoints is null) != (first.ZeroPoints is null)))

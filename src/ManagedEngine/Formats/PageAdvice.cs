@@ -13,6 +13,20 @@ internal static unsafe partial class PageAdvice
     public const long HugePageBytes = 2 << 20;
 
     /// <summary>
+    /// Allocates <paramref name="bytes"/> of uninitialised native memory for data that is streamed (weights): from a huge
+    /// page up aligned to huge pages and asked to be backed by them (<see cref="PreferHugePages"/>), below that 64-byte
+    /// aligned. Free with <see cref="NativeMemory.AlignedFree"/>.
+    /// </summary>
+    /// <exception cref="OutOfMemoryException">The allocation failed.</exception>
+    public static byte* AllocateStreamed(nuint bytes)
+    {
+        bool huge = bytes >= HugePageBytes;
+        byte* p = (byte*)NativeMemory.AlignedAlloc(bytes, huge ? (nuint)HugePageBytes : 64);
+        if (huge) PreferHugePages(p, (long)bytes);
+        return p;
+    }
+
+    /// <summary>
     /// Asks for transparent huge pages behind <paramref name="start"/>..+<paramref name="length"/> (anonymous memory not
     /// yet touched): decode streams every weight once per token, and with 4 KB pages each page costs a translation.
     /// </summary>

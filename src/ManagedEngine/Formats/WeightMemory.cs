@@ -39,9 +39,7 @@ internal sealed unsafe class WeightMemory : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        bool huge = bytes >= PageAdvice.HugePageBytes;
-        byte* p = (byte*)NativeMemory.AlignedAlloc(checked((nuint)bytes), huge ? (nuint)PageAdvice.HugePageBytes : 64);
-        if (huge) PageAdvice.PreferHugePages(p, bytes);
+        byte* p = PageAdvice.AllocateStreamed(checked((nuint)bytes));
         _buffers.Add((nint)p);
         AllocatedBytes += bytes;
         return p;
