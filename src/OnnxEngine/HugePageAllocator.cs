@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using MlPipelines.ManagedEngine.Formats;
@@ -16,7 +15,8 @@ namespace MlPipelines.OnnxEngine;
 /// <remarks>
 /// The C# binding of ONNX Runtime does not expose <c>RegisterAllocator</c> (only ONNX Runtime's own arena), so it is
 /// called through the C API's function table. That table is append-only across ONNX Runtime versions (its ABI promise),
-/// so the slots below, counted in <c>onnxruntime_c_api.h</c>, stay valid. If registration fails — another CPU allocator
+/// so the slots below — the order of <c>onnxruntime_c_api.h</c>, which the C# binding's own <c>OrtApi</c> mirror also
+/// follows — stay valid. If registration fails — another CPU allocator
 /// is already registered in the process, or the native library predates the call — sessions keep ONNX Runtime's default
 /// allocator and nothing else changes.
 /// </remarks>
@@ -48,9 +48,9 @@ internal static unsafe class HugePageAllocator
     private static readonly object Gate = new();
     private static bool _attempted;
     private static string? _failure;
-    // Both live for the whole process: ONNX Runtime keeps the allocator registered until the environment ends.
+    // Lives for the whole process, as the registered allocator (never freed) does: ONNX Runtime keeps both until the
+    // environment ends.
     private static OrtMemoryInfo? _info;
-    private static OrtAllocator* _allocator;
 
     /// <summary>
     /// Makes sessions created with <paramref name="options"/> allocate CPU memory through this allocator; false (and the
@@ -105,7 +105,6 @@ internal static unsafe class HugePageAllocator
         allocator->Alloc = &Alloc;
         allocator->Free = &Free;
         allocator->Info = &Info;
-        _allocator = allocator;
 
         var register = (delegate* unmanaged<nint, OrtAllocator*, nint>)api[RegisterAllocatorSlot];
         nint status = register(env.DangerousGetHandle(), allocator);
@@ -115,7 +114,6 @@ internal static unsafe class HugePageAllocator
         ((delegate* unmanaged<nint, void>)api[ReleaseStatusSlot])(status);
         // Never registered, so ONNX Runtime holds no pointer to it.
         NativeMemory.Free(allocator);
-        _allocator = null;
         return message;
     }
 

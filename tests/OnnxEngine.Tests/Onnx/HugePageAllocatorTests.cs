@@ -17,11 +17,7 @@ public sealed class HugePageAllocatorCollection;
 [Collection(nameof(HugePageAllocatorTests))]
 public sealed class HugePageAllocatorTests
 {
-    private static readonly ModelConfig Shape = new()
-    {
-        Dim = 256, HiddenDim = 512, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 128,
-        SharedClassifier = false,
-    };
+    private static readonly ModelConfig Shape = QuantizedExportTests.Shape;
 
     [Fact]
     public void An_int4_session_keeps_its_weights_there_and_computes_bit_for_bit_what_the_default_allocator_gives()

@@ -30,7 +30,8 @@ public sealed class QuantizedExportTests
     /// <summary>Relative bound for int8-activation arithmetic in both engines (difference / range of the position's logits).</summary>
     private const double Int8ActivationBound = 0.02;
 
-    private static readonly ModelConfig Shape = new()
+    /// <summary>The small GQA model of the quantised-export tests (rows of whole 32-value blocks).</summary>
+    internal static readonly ModelConfig Shape = new()
     {
         Dim = 256, HiddenDim = 512, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 128,
         SharedClassifier = false,
