@@ -46,6 +46,7 @@ internal static class OnnxBatchRunner
         using var positionsValue = OrtValue.CreateTensorValueFromMemory(positions, shape);
         using var seqlensValue = OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(lengths, n => n - 1), [batch]);
         using var totalValue = OrtValue.CreateTensorValueFromMemory(new[] { length }, model.TotalLengthIsScalar ? [] : [1]);
+        using var noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
         using var emptyPast = OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [batch, c.KvHeadCount, 0, model.KvHeadWidth]);
         using var binding = model.Session.CreateIoBinding();
         using var runOptions = new RunOptions();
@@ -58,6 +59,8 @@ internal static class OnnxBatchRunner
             binding.BindInput(OnnxDecoderContract.SequenceLengthsInput, seqlensValue);
             binding.BindInput(OnnxDecoderContract.TotalSequenceLengthInput, totalValue);
         }
+        if (model.Contract.HasUseCacheBranch)
+            binding.BindInput(OnnxDecoderContract.UseCacheBranchInput, noCache);   // an empty past: the no-cache branch
         for (int l = 0; l < c.LayerCount; l++)
         {
             binding.BindInput(PastKey(l), emptyPast);

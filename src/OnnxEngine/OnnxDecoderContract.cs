@@ -28,6 +28,12 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
     public const string TotalSequenceLengthInput = "total_sequence_length";
 
     /// <summary>
+    /// The boolean input of Optimum's merged decoders (<c>decoder_model_merged.onnx</c>): false on the first run, whose past
+    /// is empty, true once there is a past to read.
+    /// </summary>
+    public const string UseCacheBranchInput = "use_cache_branch";
+
+    /// <summary>
     /// Whether the graph writes the new keys and values into its past buffer (GroupQueryAttention with
     /// <c>past_present_share_buffer</c>): past and present are then one fixed-size buffer per tensor, bound to both, and rows
     /// must be right-padded (positions come from each row's length).
@@ -40,6 +46,9 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
     /// <summary>Whether the graph takes <c>seqlens_k</c> and <c>total_sequence_length</c> as inputs (int32) beside the mask.</summary>
     public bool HasSequenceLengthInputs { get; init; }
 
+    /// <summary>Whether the graph takes <see cref="UseCacheBranchInput"/> (an Optimum merged decoder).</summary>
+    public bool HasUseCacheBranch { get; init; }
+
     /// <summary>One line for reports: the contract, its layers and KV shape, and what it lacks.</summary>
     public override string ToString() =>
         $"{Name}: {LayerCount} layers, kv heads {KvHeadCount?.ToString() ?? "?"} × head width {HeadDim?.ToString() ?? "?"}, " +
@@ -47,6 +56,7 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
         (SharedKvBuffer ? ", past and present share one KV buffer (GroupQueryAttention)" : "") +
         (AttentionMaskType == TensorElementType.Int32 ? ", int32 attention mask" : "") +
         (HasSequenceLengthInputs ? ", seqlens_k/total_sequence_length inputs" : "") +
+        (HasUseCacheBranch ? ", use_cache_branch (merged decoder)" : "") +
         (HasLastHiddenState ? ", last_hidden_state" : ", no last_hidden_state (logits only: no embeddings)");
 
     /// <summary>Reads the contract of a loaded model.</summary>
@@ -73,7 +83,8 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
         // Without position_ids (Optimum's option) the graph numbers the tokens itself from the attention mask.
         bool positions = inputs.ContainsKey(PositionIds);
         bool lengths = inputs.ContainsKey(SequenceLengthsInput) && inputs.ContainsKey(TotalSequenceLengthInput);
-        int expected = 2 + 2 * layers + (positions ? 1 : 0) + (lengths ? 2 : 0);
+        bool cacheBranch = inputs.ContainsKey(UseCacheBranchInput);
+        int expected = 2 + 2 * layers + (positions ? 1 : 0) + (lengths ? 2 : 0) + (cacheBranch ? 1 : 0);
         if (inputs.Count != expected)
             throw new InvalidDataException($"{modelPath}: inputs beyond the decoder's ({List(inputs.Keys)}); expected {expected}.");
         int[] past = inputs[PastKey(0)].Dimensions;
@@ -86,6 +97,7 @@ public sealed record OnnxDecoderContract(string Name, int LayerCount, int? KvHea
             SharedKvBuffer = shared,
             AttentionMaskType = inputs[AttentionMask].ElementDataType,
             HasSequenceLengthInputs = lengths,
+            HasUseCacheBranch = cacheBranch,
         };
     }
 

@@ -16,9 +16,10 @@ public sealed class OnnxLanguageModel : ILanguageModel
     // Runs in flight: Dispose releases the ONNX Runtime session only after the last one (binding included) ends.
     private readonly InFlightGate _calls;
 
-    private OnnxLanguageModel(string directory, ExportManifest manifest, InferenceSession session, OnnxDecoderContract contract,
+    private OnnxLanguageModel(string directory, string modelFile, ExportManifest manifest, InferenceSession session, OnnxDecoderContract contract,
         ExecutionProvider active, string? fallbackNotice, int threads)
     {
+        ModelFile = modelFile;
         _calls = new InFlightGate(this, session.Dispose);
         Contract = contract;
         Threads = threads;
@@ -29,15 +30,18 @@ public sealed class OnnxLanguageModel : ILanguageModel
         FallbackNotice = fallbackNotice;
     }
 
-    /// <summary>The export directory the model was loaded from.</summary>
+    /// <summary>The export directory the model was loaded from (the one holding its decoder file).</summary>
     public string Directory { get; }
+
+    /// <summary>The decoder graph's file.</summary>
+    public string ModelFile { get; }
 
     /// <summary>The graph's input/output contract, detected from the graph.</summary>
     public OnnxDecoderContract Contract { get; }
 
     /// <summary>
     /// The export's manifest (configuration, tokenizer file, profile); for another tool's export (no <c>mlpipe.json</c>)
-    /// one made from its <c>config.json</c>, with the profile <c>foreign</c>.
+    /// one made from its <c>config.json</c> or <c>genai_config.json</c>, with the profile <c>foreign</c>.
     /// </summary>
     public ExportManifest Manifest { get; }
 
@@ -88,24 +92,30 @@ public sealed class OnnxLanguageModel : ILanguageModel
     }
 
     /// <summary>
-    /// Loads an export directory: <c>model.onnx</c> (optional <c>model.onnx.data</c>) with <c>mlpipe.json</c>, or another
-    /// tool's export of the same contract (Optimum's names; <see cref="OnnxDecoderContract"/>) with its <c>config.json</c>
-    /// and a tokenizer beside it.
+    /// Loads an export: a directory written by <c>mlpipe export</c> (<c>model.onnx</c>, optional <c>model.onnx.data</c>,
+    /// <c>mlpipe.json</c>), or another tool's export of the same contract (<see cref="OnnxDecoderContract"/>) — a directory
+    /// in Optimum's, onnxruntime-genai's or the Hugging Face Hub's layout (<see cref="OnnxExportLayout"/>), or the
+    /// <c>.onnx</c> file itself — described by the <c>config.json</c> or <c>genai_config.json</c> and the tokenizer beside it.
     /// </summary>
-    /// <exception cref="FileNotFoundException">The directory, both <c>mlpipe.json</c> and <c>config.json</c>, or the model file is missing.</exception>
+    /// <param name="path">The export directory, or its decoder's <c>.onnx</c> file.</param>
+    /// <param name="options">Threads, execution provider (see <see cref="EngineOptions.Validate"/>).</param>
+    /// <exception cref="FileNotFoundException">The path, its decoder file, or any description of it (<c>mlpipe.json</c>, <c>config.json</c>, <c>genai_config.json</c>) is missing.</exception>
     /// <exception cref="InvalidDataException">The model file is not a loadable ONNX model, or its inputs and outputs are not those of an exported LLaMA decoder.</exception>
     /// <exception cref="ExecutionProviderUnavailableException">The provider is unavailable and <see cref="EngineOptions.FallbackToCpu"/> is off.</exception>
-    public static OnnxLanguageModel Load(string directory, EngineOptions? options = null)
+    public static OnnxLanguageModel Load(string path, EngineOptions? options = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new EngineOptions();
         options.Validate(EngineKind.Onnx);
-        if (!System.IO.Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Exported model directory '{directory}' does not exist.");
-        ExportManifest manifest = File.Exists(Path.Combine(directory, ExportManifest.FileName)) ? ExportManifest.Read(directory) : ForeignManifest(directory);
-        string modelPath = Path.Combine(directory, ExportManifest.ModelFileName);
+        if (!System.IO.Directory.Exists(path) && !File.Exists(path))
+            throw new DirectoryNotFoundException($"Exported model directory '{path}' does not exist.");
+        string modelPath = OnnxExportLayout.FindDecoder(path);
+        string directory = Path.GetDirectoryName(modelPath)!;
+        ExportManifest manifest = File.Exists(Path.Combine(directory, ExportManifest.FileName))
+            ? ExportManifest.Read(directory)
+            : ForeignExportManifest.Read(modelPath);
         if (!File.Exists(modelPath))
-            throw new FileNotFoundException($"'{directory}' has a model description but no {ExportManifest.ModelFileName}.", modelPath);
+            throw new FileNotFoundException($"'{directory}' has a model description but no {Path.GetFileName(modelPath)}.", modelPath);
 
         using SessionOptions sessionOptions = ExecutionProviders.Create(options, out var active, out var notice);
         InferenceSession session;
@@ -128,23 +138,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
             session.Dispose();
             throw;
         }
-        return new OnnxLanguageModel(Path.GetFullPath(directory), manifest, session, contract, active, notice, options.Threads);
-    }
-
-    /// <summary>
-    /// Another tool's export (Optimum writes <c>config.json</c> and the tokenizer files beside <c>model.onnx</c>): the
-    /// configuration from its <c>config.json</c>, the tokenizer the first of <c>tokenizer.json</c> and <c>tokenizer.model</c>.
-    /// </summary>
-    private static ExportManifest ForeignManifest(string directory)
-    {
-        string configPath = Path.Combine(directory, "config.json");
-        if (!File.Exists(configPath))
-            throw new FileNotFoundException(
-                $"'{directory}' is not an exported model directory: it has neither {ExportManifest.FileName} (`mlpipe export`) nor the config.json " +
-                "another exporter (Optimum, onnxruntime-genai's builder) writes beside model.onnx.", Path.Combine(directory, ExportManifest.FileName));
-        ModelConfig config = MlPipelines.ManagedEngine.Formats.Safetensors.HuggingFaceConfig.Load(configPath).ToModelConfig();
-        string? tokenizer = new[] { "tokenizer.json", "tokenizer.model" }.FirstOrDefault(name => File.Exists(Path.Combine(directory, name)));
-        return new ExportManifest { Config = config, TokenizerFile = tokenizer, Profile = "foreign", Source = Path.GetFullPath(directory) };
+        return new OnnxLanguageModel(directory, modelPath, manifest, session, contract, active, notice, options.Threads);
     }
 
     /// <summary>The tokenizer exported beside the model.</summary>

@@ -27,11 +27,17 @@ internal static class OnnxModelContract
         }
         if (contract.HasPositionIds)
             Expect(inputs, "input", PositionIds, TensorElementType.Int64, 2, modelPath);
+        if (contract.HasUseCacheBranch)
+            Expect(inputs, "input", OnnxDecoderContract.UseCacheBranchInput, TensorElementType.Bool, 1, modelPath);
         Expect(outputs, "output", Logits, TensorElementType.Float, 3, modelPath, (2, config.VocabSize));
         if (contract.HasLastHiddenState)
             Expect(outputs, "output", LastHiddenState, TensorElementType.Float, 3, modelPath, (2, config.Dim));
         // A graph may pad heads with zero channels (GroupQueryAttention takes widths in multiples of 16): its KV width is
         // then larger than the model's head width, never smaller.
+        if (inputs.TryGetValue(PastKey(0), out NodeMetadata? past) && past.IsTensor && past.ElementDataType != TensorElementType.Float)
+            throw new InvalidDataException(
+                $"{modelPath}: its KV cache ('{PastKey(0)}') is {past.ElementDataType}; this engine binds an fp32 cache, so it runs exports with " +
+                "fp32 inputs and outputs (fp32, int8 or int4 weights: e.g. a Hub repository's onnx/model.onnx or model_q4.onnx, not model_fp16.onnx).");
         int width = contract.HeadDim ?? config.HeadDim;
         if (width < config.HeadDim)
             throw new InvalidDataException($"{modelPath}: its KV cache holds heads {width} wide, but the model's configuration has heads {config.HeadDim} wide.");
@@ -42,7 +48,8 @@ internal static class OnnxModelContract
             foreach (string name in new[] { PresentKey(l), PresentValue(l) })
                 Expect(outputs, "output", name, TensorElementType.Float, 4, modelPath, (1, config.KvHeadCount), (3, width));
         }
-        int expectedInputs = (contract.HasPositionIds ? 3 : 2) + (contract.HasSequenceLengthInputs ? 2 : 0) + 2 * config.LayerCount;
+        int expectedInputs = (contract.HasPositionIds ? 3 : 2) + (contract.HasSequenceLengthInputs ? 2 : 0) + (contract.HasUseCacheBranch ? 1 : 0)
+            + 2 * config.LayerCount;
         if (inputs.Count != expectedInputs)
             throw new InvalidDataException(
                 $"{modelPath}: expected {expectedInputs} inputs for a {config.LayerCount}-layer decoder, found {inputs.Count} ({string.Join(", ", inputs.Keys)}).");

@@ -32,6 +32,8 @@ internal sealed class OnnxModelSession : IModelSession
     private readonly KvCacheBuffers? _kv;
     private readonly SharedKvCache? _shared;
     private readonly long[] _ids, _positions, _ones;
+    // use_cache_branch's two values, pinned: a view of one or the other is bound each run.
+    private readonly bool[] _cacheBranch = GC.AllocateArray<bool>(2, pinned: true);
     private readonly int[] _ones32 = [], _seqlensK = GC.AllocateArray<int>(1, pinned: true), _totalLength = GC.AllocateArray<int>(1, pinned: true);
     private readonly long[] _tokensShape = [1, 0], _maskShape = [1, 0], _kvShape, _outShape = [1, 0, 0], _lengthsShape = [1], _totalShape;
     private float[] _logits = [], _hidden = [];
@@ -55,6 +57,7 @@ internal sealed class OnnxModelSession : IModelSession
         _positions = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         _ones = GC.AllocateArray<long>(_c.MaxSequenceLength, pinned: true);
         Array.Fill(_ones, 1L);
+        _cacheBranch[1] = true;
         if (model.Contract.AttentionMaskType == TensorElementType.Int32)
         {
             _ones32 = GC.AllocateArray<int>(_c.MaxSequenceLength, pinned: true);
@@ -123,7 +126,7 @@ internal sealed class OnnxModelSession : IModelSession
         _binding.ClearBoundInputs();
         _binding.ClearBoundOutputs();
         BindTokens(n, Bind);
-        BindMask(total);
+        BindMask(position, total);
         for (int l = 0; l < _c.LayerCount; l++)
         {
             _kvShape[2] = position;
@@ -175,7 +178,7 @@ internal sealed class OnnxModelSession : IModelSession
             }
             _sharedKey = key;
         }
-        BindMask(total);
+        BindMask(total - n, total);
     }
 
     private void BindTokens(int n, Func<Memory<long>, long[], OrtValue> bind)
@@ -186,7 +189,9 @@ internal sealed class OnnxModelSession : IModelSession
             _binding.BindInput(PositionIds, bind(_positions.AsMemory(0, n), _tokensShape));
     }
 
-    private void BindMask(int total)
+    // Everything whose value follows the position: the mask (its width), the builder graphs' lengths, and a merged
+    // decoder's use_cache_branch (whether there is a past to read).
+    private void BindMask(int position, int total)
     {
         _maskShape[1] = total;
         if (_ones32.Length > 0)
@@ -200,6 +205,8 @@ internal sealed class OnnxModelSession : IModelSession
             _binding.BindInput(OnnxDecoderContract.SequenceLengthsInput, Bind(_seqlensK.AsMemory(), _lengthsShape));
             _binding.BindInput(OnnxDecoderContract.TotalSequenceLengthInput, Bind(_totalLength.AsMemory(), _totalShape));
         }
+        if (_model.Contract.HasUseCacheBranch)
+            _binding.BindInput(OnnxDecoderContract.UseCacheBranchInput, Bind(_cacheBranch.AsMemory(position > 0 ? 1 : 0, 1), _lengthsShape));
     }
 
     // Only requested outputs are bound, so ONNX Runtime skips e.g. the classifier for embeddings.
@@ -258,6 +265,7 @@ internal sealed class OnnxModelSession : IModelSession
         var type = typeof(T) == typeof(float) ? TensorElementType.Float
             : typeof(T) == typeof(long) ? TensorElementType.Int64
             : typeof(T) == typeof(int) ? TensorElementType.Int32
+            : typeof(T) == typeof(bool) ? TensorElementType.Bool
             : throw new NotSupportedException($"No tensor type for {typeof(T).Name}.");
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
         return OrtValue.CreateTensorValueWithData(_cpu, type, shape, address, (long)memory.Length * sizeof(T));

@@ -45,6 +45,21 @@ public sealed class ParityCommandTests(ExportedStoriesFixture f, PerturbedStorie
     }
 
     [Fact]
+    public void Another_tools_export_is_compared_and_its_contract_reported()
+    {
+        // Optimum's names and layout (config.json, no mlpipe.json, no last_hidden_state), the graph file named directly.
+        string optimum = OptimumExportWriter.Write(f.ExportDirectory, _dir.File("optimum"), dropHiddenState: true, dropPositionIds: true);
+        var result = CliRunner.Run(Args(Path.Combine(optimum, "model.onnx"), PromptsFile("Once upon a time"), "--steps", "20"));
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Contains("ONNX contract: optimum: 5 layers", result.Stdout);
+        Assert.Contains("no position_ids", result.Stdout);
+        Assert.Contains($"configuration from {Path.Combine(optimum, "config.json")}", result.Stdout);
+        Assert.Contains("embeddings not compared", result.Stdout);
+        Assert.Contains("PASSED", result.Stdout);
+    }
+
+    [Fact]
     public void A_perturbed_export_exits_2_and_names_the_failing_figures()
     {
         string json = _dir.File("perturbed.json");

@@ -20,7 +20,7 @@ internal static class ParityCommand
     {
         var defaults = new ParityOptions();
         var model = new Option<string?>("--model") { Description = $"Checkpoint for the managed engine: file, directory or name (default: {ModelLocator.DefaultModelName})." };
-        var onnx = new Option<string>("--onnx") { Description = "ONNX export directory for ONNX Runtime: written by `mlpipe export`, or by another tool (Optimum's names, with its config.json and tokenizer).", Required = true };
+        var onnx = new Option<string>("--onnx") { Description = "ONNX export for ONNX Runtime: a directory written by `mlpipe export` or by another tool (Optimum, onnxruntime-genai's builder, a Hub repository's onnx/ folder: its config.json or genai_config.json and tokenizer beside it), or the decoder's .onnx file.", Required = true };
         var prompts = new Option<string>("--prompts") { Description = "Text file with one prompt per line (blank lines are ignored).", Required = true };
         var steps = new Option<int>("--steps", "-n") { Description = "Greedy tokens to compare after each prompt (capped by the context); 0 = up to the context.", DefaultValueFactory = _ => defaults.Steps };
         var maxAbsDiff = new Option<double>("--max-abs-diff") { Description = "Largest absolute logit difference allowed.", DefaultValueFactory = _ => defaults.MaxAbsLogitDiff };
@@ -62,7 +62,7 @@ internal static class ParityCommand
             using OnnxLanguageModel onnxModel = OnnxLanguageModel.Load(parse.GetValue(onnx)!, onnxOptions);
             if (onnxModel.Description.Notice is { } notice)
                 console.Error.WriteLine($"mlpipe: warning: {notice}");
-            console.Out.WriteLine($"ONNX contract: {onnxModel.Contract}" + (onnxModel.Manifest.Profile == "foreign" ? " (no mlpipe.json: configuration from config.json)" : ""));
+            console.Out.WriteLine($"ONNX contract: {onnxModel.Contract}" + (onnxModel.Manifest.Profile == "foreign" ? $" (no mlpipe.json: {Path.GetFileName(onnxModel.ModelFile)}, configuration from {onnxModel.Manifest.Source})" : ""));
             using LoadedModel managed = LanguageModels.Open(parse.GetValue(model), parse.GetValue(tokenizer), EngineKind.Managed);
 
             ParityReport report = ParityHarness.Compare(managed.Model, onnxModel, managed.Tokenizer, texts, options, ct);

@@ -16,8 +16,9 @@ public enum ModelFormat
     Gguf,
 
     /// <summary>
-    /// A directory exported by this project's exporter (<see cref="ModelSource.ExportManifestFileName"/> beside an ONNX
-    /// graph): it holds a graph, not weights, and runs on the ONNX Runtime engine.
+    /// An ONNX export: a directory written by this project's exporter (<see cref="ModelSource.ExportManifestFileName"/>
+    /// beside an ONNX graph), another tool's export directory or an <c>.onnx</c> file (<see cref="OnnxExportLayout"/>): it
+    /// holds a graph, not weights, and runs on the ONNX Runtime engine.
     /// </summary>
     OnnxExport,
 }

@@ -43,6 +43,8 @@ public sealed record ModelSource(string Path, ModelFormat Format)
             if (name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || name == HuggingFaceCheckpoint.ConfigFileName
                 || name.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase))
                 return new ModelSource(System.IO.Path.GetDirectoryName(full)!, ModelFormat.HuggingFace);
+            if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+                return new ModelSource(full, ModelFormat.OnnxExport);
             return new ModelSource(full, FileFormat(full));
         }
         if (!Directory.Exists(full))
@@ -64,9 +66,12 @@ public sealed record ModelSource(string Path, ModelFormat Format)
             return new ModelSource(ggufs[0], ModelFormat.Gguf);
         if (ggufs.Length > 1)
             throw new InvalidDataException($"Directory '{full}' holds {ggufs.Length} GGUF files ({string.Join(", ", ggufs.Select(System.IO.Path.GetFileName))}); name one of them.");
+        // Another tool's ONNX export (Optimum, onnxruntime-genai's builder, the Hub's onnx/ folder): the ONNX engine runs it.
+        if (OnnxExportLayout.IsExport(full))
+            return new ModelSource(full, ModelFormat.OnnxExport);
         throw new FileNotFoundException(
             $"Directory '{full}' holds no model: expected config.json with model.safetensors (Hugging Face), '{dirName}.bin' or " +
-            "'model.bin' (llama2.c), or one .gguf file.", full);
+            "'model.bin' (llama2.c), one .gguf file, or an ONNX export.", full);
     }
 
     /// <summary>
@@ -76,7 +81,7 @@ public sealed record ModelSource(string Path, ModelFormat Format)
     public IReadOnlyList<string> Files()
     {
         if (Format == ModelFormat.OnnxExport)
-            return Directory.GetFiles(Path).Order(StringComparer.Ordinal).ToList();
+            return Directory.GetFiles(File.Exists(Path) ? System.IO.Path.GetDirectoryName(Path)! : Path).Order(StringComparer.Ordinal).ToList();
         if (Format != ModelFormat.HuggingFace)
             return [Path];
         var files = new List<string> { System.IO.Path.Combine(Path, HuggingFaceCheckpoint.ConfigFileName) };

@@ -35,6 +35,9 @@ public sealed record ModelWeightFormat
     /// <summary>The name of an ONNX export's weights.</summary>
     public const string OnnxExportName = "F32 (ONNX export)";
 
+    /// <summary>The name of the weights of another tool's ONNX export (no manifest says how they are stored).</summary>
+    public const string ForeignOnnxExportName = "ONNX export by another tool";
+
     /// <summary>The format in one phrase: a type name, <c>mixed (A 62%, B 38%)</c>, or one of the constants above.</summary>
     public required string Name { get; init; }
 
@@ -68,11 +71,14 @@ public sealed record ModelWeightFormat
 
     /// <summary>
     /// An export's weights as its manifest names them (<c>int4 (fused ONNX export)</c>); <see cref="OnnxExportName"/> for a
-    /// portable fp32 export or a manifest that does not say.
+    /// portable fp32 export or a manifest that does not say; <see cref="ForeignOnnxExportName"/> without a manifest.
     /// </summary>
-    private static string OnnxExportWeights(string directory)
+    private static string OnnxExportWeights(string path)
     {
+        string directory = File.Exists(path) ? System.IO.Path.GetDirectoryName(path)! : path;   // an .onnx file named itself
         string manifest = System.IO.Path.Combine(directory, ModelSource.ExportManifestFileName);
+        if (!File.Exists(manifest))
+            return ForeignOnnxExportName;
         try
         {
             using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(manifest));

@@ -22,70 +22,8 @@ public sealed class ForeignExportTests(ExportedStoriesFixture f) : IClassFixture
     private static string AsOptimumExport(string export, TempDir dir, bool dropHiddenState, params string[] dropOutputs) =>
         AsOptimumExport(export, dir, dropHiddenState, dropPositionIds: false, dropOutputs);
 
-    private static string AsOptimumExport(string export, TempDir dir, bool dropHiddenState, bool dropPositionIds, params string[] dropOutputs)
-    {
-        string target = dir.File("optimum");
-        Directory.CreateDirectory(target);
-        ModelProto model;
-        using (var stream = File.OpenRead(Path.Combine(export, ExportManifest.ModelFileName)))
-            model = ModelProto.Parser.ParseFrom(stream);
-        foreach (string name in dropOutputs.Concat(dropHiddenState ? [LastHiddenState] : []))
-        {
-            var output = model.Graph.Output.Single(o => o.Name == name);
-            model.Graph.Output.Remove(output);
-        }
-        if (dropPositionIds)
-            ComputePositionsFromMask(model.Graph);
-        using (var stream = File.Create(Path.Combine(target, ExportManifest.ModelFileName)))
-            Google.Protobuf.MessageExtensions.WriteTo(model, stream);
-        var config = ExportManifest.Read(export).Config;
-        File.WriteAllText(Path.Combine(target, "config.json"), HuggingFaceCheckpointWriter.Config(config).ToJsonString());
-        File.Copy(TestPaths.Tok512Model, Path.Combine(target, "tokenizer.model"));
-        return target;
-    }
-
-    /// <summary>
-    /// The graph without its <c>position_ids</c> input, numbering the new tokens itself as Optimum's graphs do:
-    /// <c>(cumsum(attention_mask) − 1)[:, −sequence_length:]</c>, fed to the nodes that read <c>position_ids</c>.
-    /// </summary>
-    private static void ComputePositionsFromMask(GraphProto g)
-    {
-        g.Input.Remove(g.Input.Single(i => i.Name == PositionIds));
-        g.Initializer.Add(Int64("pos.axis", [], 1));
-        g.Initializer.Add(Int64("pos.one", [], 1));
-        g.Initializer.Add(Int64("pos.index", [], 1));
-        g.Initializer.Add(Int64("pos.unsqueeze_axes", [1], 0));
-        g.Initializer.Add(Int64("pos.end", [1], long.MaxValue));
-        g.Initializer.Add(Int64("pos.slice_axes", [1], 1));
-        NodeProto[] nodes =
-        [
-            Node("CumSum", [AttentionMask, "pos.axis"], "pos.cumsum"),
-            Node("Sub", ["pos.cumsum", "pos.one"], "pos.all"),
-            Node("Shape", [InputIds], "pos.shape"),
-            Node("Gather", ["pos.shape", "pos.index"], "pos.length"),
-            Node("Unsqueeze", ["pos.length", "pos.unsqueeze_axes"], "pos.length1"),
-            Node("Neg", ["pos.length1"], "pos.start"),
-            Node("Slice", ["pos.all", "pos.start", "pos.end", "pos.slice_axes"], PositionIds),
-        ];
-        for (int i = 0; i < nodes.Length; i++)
-            g.Node.Insert(i, nodes[i]);   // before every consumer: nodes stay in topological order
-    }
-
-    private static TensorProto Int64(string name, long[] dims, long value)
-    {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-        t.Dims.AddRange(dims);
-        t.Int64Data.Add(value);
-        return t;
-    }
-
-    private static NodeProto Node(string op, string[] inputs, string output)
-    {
-        var n = new NodeProto { OpType = op, Name = output + "." + op };
-        n.Input.AddRange(inputs);
-        n.Output.Add(output);
-        return n;
-    }
+    private static string AsOptimumExport(string export, TempDir dir, bool dropHiddenState, bool dropPositionIds, params string[] dropOutputs) =>
+        OptimumExportWriter.Write(export, dir.File("optimum"), dropHiddenState, dropPositionIds, dropOutputs);
 
     [Fact]
     public void An_export_without_position_ids_numbers_the_tokens_from_the_mask_and_agrees_with_the_managed_engine()
