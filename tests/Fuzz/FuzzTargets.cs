@@ -9,7 +9,7 @@ public static class FuzzTargets
     [
         new GgufModelTarget(), new GgufTokenizerTarget(), new SafetensorsTarget(), new HuggingFaceConfigTarget(),
         new SentencePieceTarget(), new Llama2cTokenizerTarget(), new TokenizerJsonTarget(), new Llama2cTarget(),
-        new Llama2cQ80Target(), new OnnxExportTarget(), new PipelineTarget(), new EmbedProgressTarget(), new ChatTemplateTarget(),
+        new Llama2cQ80Target(), new OnnxExportTarget(), new GenAiConfigTarget(), new PipelineTarget(), new EmbedProgressTarget(), new ChatTemplateTarget(),
     ];
 
     /// <summary>The target named <paramref name="name"/>.</summary>
