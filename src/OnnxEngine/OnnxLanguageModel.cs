@@ -111,9 +111,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
             throw new DirectoryNotFoundException($"Exported model directory '{path}' does not exist.");
         string modelPath = OnnxExportLayout.FindDecoder(path);
         string directory = Path.GetDirectoryName(modelPath)!;
-        ExportManifest manifest = File.Exists(Path.Combine(directory, ExportManifest.FileName))
-            ? ExportManifest.Read(directory)
-            : ForeignExportManifest.Read(modelPath);
+        ExportManifest manifest = ReadManifest(modelPath);
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"'{directory}' has a model description but no {Path.GetFileName(modelPath)}.", modelPath);
 
@@ -139,6 +137,20 @@ public sealed class OnnxLanguageModel : ILanguageModel
             throw;
         }
         return new OnnxLanguageModel(directory, modelPath, manifest, session, contract, active, notice, options.Threads);
+    }
+
+    /// <summary>
+    /// The description of the export at <paramref name="path"/> (a directory or its decoder's <c>.onnx</c> file), without
+    /// loading the graph: its <c>mlpipe.json</c>, or for another tool's export one made from its <c>config.json</c> or
+    /// <c>genai_config.json</c> (profile <c>foreign</c>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No decoder file or no description is there.</exception>
+    /// <exception cref="InvalidDataException">The description is malformed.</exception>
+    public static ExportManifest ReadManifest(string path)
+    {
+        string modelPath = OnnxExportLayout.FindDecoder(path);
+        string directory = Path.GetDirectoryName(modelPath)!;
+        return File.Exists(Path.Combine(directory, ExportManifest.FileName)) ? ExportManifest.Read(directory) : ForeignExportManifest.Read(modelPath);
     }
 
     /// <summary>The tokenizer exported beside the model.</summary>

@@ -91,6 +91,26 @@ public sealed class BenchCommandTests(ExportedStoriesFixture f) : IClassFixture<
         Assert.Contains("weights: F32 (ONNX export); files ", result.Stdout);
     }
 
+    [Fact]
+    public void Onnx_engine_runs_another_tools_export_named_by_its_graph_file()
+    {
+        // A Hub repository's layout: config.json and the tokenizer at the top, the graph in onnx/ under its own name.
+        string optimum = MlPipelines.OnnxEngine.Tests.Onnx.OptimumExportWriter.Write(f.ExportDirectory, _dir.File("optimum"), dropHiddenState: true, dropPositionIds: false);
+        string hub = _dir.File("hub");
+        Directory.CreateDirectory(Path.Combine(hub, "onnx"));
+        File.Move(Path.Combine(optimum, "config.json"), Path.Combine(hub, "config.json"));
+        File.Move(Path.Combine(optimum, "tokenizer.model"), Path.Combine(hub, "tokenizer.model"));
+        File.Move(Path.Combine(optimum, "model.onnx"), Path.Combine(hub, "onnx", "model_q4.onnx"));
+        long graphBytes = new FileInfo(Path.Combine(hub, "onnx", "model_q4.onnx")).Length;
+
+        var result = CliRunner.Run(Fast(Path.Combine(hub, "onnx", "model_q4.onnx"), "--engine", "onnx", "--threads", "1"));
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Single(result.Stdout.Split('\n'), l => l.StartsWith("| onnx", StringComparison.Ordinal));
+        Assert.Contains("weights: ONNX export by another tool; files ", result.Stdout);
+        Assert.Contains($"{graphBytes / 1e6:F1} MB", result.Stdout);
+    }
+
     [Theory]
     [InlineData("Unknown model shape 'xl'", "--shape", "xl")]
     [InlineData("--prefill 1024 is longer than the model's context of 512 tokens", "--prefill", "1024")]

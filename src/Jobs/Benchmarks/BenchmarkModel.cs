@@ -101,7 +101,7 @@ public sealed partial class BenchmarkModel
 
     /// <summary>
     /// A model named as the other commands take it: a checkpoint file, a directory holding one, an ONNX export
-    /// directory (<c>mlpipe export</c>), or a model name (see <see cref="ModelLocator"/>).
+    /// (<c>mlpipe export</c>'s or another tool's), or a model name (see <see cref="ModelLocator"/>).
     /// </summary>
     /// <param name="nameOrPath">The model (null: the default model).</param>
     /// <param name="tokenizer">Tokenizer for exporting a checkpoint to ONNX (default: the one beside it).</param>
@@ -116,7 +116,7 @@ public sealed partial class BenchmarkModel
     {
         ArgumentNullException.ThrowIfNull(model);
         string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Path));
-        ModelConfig config = model.Format == ModelFormat.OnnxExport ? ExportManifest.Read(model.Path).Config : model.Config;
+        ModelConfig config = model.Format == ModelFormat.OnnxExport ? OnnxLanguageModel.ReadManifest(model.Path).Config : model.Config;
         return new BenchmarkModel(name, model, config, cacheDirectory);
     }
 
@@ -173,7 +173,9 @@ public sealed partial class BenchmarkModel
     {
         if (Checkpoint is not null)
             return Model.Files.Sum(f => new FileInfo(f).Length);
-        return Directory.EnumerateFiles(ExportDirectory(), ExportManifest.ModelFileName + "*").Sum(f => new FileInfo(f).Length);
+        // The decoder graph and its external data (model.onnx.data, Optimum's model.onnx_data), whatever the graph is named.
+        string decoder = OnnxExportLayout.FindDecoder(ExportDirectory());
+        return Directory.EnumerateFiles(Path.GetDirectoryName(decoder)!, Path.GetFileName(decoder) + "*").Sum(f => new FileInfo(f).Length);
     }
 
     // The export directory, exporting the checkpoint into the cache the first time.

@@ -15,9 +15,11 @@ internal static class BenchmarkTable
         if (!r.OptimizedBuild)
             w.WriteLine("build:   Debug (JIT optimizer disabled): not representative; run a Release build (dotnet run -c Release)");
         w.WriteLine($"machine: {m.Cpu}, {m.LogicalCores} logical cores, SIMD {m.SimdWidth}-bit ({m.InstructionSets}), {m.DotNet}, {m.Os}");
-        w.WriteLine($"model:   {r.Model.Name}{(r.Model.Synthetic ? " (random weights)" : "")}: dim {c.Dim}, hidden {c.HiddenDim}, " +
+        // An onnxruntime-genai builder's export states no feed-forward width (hidden 0), so its parameters are not counted.
+        bool shapeKnown = c.HiddenDim > 0;
+        w.WriteLine($"model:   {r.Model.Name}{(r.Model.Synthetic ? " (random weights)" : "")}: dim {c.Dim}, hidden {(shapeKnown ? c.HiddenDim : "?")}, " +
             $"{c.LayerCount} layers, {c.HeadCount} heads, {c.KvHeadCount} kv heads, vocab {c.VocabSize}, seq {c.MaxSequenceLength}; " +
-            $"{Millions(r.Model.Parameters)} parameters, {r.Model.FileBytes / 1e6:F1} MB, {r.Quantization ?? "fp32"}");
+            $"{(shapeKnown ? Millions(r.Model.Parameters) : "?")} parameters, {r.Model.FileBytes / 1e6:F1} MB, {r.Quantization ?? "fp32"}");
         w.WriteLine($"runs:    median of {o.Runs} (min–max), tokens/s; decode {o.DecodeTokens} tokens after an {o.PromptTokens}-token prompt; " +
             $"prefill one chunk from position 0");
         WriteMemoryLines(r, w);
