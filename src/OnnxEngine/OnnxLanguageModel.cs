@@ -111,7 +111,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
             throw new DirectoryNotFoundException($"Exported model directory '{path}' does not exist.");
         string modelPath = OnnxExportLayout.FindDecoder(path);
         string directory = Path.GetDirectoryName(modelPath)!;
-        ExportManifest manifest = ReadManifest(modelPath);
+        ExportManifest manifest = ManifestOf(modelPath);   // before the graph's existence: ours names it in mlpipe.json's directory
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"'{directory}' has a model description but no {Path.GetFileName(modelPath)}.", modelPath);
 
@@ -146,9 +146,11 @@ public sealed class OnnxLanguageModel : ILanguageModel
     /// </summary>
     /// <exception cref="FileNotFoundException">No decoder file or no description is there.</exception>
     /// <exception cref="InvalidDataException">The description is malformed.</exception>
-    public static ExportManifest ReadManifest(string path)
+    public static ExportManifest ReadManifest(string path) => ManifestOf(OnnxExportLayout.FindDecoder(path));
+
+    // The description of the export whose decoder is (or, beside mlpipe.json, should be) modelPath.
+    private static ExportManifest ManifestOf(string modelPath)
     {
-        string modelPath = OnnxExportLayout.FindDecoder(path);
         string directory = Path.GetDirectoryName(modelPath)!;
         return File.Exists(Path.Combine(directory, ExportManifest.FileName)) ? ExportManifest.Read(directory) : ForeignExportManifest.Read(modelPath);
     }
