@@ -20,18 +20,6 @@ public sealed class ForeignExportLayoutTests(ExportedStoriesFixture f) : IClassF
 {
     private static readonly string[] Prompts = ["Once upon a time", "Lily saw a big red ball"];
 
-    private static ModelProto ReadGraph(string file)
-    {
-        using var stream = File.OpenRead(file);
-        return ModelProto.Parser.ParseFrom(stream);
-    }
-
-    private static void WriteGraph(ModelProto model, string file)
-    {
-        using var stream = File.Create(file);
-        Google.Protobuf.MessageExtensions.WriteTo(model, stream);
-    }
-
     private void AssertAgreesWithManagedEngine(OnnxLanguageModel onnx)
     {
         ParityReport report = ParityHarness.Compare(f.Managed, onnx, onnx.LoadTokenizer(), Prompts, new ParityOptions { Steps = 24 });

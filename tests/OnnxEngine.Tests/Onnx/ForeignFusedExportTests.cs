@@ -19,12 +19,9 @@ public sealed class ForeignFusedExportTests(FusedStoriesFixture f) : IClassFixtu
         using var dir = new TempDir();
         string target = dir.File("gqa");
         Directory.CreateDirectory(target);
-        ModelProto model;
-        using (var stream = File.OpenRead(Path.Combine(f.ExportDirectory, ExportManifest.ModelFileName)))
-            model = ModelProto.Parser.ParseFrom(stream);
+        ModelProto model = OptimumExportWriter.ReadGraph(Path.Combine(f.ExportDirectory, ExportManifest.ModelFileName));
         model.MetadataProps.Clear();
-        using (var stream = File.Create(Path.Combine(target, ExportManifest.ModelFileName)))
-            Google.Protobuf.MessageExtensions.WriteTo(model, stream);
+        OptimumExportWriter.WriteGraph(model, Path.Combine(target, ExportManifest.ModelFileName));
         File.WriteAllText(Path.Combine(target, "config.json"), HuggingFaceCheckpointWriter.Config(ExportManifest.Read(f.ExportDirectory).Config).ToJsonString());
         File.Copy(TestPaths.Tok512Model, Path.Combine(target, "tokenizer.model"));
 

@@ -118,9 +118,7 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
         using var dir = new TempDir();
         string target = dir.File("builder");
         Directory.CreateDirectory(target);
-        ModelProto model;
-        using (var stream = File.OpenRead(Path.Combine(f.ExportDirectory, ExportManifest.ModelFileName)))
-            model = ModelProto.Parser.ParseFrom(stream);
+        ModelProto model = OptimumExportWriter.ReadGraph(Path.Combine(f.ExportDirectory, ExportManifest.ModelFileName));
         model.MetadataProps.Clear();
         GraphProto g = model.Graph;
         g.Output.Remove(g.Output.Single(o => o.Name == LlamaOnnxNames.LastHiddenState));
@@ -146,8 +144,7 @@ public sealed class FusedExportTests(FusedStoriesFixture f) : IClassFixture<Fuse
                 Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Int32, Shape = shape } },
             });
         }
-        using (var stream = File.Create(Path.Combine(target, ExportManifest.ModelFileName)))
-            Google.Protobuf.MessageExtensions.WriteTo(model, stream);
+        OptimumExportWriter.WriteGraph(model, Path.Combine(target, ExportManifest.ModelFileName));
         File.WriteAllText(Path.Combine(target, "config.json"), HuggingFaceCheckpointWriter.Config(f.Onnx.Config).ToJsonString());
         File.Copy(TestPaths.Tok512Model, Path.Combine(target, "tokenizer.model"));
         File.Copy(Path.Combine(f.ExportDirectory, "genai_config.json"), Path.Combine(target, "genai_config.json"));

@@ -12,13 +12,25 @@ namespace MlPipelines.OnnxEngine.Tests.Onnx;
 /// </summary>
 internal static class OptimumExportWriter
 {
+    /// <summary>Reads an ONNX graph file (weights inline) for rewriting.</summary>
+    public static ModelProto ReadGraph(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return ModelProto.Parser.ParseFrom(stream);
+    }
+
+    /// <summary>Writes a rewritten graph.</summary>
+    public static void WriteGraph(ModelProto model, string file)
+    {
+        using var stream = File.Create(file);
+        Google.Protobuf.MessageExtensions.WriteTo(model, stream);
+    }
+
     /// <summary>Writes our export <paramref name="export"/> into <paramref name="target"/> as Optimum lays one out.</summary>
     public static string Write(string export, string target, bool dropHiddenState, bool dropPositionIds, params string[] dropOutputs)
     {
         Directory.CreateDirectory(target);
-        ModelProto model;
-        using (var stream = File.OpenRead(Path.Combine(export, ExportManifest.ModelFileName)))
-            model = ModelProto.Parser.ParseFrom(stream);
+        ModelProto model = ReadGraph(Path.Combine(export, ExportManifest.ModelFileName));
         foreach (string name in dropOutputs.Concat(dropHiddenState ? [LastHiddenState] : []))
         {
             var output = model.Graph.Output.Single(o => o.Name == name);
@@ -26,8 +38,7 @@ internal static class OptimumExportWriter
         }
         if (dropPositionIds)
             ComputePositionsFromMask(model.Graph);
-        using (var stream = File.Create(Path.Combine(target, ExportManifest.ModelFileName)))
-            Google.Protobuf.MessageExtensions.WriteTo(model, stream);
+        WriteGraph(model, Path.Combine(target, ExportManifest.ModelFileName));
         var config = ExportManifest.Read(export).Config;
         File.WriteAllText(Path.Combine(target, "config.json"), HuggingFaceCheckpointWriter.Config(config).ToJsonString());
         File.Copy(TestPaths.Tok512Model, Path.Combine(target, "tokenizer.model"));
