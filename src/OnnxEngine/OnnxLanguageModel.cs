@@ -108,7 +108,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
         options ??= new EngineOptions();
         options.Validate(EngineKind.Onnx);
         if (!System.IO.Directory.Exists(path) && !File.Exists(path))
-            throw new DirectoryNotFoundException($"Exported model directory '{path}' does not exist.");
+            throw new DirectoryNotFoundException($"Exported model '{path}' does not exist; expected an export directory or a decoder's .onnx file.");
         string modelPath = OnnxExportLayout.FindDecoder(path);
         string directory = Path.GetDirectoryName(modelPath)!;
         ExportManifest manifest = ManifestOf(modelPath);   // before the graph's existence: ours names it in mlpipe.json's directory
