@@ -20,8 +20,6 @@ internal static class ForeignExportManifest
     /// <summary>The profile name of a manifest made here.</summary>
     public const string Profile = "foreign";
 
-    private const long MaxGenAiConfigBytes = 1 << 20;
-
     /// <summary>Describes the export whose decoder is <paramref name="decoderFile"/>.</summary>
     /// <exception cref="FileNotFoundException">Neither <c>config.json</c> nor <c>genai_config.json</c> is there.</exception>
     /// <exception cref="InvalidDataException">The configuration is malformed; the message names the field.</exception>
@@ -61,7 +59,7 @@ internal static class ForeignExportManifest
     /// </summary>
     internal static ModelConfig FromGenAiConfig(string path)
     {
-        using JsonDocument document = SmallJsonFile.ReadObject(path, MaxGenAiConfigBytes, "an onnxruntime-genai configuration");
+        using JsonDocument document = SmallJsonFile.ReadObject(path, OnnxExportLayout.MaxGenAiConfigBytes, "an onnxruntime-genai configuration");
         var root = new ConfigFields(document.RootElement, path);
         ConfigFields model = root.OptionalObject("model") ?? throw Missing(path, "model");
         ConfigFields decoder = model.OptionalObject("decoder") ?? throw Missing(path, "model.decoder");

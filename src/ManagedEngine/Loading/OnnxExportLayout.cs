@@ -25,7 +25,8 @@ public static class OnnxExportLayout
     /// </summary>
     public static IReadOnlyList<string> DecoderFileNames { get; } = ["model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx"];
 
-    private const long MaxGenAiConfigBytes = 1 << 20;
+    /// <summary>The largest <c>genai_config.json</c> read (its size is checked before it is read).</summary>
+    public const long MaxGenAiConfigBytes = 1 << 20;
 
     /// <summary>Whether <paramref name="path"/> is an <c>.onnx</c> file or a directory holding an export in one of these layouts.</summary>
     public static bool IsExport(string path)
