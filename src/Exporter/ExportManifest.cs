@@ -37,6 +37,12 @@ public sealed record ExportManifest
     /// <summary>How the linear layers' weights are stored: <c>fp32</c>, <c>fp16</c>, <c>int4</c>, <c>int4-asym</c> or <c>int8</c>.</summary>
     public string Weights { get; init; } = "fp32";
 
+    /// <summary>
+    /// Values per quantisation block of int4/int8 weights (null for fp32/fp16, and in manifests written before it was
+    /// recorded, when it was 32). A GGUF's Q6_K matrices carried into an int8 export keep their blocks of 16.
+    /// </summary>
+    public int? BlockSize { get; init; }
+
     /// <summary>ONNX opset of the default domain.</summary>
     public int Opset { get; init; } = 17;
 

@@ -25,17 +25,17 @@ public enum OnnxWeightPrecision
     Float16,
 
     /// <summary>
-    /// 4-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q4_0, taken from a Q4_0 GGUF as stored or
-    /// quantised with ggml's reference rule.
+    /// 4-bit symmetric blocks (MatMulNBits; fused profile), by default of 128 values (<see cref="OnnxExportOptions.BlockSize"/>).
+    /// In blocks of 32 it is exactly ggml's Q4_0: taken from a Q4_0 GGUF as stored, or quantised with ggml's reference rule.
     /// </summary>
     Int4,
 
-    /// <summary>4-bit asymmetric blocks of 32 with a zero point per block (MatMulNBits; fused profile).</summary>
+    /// <summary>4-bit asymmetric blocks with a zero point per block (MatMulNBits; fused profile), by default of 128 values.</summary>
     Int4Asymmetric,
 
     /// <summary>
-    /// 8-bit symmetric blocks of 32 (MatMulNBits; fused profile): exactly ggml's Q8_0. A GGUF's Q6_K matrices are carried
-    /// exactly as 8-bit blocks of 16.
+    /// 8-bit symmetric blocks of 32 by default (MatMulNBits; fused profile): exactly ggml's Q8_0. A GGUF's Q6_K matrices are
+    /// carried exactly as 8-bit blocks of 16.
     /// </summary>
     Int8,
 }
@@ -74,12 +74,31 @@ public sealed record OnnxExportOptions
     public int MatMulAccuracyLevel { get; init; } = 4;
 
     /// <summary>
-    /// Values per quantisation block of int4/int8 weights (MatMulNBits' <c>block_size</c>): a power of two from 16 to 256,
-    /// default 32 — ggml's Q4_0/Q8_0 block, so a GGUF's blocks are carried bit for bit. Each block stores an fp32 scale
-    /// (MatMulNBits' scales have the activations' type), so int4 at 32 takes 5 bits per weight where Q4_0 takes 4.5; at 64
-    /// it takes 4.5 (decode reads that much less), quantised afresh from the weights' values.
+    /// Values per quantisation block of int4/int8 weights (MatMulNBits' <c>block_size</c>): a power of two from 16 to 256, or
+    /// null (default) for the precision's own default (<see cref="DefaultBlockSize"/>): 128 for int4, 32 for int8.
     /// </summary>
-    public int BlockSize { get; init; } = 32;
+    /// <remarks>
+    /// Every block stores an fp32 scale (MatMulNBits' scales have the activations' type), and on x86-64 ONNX Runtime's int8
+    /// kernels keep an fp32 block-sum term beside it, so in memory int4 takes 4 bits plus 64 bits per block: 6 bits per weight
+    /// in blocks of 32, 5 in blocks of 64, 4.5 in blocks of 128 — what llama.cpp's Q4_0 reads. Decode streams every weight
+    /// once per token, so where it is bound by memory its speed follows those bytes (on a Zen 4 core blocks of 128 decode
+    /// 1.2–1.5× faster than blocks of 32; docs/benchmarks.md). Blocks of 32 are ggml's: a GGUF's Q4_0/Q8_0 blocks are then
+    /// carried bit for bit, which is what a parity check against the managed engine on the same file wants; at any other
+    /// size such blocks are dequantised and quantised again (<see cref="OnnxExportResult.RequantizedFormats"/>).
+    /// </remarks>
+    public int? BlockSize { get; init; }
+
+    /// <summary>The block size int4/int8 weights get when <see cref="BlockSize"/> is null: 128 for int4, 32 (ggml's Q8_0) for int8.</summary>
+    /// <exception cref="ArgumentException"><paramref name="weights"/> is fp32 or fp16, which have no blocks.</exception>
+    public static int DefaultBlockSize(OnnxWeightPrecision weights) => weights switch
+    {
+        OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int4Asymmetric => 128,
+        OnnxWeightPrecision.Int8 => 32,
+        _ => throw new ArgumentException($"{weights} weights have no quantisation blocks.", nameof(weights)),
+    };
+
+    /// <summary>The block size the export uses: <see cref="BlockSize"/>, else <see cref="DefaultBlockSize"/>; null for fp32/fp16.</summary>
+    internal int? EffectiveBlockSize => Weights is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16 ? null : BlockSize ?? DefaultBlockSize(Weights);
 
     // Above this many weight bytes, external data is used whatever was asked (lowered by tests).
     internal long EmbeddedLimitBytes { get; init; } = Graph.OnnxModelWriter.EmbeddedLimitBytes;
@@ -120,4 +139,12 @@ public sealed record OnnxExportResult
     /// normalization the Llama 2 form does not express); null when it was, or when there is no tokenizer.
     /// </summary>
     public string? GenAiTokenizerProblem { get; init; }
+
+    /// <summary>
+    /// The formats of the source's stored quantised matrices (a GGUF's <c>Q4_0</c>, <c>Q6_K</c>, …) that this export could not
+    /// carry as they are and dequantised and quantised again into its own blocks, e.g. Q4_0 blocks in an int4 export with
+    /// blocks of 128, or a Q6_K classifier in an int4 export; empty when every stored block was carried or the weights were
+    /// quantised from fp32/fp16 values.
+    /// </summary>
+    public IReadOnlyList<string> RequantizedFormats { get; init; } = [];
 }

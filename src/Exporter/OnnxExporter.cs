@@ -44,10 +44,10 @@ public static class OnnxExporter
 
     /// <summary>
     /// Exports a GGUF model's matrices as the file stores them (<see cref="MlPipelines.ManagedEngine.Formats.Gguf.GgufCheckpoint.LoadStored"/>)
-    /// with the fused profile, without widening the model to fp32: blocks already in the requested width are carried as
-    /// they are (Q4_0 for int4; Q8_0 and Q6_K for int8), any other matrix is widened alone, quantised and let go, and only the
-    /// embedding table is held in fp32. An int4 export of an 8B Q4_0 file thus needs about the file's size plus the
-    /// table in memory, where the fp32 route needs four times the file.
+    /// with the fused profile, without widening the model to fp32: in ggml's blocks of 32 (<see cref="OnnxExportOptions.BlockSize"/>)
+    /// blocks already in the requested width are carried as they are (Q4_0 for int4; Q8_0 and Q6_K for int8); any other
+    /// matrix is widened alone, quantised and let go, and only the embedding table is held in fp32. An int4 export of an 8B
+    /// Q4_0 file thus needs about the file's size plus the table in memory, where the fp32 route needs four times the file.
     /// </summary>
     /// <param name="weights">The stored model; it must stay undisposed during the export.</param>
     /// <param name="outputDirectory">The directory to create (or to replace with <see cref="OnnxExportOptions.Force"/>).</param>
@@ -67,7 +67,7 @@ public static class OnnxExporter
                 "reorder; export the model's LlamaWeights (HuggingFaceCheckpoint.Load) instead.");
         using var model = FusedModel.FromStored(weights);
         return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish: null,
-            () => FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel, options.BlockSize)));
+            () => BuildFused(model, options));
     }
 
     /// <summary>The file name a SentencePiece tokenizer taken out of a GGUF file gets in an export.</summary>
@@ -96,12 +96,12 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(options);
         return ExportCore(weights.Config, weights.Source, outputDirectory, options, cancellationToken, beforePublish,
-            () => options.Profile == OnnxExportProfile.Fused ? BuildFused(weights, options) : PortableLlamaGraph.Build(weights));
+            () => options.Profile == OnnxExportProfile.Fused ? BuildFused(weights, options) : (PortableLlamaGraph.Build(weights), []));
     }
 
     /// <summary>Checks the options, builds the graph, and writes the export directory with its manifest, tokenizer and genai files.</summary>
     private static OnnxExportResult ExportCore(ModelConfig config, string source, string outputDirectory, OnnxExportOptions options,
-        CancellationToken cancellationToken, Action<string>? beforePublish, Func<GraphBuilder> buildGraph)
+        CancellationToken cancellationToken, Action<string>? beforePublish, Func<(GraphBuilder Graph, IReadOnlyList<string> Requantized)> buildGraph)
     {
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         ArgumentNullException.ThrowIfNull(options);
@@ -109,16 +109,19 @@ public static class OnnxExporter
             throw new ArgumentException($"The portable profile stores fp32 weights only; {WeightsName(options.Weights)} weights need the fused profile.", nameof(options));
         if (options.MatMulAccuracyLevel is not (0 or 1 or 2 or 3 or 4))
             throw new ArgumentException($"MatMulNBits' accuracy level is 0 to 4, not {options.MatMulAccuracyLevel}.", nameof(options));
-        if (options.BlockSize is < 16 or > 256 || (options.BlockSize & (options.BlockSize - 1)) != 0)
-            throw new ArgumentException($"The quantisation block size must be a power of two from 16 to 256, not {options.BlockSize}.", nameof(options));
-        if (options.BlockSize != 32 && options.Weights is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16)
-            throw new ArgumentException($"A quantisation block size ({options.BlockSize}) applies to int4/int8 weights, not {WeightsName(options.Weights)}.", nameof(options));
+        if (options.BlockSize is { } blockSize)
+        {
+            if (blockSize is < 16 or > 256 || (blockSize & (blockSize - 1)) != 0)
+                throw new ArgumentException($"The quantisation block size must be a power of two from 16 to 256, not {blockSize}.", nameof(options));
+            if (options.Weights is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16)
+                throw new ArgumentException($"A quantisation block size ({blockSize}) applies to int4/int8 weights, not {WeightsName(options.Weights)}.", nameof(options));
+        }
         if (options.TokenizerPath is not null && !File.Exists(options.TokenizerPath))
             throw new FileNotFoundException($"The tokenizer '{options.TokenizerPath}' does not exist.", options.TokenizerPath);
 
         var clock = Stopwatch.StartNew();
         bool fused = options.Profile == OnnxExportProfile.Fused;
-        GraphBuilder graph = buildGraph();
+        var (graph, requantized) = buildGraph();
         bool external = options.ExternalData || OnnxModelWriter.InitializerBytes(graph) > options.EmbeddedLimitBytes;
         // A GGUF file carries its tokenizer inside; the export gets it as a standard file (a SentencePiece tokenizer.model,
         // or a tokenizer.json for a byte-level vocabulary) rather than a copy of the whole (weights-sized) GGUF file.
@@ -145,6 +148,7 @@ public static class OnnxExporter
             TokenizerFile = tokenizerFile,
             Profile = ProfileName(options.Profile),
             Weights = WeightsName(options.Weights),
+            BlockSize = options.EffectiveBlockSize,
             Opset = (int)OnnxModelWriter.Opset,
             ExternalData = external,
             Source = source,
@@ -188,6 +192,7 @@ public static class OnnxExporter
             Elapsed = clock.Elapsed,
             Manifest = manifest,
             GenAiTokenizerProblem = genAiProblem,
+            RequantizedFormats = requantized,
         };
     }
 
@@ -217,14 +222,23 @@ public static class OnnxExporter
     }
 
     /// <summary>The fused graph; int4/int8 matrices a GGUF source stores in the requested width are taken as stored.</summary>
-    private static GraphBuilder BuildFused(LlamaWeights weights, OnnxExportOptions options)
+    private static (GraphBuilder Graph, IReadOnlyList<string> Requantized) BuildFused(LlamaWeights weights, OnnxExportOptions options)
     {
         bool quantised = options.Weights is OnnxWeightPrecision.Int4 or OnnxWeightPrecision.Int8;
         using var stored = quantised && File.Exists(weights.Source) && GgufFile.HasMagic(weights.Source) ? GgufCheckpoint.LoadStored(weights.Source, forKernels: false) : null;
         if (stored is not null && stored.Config.Dim != weights.Config.Dim)
             throw new InvalidOperationException($"'{weights.Source}' no longer holds the loaded model.");
         using var model = FusedModel.FromFp32(weights, stored);
-        return FusedLlamaGraph.Build(model, new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel, options.BlockSize));
+        return BuildFused(model, options);
+    }
+
+    /// <summary>The fused graph of a model, with the stored formats its weights had to be quantised again from.</summary>
+    private static (GraphBuilder Graph, IReadOnlyList<string> Requantized) BuildFused(FusedModel model, OnnxExportOptions options)
+    {
+        // fp32/fp16 weights have no blocks; the source never reads the block size then.
+        var source = new FusedWeightSource(model, options.Weights, options.MatMulAccuracyLevel, options.EffectiveBlockSize ?? FusedWeightSource.GgmlBlockSize);
+        GraphBuilder graph = FusedLlamaGraph.Build(model, source);
+        return (graph, source.RequantizedFormats);
     }
 
     /// <summary>The manifest's and the CLI's name of a profile.</summary>

@@ -37,9 +37,11 @@ public static class OnnxExportCache
         string tokenizer = model.TokenizerFile
             ?? throw new ArgumentException($"'{model.Path}' is already an ONNX export; run it as it is.", nameof(model));
         string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Path));
-        // Portable fp32 keeps the name it always had; other exports say what they are.
+        // Portable fp32 keeps the name it always had; other exports say what they are, quantised ones with their block size
+        // (int4's default moved from 32 to 128: an export cached under the old default is not taken for the new one).
         string variant = profile == OnnxExportProfile.Portable && weights == OnnxWeightPrecision.Float32
-            ? "" : $"-{OnnxExporter.ProfileName(profile)}-{OnnxExporter.WeightsName(weights)}";
+            ? "" : $"-{OnnxExporter.ProfileName(profile)}-{OnnxExporter.WeightsName(weights)}"
+                + (weights is OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16 ? "" : $"-b{OnnxExportOptions.DefaultBlockSize(weights)}");
         string dir = Path.Combine(cacheDirectory ?? DefaultDirectory, "onnx", $"{name}-{model.Identity[..24]}{variant}".ToLowerInvariant());
         exported = false;
         if (IsComplete(dir))

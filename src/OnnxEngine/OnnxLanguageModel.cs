@@ -62,7 +62,7 @@ public sealed class OnnxLanguageModel : ILanguageModel
     {
         Engine = "onnxruntime",
         Provider = ActiveProvider.ToString(),
-        Precision = Manifest.Weights,
+        Precision = Manifest.BlockSize is { } block ? $"{Manifest.Weights} (blocks of {block})" : Manifest.Weights,
         Threads = Threads,
         Model = Directory,
         Notice = FallbackNotice,

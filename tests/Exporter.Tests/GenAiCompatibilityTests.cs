@@ -113,8 +113,38 @@ public sealed class GenAiCompatibilityTests
         using var model = ManagedModelLoader.LoadModel(dir.File("q.gguf"));
         OnnxExportResult export;
         using (var stored = GgufCheckpoint.LoadStored(dir.File("q.gguf"), forKernels: false))
-            export = OnnxExporter.Export(stored, dir.File("onnx"),
-                new OnnxExportOptions { Profile = OnnxExportProfile.Fused, Weights = weights, TokenizerPath = TestPaths.Tok512Model });
+            export = OnnxExporter.Export(stored, dir.File("onnx"),   // in ggml's blocks of 32: the file's blocks carried bit for bit
+                new OnnxExportOptions { Profile = OnnxExportProfile.Fused, Weights = weights, BlockSize = 32, TokenizerPath = TestPaths.Tok512Model });
+
+        using var genaiModel = new GenAi.Model(export.OutputDirectory);
+        using var tokenizer = new GenAi.Tokenizer(genaiModel);
+        using var sequences = tokenizer.Encode("<s>" + "Once upon a time");
+        AssertGenaiGreedyEqualsManaged(genaiModel, sequences, model, steps: 64, relativeTie: Int8ActivationBound);
+    }
+
+    /// <summary>
+    /// The default int4 export (blocks of 128, wider than this model's rows of 64: one padded block per row) runs in genai
+    /// as the managed engine runs the weights it carries — the fp16 model round-tripped in those blocks
+    /// (<see cref="BlockRoundTrip"/>) — up to genai's int8 rounding of the activations.
+    /// </summary>
+    [Fact]
+    public void Genai_runs_the_default_int4_export_as_the_managed_engine_runs_its_weights()
+    {
+        var config = new ModelConfig
+        {
+            Dim = 64, HiddenDim = 192, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 256,
+            SharedClassifier = false,
+        };
+        using var dir = new TempDir();
+        GgufCheckpointWriter.WriteRandom(dir.File("f32.gguf"), config, seed: 41);
+        using (var f32 = GgufCheckpoint.Load(dir.File("f32.gguf")))
+            GgufCheckpointWriter.Write(f32, dir.File("f16.gguf"), new GgufWriteOptions { Quantization = GgufQuantization.F16 });
+        // An F16 file's matrices are widened into memory of their own, which the round trip may overwrite.
+        using var model = new TransformerModel(GgufCheckpoint.Load(dir.File("f16.gguf")));
+        var export = OnnxExporter.Export(model.Weights, dir.File("onnx"),
+            new OnnxExportOptions { Profile = OnnxExportProfile.Fused, Weights = OnnxWeightPrecision.Int4, TokenizerPath = TestPaths.Tok512Model });
+        Assert.Equal(128, export.Manifest.BlockSize);
+        BlockRoundTrip.AllMatrices(model.Weights, 128);
 
         using var genaiModel = new GenAi.Model(export.OutputDirectory);
         using var tokenizer = new GenAi.Tokenizer(genaiModel);

@@ -18,17 +18,17 @@ internal static class ExportCommand
         var profile = ExportWeights.ProfileOption("portable: standard opset-17 ops, every provider (default); fused (alias genai): " +
             "ONNX Runtime's contrib operators as onnxruntime-genai's builder uses them (GroupQueryAttention, MatMulNBits, …).");
         var weightsOption = ExportWeights.WeightsOption(
-            "Linear-layer weights: fp32 (default), fp16, int4 (= ggml Q4_0), int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.");
+            "Linear-layer weights: fp32 (default), fp16, int4, int4-asym, int8 (= ggml Q8_0); all but fp32 need --profile fused.");
         var accuracy = new Option<int>("--accuracy-level")
         {
             Description = "MatMulNBits accuracy_level for int4/int8: 4 = int8 activations (default, fastest), 0 = fp32 arithmetic.",
             DefaultValueFactory = _ => 4,
         };
-        var blockSize = new Option<int>("--block-size")
+        var blockSize = new Option<int?>("--block-size")
         {
-            Description = "Values per int4/int8 quantisation block, a power of two from 16 to 256: 32 (default) = ggml's blocks, " +
-                "carried bit for bit from a GGUF; 64 = 4.5 bits per int4 weight, as Q4_0 (the scales are fp32).",
-            DefaultValueFactory = _ => 32,
+            Description = "Values per int4/int8 quantisation block, a power of two from 16 to 256. Default: 128 for int4 (ONNX Runtime's " +
+                "CPU kernels then read 4.5 bits per weight, as llama.cpp's Q4_0; blocks of 32 read 6), 32 for int8. " +
+                "32 = ggml's blocks: a GGUF's Q4_0/Q8_0 blocks are carried bit for bit.",
         };
         var command = new Command("export", "Export a model to ONNX, with genai_config.json and tokenizer.json for onnxruntime-genai.")
         {
@@ -57,6 +57,11 @@ internal static class ExportCommand
             console.Out.WriteLine($"exported {checkpoint} to {result.OutputDirectory}: {result.ModelBytes:N0} bytes" +
                 (result.ExternalDataBytes > 0 ? $" + {result.ExternalDataBytes:N0} bytes of external data" : "") +
                 $" in {result.Elapsed.TotalSeconds:F1} s");
+            if (result.RequantizedFormats.Count > 0)
+                console.Error.WriteLine($"note: matrices stored as {string.Join(", ", result.RequantizedFormats)} were dequantised and quantised " +
+                    $"again as {result.Manifest.Weights} in blocks of {result.Manifest.BlockSize}" +
+                    (result.RequantizedFormats.Contains("Q4_0") && result.Manifest.BlockSize != 32 && precision == OnnxWeightPrecision.Int4
+                        ? "; --block-size 32 carries Q4_0 blocks unchanged." : "."));
             if (result.GenAiTokenizerProblem is { } problem)
                 console.Error.WriteLine($"note: no tokenizer.json for onnxruntime-genai: {problem}");
             return Task.FromResult(0);

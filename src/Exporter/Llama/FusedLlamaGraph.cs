@@ -13,7 +13,7 @@ namespace MlPipelines.Exporter.Llama;
 /// <c>SimplifiedLayerNormalization</c> / <c>SkipSimplifiedLayerNormalization</c> (RMSNorm with the residual add fused in),
 /// <c>GroupQueryAttention</c> (rotary embedding from cos/sin caches, the KV cache in one buffer shared by
 /// <c>past_key_values.*</c> and <c>present.*</c>), and the linear layers as <c>Gemm</c> (fp32, fp16 stored) or
-/// <c>MatMulNBits</c> (int4/int8 blocks of 32).
+/// <c>MatMulNBits</c> (int4/int8 blocks, <see cref="OnnxExportOptions.BlockSize"/>).
 /// </summary>
 /// <remarks>
 /// Interface: <c>input_ids</c> and <c>attention_mask</c> (int64), the past keys/values, and <c>logits</c>,

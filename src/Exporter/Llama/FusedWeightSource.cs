@@ -31,7 +31,9 @@ internal abstract record FusedMatrix
 /// Everything else is quantised afresh — notably a llama.cpp Q4_0 file's Q6_K or Q8_0 classifier becomes Q4_0 in an int4
 /// export, as onnxruntime-genai's builder quantises <c>lm_head</c>: ONNX Runtime's 4-bit kernels are its fast ones (8-bit
 /// blocks of 16 decode at about half the speed), and the classifier is a large share of a small model's weights. Rows that
-/// are not whole 32-value blocks, and asymmetric int4, use <see cref="MatMulNBitsQuantizer"/> (padded blocks).
+/// are not whole 32-value blocks, other block sizes, and asymmetric int4, use <see cref="MatMulNBitsQuantizer"/> (padded
+/// blocks); stored blocks that are not carried are widened and quantised again, and their formats reported
+/// (<see cref="RequantizedFormats"/>).
 /// </summary>
 /// <remarks>
 /// GroupQueryAttention takes heads whose width is a multiple of 16. A model with narrower heads (stories260K's are 8 wide)
@@ -39,9 +41,9 @@ internal abstract record FusedMatrix
 /// input of the output projection. The zeros add nothing to any dot product, rotate to zeros, and come out of attention as
 /// zeros that the output projection ignores, so the model computes the same function; its KV cache is that much wider.
 /// </remarks>
-internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision precision, int accuracyLevel, int blockSize = FusedWeightSource.GgmlBlockSize)
+internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision precision, int accuracyLevel, int blockSize)
 {
-    /// <summary>ggml's Q4_0/Q8_0 block: the default, and the only size whose blocks are carried from a GGUF or quantised as ggml does.</summary>
+    /// <summary>ggml's Q4_0/Q8_0 block: the only size whose blocks are carried from a GGUF or quantised as ggml does.</summary>
     public const int GgmlBlockSize = 32;
 
     /// <summary>GroupQueryAttention's unit of head width.</summary>
@@ -52,6 +54,10 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
 
     private readonly int _width = GraphHeadWidth(model.Config);
     private bool Padded => _width != model.Config.HeadDim;
+    private readonly SortedSet<string> _requantized = new(StringComparer.Ordinal);
+
+    /// <summary>The stored quantised formats (a GGUF's Q4_0, Q6_K, …) whose matrices were widened and quantised again so far.</summary>
+    public IReadOnlyList<string> RequantizedFormats => [.. _requantized];
 
     /// <summary>Whether every linear layer is <c>MatMulNBits</c> blocks (int4/int8), none a <c>Gemm</c>.</summary>
     public bool AllBlocks => precision is not (OnnxWeightPrecision.Float32 or OnnxWeightPrecision.Float16);
@@ -97,6 +103,8 @@ internal sealed class FusedWeightSource(FusedModel model, OnnxWeightPrecision pr
                 case WeightFormat.Q6_K when bits == 8: return GgmlBlockWeights.FromQ6_K(Bytes(m), m.Rows, m.Cols);
             }
         }
+        if (StoredMatrix(layer, name) is { Format: not (WeightFormat.F32 or WeightFormat.F16 or WeightFormat.BF16) } requantized)
+            _requantized.Add(requantized.Format.ToString());
         var (tensor, owned, rows, cols) = Matrix(layer, name);
         ReadOnlySpan<float> values = owned ?? tensor.Span;
         if (precision == OnnxWeightPrecision.Int4Asymmetric)

@@ -14,6 +14,15 @@ internal static class LogitComparison
         return max;
     }
 
+    /// <summary>The root mean square of the differences between two equally long logit arrays.</summary>
+    public static double RmsDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++) sum += (double)(a[i] - b[i]) * (a[i] - b[i]);
+        return Math.Sqrt(sum / a.Length);
+    }
+
     /// <summary>Every position's logits for <paramref name="tokens"/> in one forward call from position 0.</summary>
     public static float[] AllLogits(ILanguageModel model, int[] tokens, float[]? hidden = null)
     {

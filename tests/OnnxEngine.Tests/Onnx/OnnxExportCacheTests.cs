@@ -23,7 +23,8 @@ public sealed class OnnxExportCacheTests
         Assert.True(first && firstInt4 && !second);
         Assert.Equal(int4, again);
         Assert.NotEqual(portable, int4);
-        Assert.EndsWith("-fused-int4", int4);
+        Assert.EndsWith("-fused-int4-b128", int4);   // the block size in the name: an export made under another default is not reused
+        Assert.Equal(128, ExportManifest.Read(int4).BlockSize);
         Assert.Equal(("portable", "fp32"), (ExportManifest.Read(portable).Profile, ExportManifest.Read(portable).Weights));
         Assert.Equal(("fused", "int4"), (ExportManifest.Read(int4).Profile, ExportManifest.Read(int4).Weights));
         Assert.Throws<ArgumentException>(() =>
