@@ -13,6 +13,9 @@ using MlPipelines.OnnxEngine;
 // gives each engine's median and the median of the per-round ratios. Ours is timed as `mlpipe bench` times decode
 // (SessionTimings.Decode: argmax of the previous logits, one forward call per token).
 //
+// ONLY=genai or ONLY=ours loads and times that engine alone (the other column reads 0): for runs in separate processes,
+// alternated by a script, where neither engine's memory placement or idle thread pool can touch the other's.
+//
 // genai reads its intra-op thread count from genai_config.json only, so it sees the export through a temporary directory
 // of links with that one setting changed; the export itself is left as it is.
 if (args.Length < 2 || !Directory.Exists(args[0]) || !int.TryParse(args[1], out int threads) || threads < 1)
@@ -38,19 +41,23 @@ try
 
     // Which loads first is a setting (ORDER=ours): the first model's weights may land in better-placed memory.
     bool oursFirst = Environment.GetEnvironmentVariable("ORDER") == "ours";
+    string? only = Environment.GetEnvironmentVariable("ONLY");
+    bool runGenai = only != "ours", runOurs = only != "genai";
     OnnxLanguageModel? early = oursFirst ? OnnxLanguageModel.Load(args[0], new EngineOptions { Threads = threads }) : null;
-    using var genai = new Model(view);
-    using var ours = early ?? OnnxLanguageModel.Load(args[0], new EngineOptions { Threads = threads });
-    using var session = ours.CreateSession();
-    var logits = new float[ours.Config.VocabSize];
+    using var genai = runGenai ? new Model(view) : null;
+    using var ours = early ?? (runOurs ? OnnxLanguageModel.Load(args[0], new EngineOptions { Threads = threads }) : null);
+    using var session = ours?.CreateSession();
+    int vocabulary = OnnxLanguageModel.ReadManifest(args[0]).Config.VocabSize;
+    var logits = new float[vocabulary];
     var random = new Random(1234);
-    int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, ours.Config.VocabSize)).ToArray();
+    int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, vocabulary)).ToArray();
 
     // genai's GenerateNextToken picks a token from the logits it has and runs the model for a token only when the next
     // call needs its logits: after AppendTokens (which runs the prompt) the first call runs nothing. So DECODE_TOKENS + 1
     // calls make exactly DECODE_TOKENS model runs, as many as ours makes.
     double Genai()
     {
+        if (genai is null) return 0;
         using var options = new GeneratorParams(genai);
         options.SetSearchOption("max_length", promptLength + decode + 1);
         options.SetSearchOption("min_length", promptLength + decode + 1);   // no early stop at an end id
@@ -62,7 +69,7 @@ try
             generator.GenerateNextToken();
         return decode / clock.Elapsed.TotalSeconds;
     }
-    double Ours() => decode / SessionTimings.Decode(session, prompt, decode, logits);
+    double Ours() => session is null ? 0 : decode / SessionTimings.Decode(session, prompt, decode, logits);
 
     for (int i = 0; i < 2; i++) { Genai(); Ours(); }   // warm-up: JIT, arenas, prepacked weights
     var g = new List<double>();
