@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
+using MlPipelines.ManagedEngine.Sampling;
 using MlPipelines.ManagedEngine.Model;
 
 namespace MlPipelines.Jobs.Benchmarks;
@@ -29,7 +29,7 @@ public static class SessionTimings
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < tokens; i++)
         {
-            next[0] = TensorPrimitives.IndexOfMax<float>(logits);
+            next[0] = Sampler.ArgMax(logits);   // as greedy generation picks (TensorPrimitives.IndexOfMax is as slow as a scalar loop)
             session.Forward(next, position++, logits);
         }
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
