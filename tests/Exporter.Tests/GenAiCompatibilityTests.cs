@@ -101,15 +101,8 @@ public sealed class GenAiCompatibilityTests
     [InlineData(GgufQuantization.Q8_0, OnnxWeightPrecision.Int8)]
     public void Genai_runs_a_quantised_export_as_the_managed_engine_runs_its_file(GgufQuantization quantization, OnnxWeightPrecision weights)
     {
-        var config = new ModelConfig
-        {
-            Dim = 64, HiddenDim = 128, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 256,
-            SharedClassifier = false,
-        };
         using var dir = new TempDir();
-        GgufCheckpointWriter.WriteRandom(dir.File("f32.gguf"), config, seed: 23);
-        using (var f32 = GgufCheckpoint.Load(dir.File("f32.gguf")))
-            GgufCheckpointWriter.Write(f32, dir.File("q.gguf"), new GgufWriteOptions { Quantization = quantization, Pure = true });
+        WriteSmallGguf(dir, dir.File("q.gguf"), hiddenDim: 128, seed: 23, new GgufWriteOptions { Quantization = quantization, Pure = true });
         using var model = ManagedModelLoader.LoadModel(dir.File("q.gguf"));
         OnnxExportResult export;
         using (var stored = GgufCheckpoint.LoadStored(dir.File("q.gguf"), forKernels: false))
@@ -130,15 +123,8 @@ public sealed class GenAiCompatibilityTests
     [Fact]
     public void Genai_runs_the_default_int4_export_as_the_managed_engine_runs_its_weights()
     {
-        var config = new ModelConfig
-        {
-            Dim = 64, HiddenDim = 192, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 256,
-            SharedClassifier = false,
-        };
         using var dir = new TempDir();
-        GgufCheckpointWriter.WriteRandom(dir.File("f32.gguf"), config, seed: 41);
-        using (var f32 = GgufCheckpoint.Load(dir.File("f32.gguf")))
-            GgufCheckpointWriter.Write(f32, dir.File("f16.gguf"), new GgufWriteOptions { Quantization = GgufQuantization.F16 });
+        WriteSmallGguf(dir, dir.File("f16.gguf"), hiddenDim: 192, seed: 41, new GgufWriteOptions { Quantization = GgufQuantization.F16 });
         // An F16 file's matrices are widened into memory of their own, which the round trip may overwrite.
         using var model = new TransformerModel(GgufCheckpoint.Load(dir.File("f16.gguf")));
         var export = OnnxExporter.Export(model.Weights, dir.File("onnx"),
@@ -209,6 +195,22 @@ public sealed class GenAiCompatibilityTests
                 $"step {i}: genai chose {generated[i]}, the managed engine {best} (by {logits[best] - logits[generated[i]]})");
             if (i + 1 < generated.Length) session.Forward([generated[i]], prompt.Length + i, logits);
         }
+    }
+
+    /// <summary>
+    /// A small random GQA model (64 wide, 16-wide heads, 2 layers, the 512-token vocabulary) written to
+    /// <paramref name="path"/> in the given GGUF form (through an F32 file beside it).
+    /// </summary>
+    private static void WriteSmallGguf(TempDir dir, string path, int hiddenDim, int seed, GgufWriteOptions options)
+    {
+        var config = new ModelConfig
+        {
+            Dim = 64, HiddenDim = hiddenDim, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, VocabSize = 512, MaxSequenceLength = 256,
+            SharedClassifier = false,
+        };
+        GgufCheckpointWriter.WriteRandom(dir.File("f32.gguf"), config, seed);
+        using var f32 = GgufCheckpoint.Load(dir.File("f32.gguf"));
+        GgufCheckpointWriter.Write(f32, path, options);
     }
 
     /// <summary>How close two logits may be for the engines' argmax to differ: the portable graph's parity bound.</summary>
