@@ -24,11 +24,12 @@ internal abstract record FusedMatrix
 }
 
 /// <summary>
-/// Gives the fused graph each linear layer in the requested precision. int4 (symmetric) and int8 are ggml's Q4_0 and Q8_0
-/// blocks quantised from the fp32 weights by ggml's reference quantiser — the very weights the managed engine runs on a
-/// Q4_0/Q8_0 file of the same model. A GGUF source's matrices already stored in the requested width are carried exactly
-/// instead (a second quantisation would only lose accuracy): Q4_0 for int4; Q8_0, and Q6_K as 8-bit blocks of 16, for int8.
-/// Everything else is quantised afresh — notably a llama.cpp Q4_0 file's Q6_K or Q8_0 classifier becomes Q4_0 in an int4
+/// Gives the fused graph each linear layer in the requested precision. In ggml's blocks of 32, int4 (symmetric) and int8 are
+/// ggml's Q4_0 and Q8_0 blocks quantised from the fp32 weights by ggml's reference quantiser — the very weights the managed
+/// engine runs on a Q4_0/Q8_0 file of the same model — and a GGUF source's matrices already stored in the requested width
+/// are carried exactly instead (a second quantisation would only lose accuracy): Q4_0 for int4; Q8_0, and Q6_K as 8-bit
+/// blocks of 16, for int8.
+/// Everything else is quantised afresh — notably a llama.cpp Q4_0 file's Q6_K or Q8_0 classifier becomes int4 in an int4
 /// export, as onnxruntime-genai's builder quantises <c>lm_head</c>: ONNX Runtime's 4-bit kernels are its fast ones (8-bit
 /// blocks of 16 decode at about half the speed), and the classifier is a large share of a small model's weights. Rows that
 /// are not whole 32-value blocks, other block sizes, and asymmetric int4, use <see cref="MatMulNBitsQuantizer"/> (padded
