@@ -19,6 +19,18 @@ internal static class OptimumExportWriter
         return ModelProto.Parser.ParseFrom(stream);
     }
 
+    /// <summary>
+    /// Our export's graph, without the metadata that names our contract, to be rewritten into another tool's layout in
+    /// <paramref name="target"/> (created here).
+    /// </summary>
+    public static ModelProto ReadGraphWithoutMetadata(string exportDirectory, string target)
+    {
+        Directory.CreateDirectory(target);
+        ModelProto model = ReadGraph(Path.Combine(exportDirectory, MlPipelines.Exporter.ExportManifest.ModelFileName));
+        model.MetadataProps.Clear();
+        return model;
+    }
+
     /// <summary>Writes a rewritten graph.</summary>
     public static void WriteGraph(ModelProto model, string file)
     {
